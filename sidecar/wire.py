@@ -9,7 +9,9 @@ like an absent field, checks the model's constraints, and turns every failure in
 from __future__ import annotations
 
 import enum
+import functools
 import math
+import operator
 from collections.abc import Callable
 from typing import Any, TypeVar, get_args
 
@@ -101,17 +103,17 @@ def _structure_enum(value: object, cls: type[enum.Enum]) -> enum.Enum:
         raise ConstraintViolation(f"expected one of {choices}") from None
 
 
-def _violation(value: object, rules: dict[str, Any], noun: str) -> ConstraintViolation | None:
+def _violation(value: Any, rules: dict[str, Any], noun: str) -> ConstraintViolation | None:
     if value is None:
         return None
-    if "maxItems" in rules and len(value) > rules["maxItems"]:  # type: ignore[arg-type]
-        return TooManyItems(f"expected at most {rules['maxItems']} items, got {len(value)}")  # type: ignore[arg-type]
-    if "minItems" in rules and len(value) < rules["minItems"]:  # type: ignore[arg-type]
+    if "maxItems" in rules and len(value) > rules["maxItems"]:
+        return TooManyItems(f"expected at most {rules['maxItems']} items, got {len(value)}")
+    if "minItems" in rules and len(value) < rules["minItems"]:
         return ConstraintViolation(f"expected at least {rules['minItems']} item(s)")
-    if "minLength" in rules and len(value) < rules["minLength"]:  # type: ignore[arg-type]
+    if "minLength" in rules and len(value) < rules["minLength"]:
         return ConstraintViolation("expected a non-empty string")
     low, high = rules.get("minimum"), rules.get("maximum")
-    if (low is not None and value < low) or (high is not None and value > high):  # type: ignore[operator]
+    if (low is not None and value < low) or (high is not None and value > high):
         if high is None:
             return ConstraintViolation(f"expected {noun} of at least {low}")
         return ConstraintViolation(f"expected {noun} from {low} to {high}")
@@ -137,7 +139,7 @@ def _wire_names(cls: type) -> dict[str, str]:
 
 def _attrs_structure_hook(converter: cattrs.Converter, cls: type) -> Callable[[object, type], Any]:
     renames = {name: override(rename=wire) for name, wire in _wire_names(cls).items()}
-    structure_fields = make_dict_structure_fn(cls, converter, **renames)  # type: ignore[arg-type]
+    structure_fields: Callable[[dict[str, Any], type], Any] = make_dict_structure_fn(cls, converter, **renames)  # type: ignore[arg-type]
     # `null` for a field with a default means "use the default", as the contract says
     # absent and null optional fields are the same.
     defaulted = {
@@ -162,7 +164,7 @@ def _attrs_unstructure_hook(converter: cattrs.Converter, cls: type) -> Callable[
         field.name: override(rename=field.metadata["json"], omit_if_default=field.default is None)
         for field in attrs.fields(cls)
     }
-    return make_dict_unstructure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
+    return make_dict_unstructure_fn(cls, converter, **overrides)
 
 
 def _list_hook(converter: cattrs.Converter, cls: type) -> Callable[[object, type], list[Any]]:
@@ -171,7 +173,8 @@ def _list_hook(converter: cattrs.Converter, cls: type) -> Callable[[object, type
     def structure(value: object, _: type) -> list[Any]:
         if not isinstance(value, list):
             raise _expected("an array", value)
-        return structure_items(value, cls)
+        items: list[Any] = structure_items(value, cls)
+        return items
 
     return structure
 
@@ -180,7 +183,7 @@ def make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(detailed_validation=True)
     # Predicates, not classes: exact JSON types, subclasses (enums, bool as int) excluded.
     for primitive, hook in PRIMITIVE_HOOKS.items():
-        converter.register_structure_hook_func(lambda t, p=primitive: t is p, hook)
+        converter.register_structure_hook_func(functools.partial(operator.is_, primitive), hook)
     converter.register_structure_hook_func(lambda t: t == dict[str, Any], _structure_json_object)
     converter.register_structure_hook(enum.Enum, _structure_enum)
     converter.register_structure_hook_factory(

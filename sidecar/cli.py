@@ -1,0 +1,63 @@
+"""The `agent-history` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+
+DB_ENV = "AGENT_HISTORY_DB"
+
+
+def default_db_path() -> Path:
+    """`$AGENT_HISTORY_DB`, else the platform's user data directory."""
+    if os.environ.get(DB_ENV):
+        return Path(os.environ[DB_ENV]).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("agent-history", appauthor=False) / "history.db"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agent-history",
+        description="A durable, searchable memory for AI coding agents.",
+    )
+    parser.add_argument("--version", action="version", version=f"agent-history {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the history protocol (LSP-framed JSON-RPC) on stdin/stdout",
+        description="Serve the history protocol on stdin/stdout. Editors spawn this; logs go to stderr.",
+    )
+    serve.add_argument("--db", type=Path, help=f"the database file (default: ${DB_ENV}, else {default_db_path()})")
+    serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    os.umask(0o077)  # the database, its WAL and anything else we create: owner only
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=args.log_level.upper(),
+        format="agent-history %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
+    from .server import serve
+
+    code = serve((args.db or default_db_path()).expanduser())
+    sys.stderr.flush()
+    # Leave at once, even if a long database job is still unwinding on its thread:
+    # every commit is already durable, and nothing uncommitted survives anyway.
+    os._exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    return 2

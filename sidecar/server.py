@@ -1,0 +1,419 @@
+"""The stdio server: structure params, call the storage core, shape results, notify.
+
+Every request method of the contract maps to one core operation in OPERATIONS. Database
+work runs on one dedicated thread (a Connection must not be shared between threads), so
+the event loop keeps reading frames, `$/cancelRequest` reaches a long request, and EOF or
+the editor's death is noticed at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import inspect
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
+from pygls.io_ import StdoutWriter
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    LanguageServerProtocol,
+    default_converter,
+    lsp_method,
+)
+
+from . import __version__
+from . import protocol as p
+from .errors import HistoryError, InvalidParams, Problem, StorageError
+from .stdio import claim_stdout, open_stdin, read_frames
+from .store import Settings, Store, Work, context, edits, export, housekeeping, messages, sessions, usage
+from .store.changes import Change, MessagesAppended, changes_since, latest_change
+from .wire import structure_params, unstructure
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# The contract's requests, each answered by one storage-core operation.
+OPERATIONS: dict[str, Callable[..., Any]] = {
+    p.CREATE_SESSION: sessions.create_session,
+    p.GET_SESSION: sessions.get_session,
+    p.LIST_SESSIONS: sessions.list_sessions,
+    p.UPDATE_SESSION: sessions.update_session,
+    p.END_SESSION: sessions.end_session,
+    p.DELETE_SESSION: sessions.delete_session,
+    p.FORK_SESSION: sessions.fork_session,
+    p.APPEND_MESSAGES: messages.append_messages,
+    p.GET_MESSAGES: messages.get_messages,
+    p.GET_CONTEXT: context.get_context,
+    p.RECENT_PROMPTS: messages.recent_prompts,
+    p.RECORD_EDIT: edits.record_edit,
+    p.LIST_EDITS: edits.list_edits,
+    p.REVERT_EDITS: edits.revert_edits,
+    p.COMPACT_SESSION: context.compact_session,
+    p.GET_USAGE: usage.get_usage,
+    p.GET_METADATA: sessions.get_metadata,
+    p.SET_METADATA: sessions.set_metadata,
+    p.APPLY_RETENTION: housekeeping.apply_retention,
+    p.STATS: housekeeping.stats,
+    p.EXPORT_SESSION: export.export_session,
+}
+# Methods that may commit: the change feed is read right after them.
+WRITES = {
+    p.CREATE_SESSION,
+    p.UPDATE_SESSION,
+    p.END_SESSION,
+    p.DELETE_SESSION,
+    p.FORK_SESSION,
+    p.APPEND_MESSAGES,
+    p.RECORD_EDIT,
+    p.COMPACT_SESSION,
+    p.SET_METADATA,
+    p.APPLY_RETENTION,
+}
+POLL_SECONDS = 0.2
+PARENT_POLL_SECONDS = 0.25
+PROGRESS_INTERVAL = 0.1
+RETENTION_PERIOD = 24 * 3600
+STOP_SECONDS = 0.5
+
+
+def rpc_error(error: HistoryError) -> JsonRpcException:
+    return JsonRpcException(message=error.message, code=p.ERROR_CODES[type(error).__name__], data=error.data)
+
+
+@attrs.define
+class Subscription:
+    """Which sessions this client hears about; both filters must match (None: any)."""
+
+    project_id: str | None = None
+    session_ids: frozenset[str] | None = None
+
+    def matches(self, change: Change) -> bool:
+        if self.project_id is not None and change.project_id != self.project_id:
+            return False
+        return self.session_ids is None or change.session_id in self.session_ids
+
+
+def _keep_params_as_json(obj: dict[str, Any], cls: type[T]) -> T:
+    # pygls would turn params of unknown methods into namedtuples; we structure them ourselves.
+    return cls(**obj)
+
+
+def rpc_converter() -> Any:
+    converter = default_converter()  # type: ignore[no-untyped-call]
+    converter.register_structure_hook(JsonRPCRequestMessage, _keep_params_as_json)
+    converter.register_structure_hook(JsonRPCNotification, _keep_params_as_json)
+    return converter
+
+
+def _plain_handler(bound: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """pygls marks handlers with attributes, which a bound method cannot carry."""
+    if inspect.iscoroutinefunction(bound):
+
+        async def handler(params: Any) -> Any:
+            return await bound(params)
+
+        return handler
+    return lambda params: bound(params)
+
+
+class HistoryProtocol(LanguageServerProtocol):
+    _server: HistoryServer
+
+    @lsp_method(lsp.INITIALIZE)
+    def lsp_initialize(self, params: lsp.InitializeParams) -> Any:
+        result = yield from super().lsp_initialize(params)
+        result.capabilities.experimental = {"history": self._server.history_capabilities()}
+        return result
+
+
+class HistoryServer(LanguageServer):
+    def __init__(self, db_path: Path) -> None:
+        super().__init__(
+            "agent-history",
+            __version__,
+            text_document_sync_kind=lsp.TextDocumentSyncKind.None_,
+            protocol_cls=HistoryProtocol,
+            converter_factory=rpc_converter,
+        )
+        self.db_path = db_path
+        self.store: Store | None = None
+        self.db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-history-db")
+        self.subscription = Subscription()
+        self.change_cursor = 0
+        self.pump_lock = asyncio.Lock()
+        self.file_signature: tuple[int, ...] = ()
+        self.active_work: set[Work] = set()
+        self.background: set[asyncio.Task[Any]] = set()
+        self._register()
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    async def on_db(self, function: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.db_thread, functools.partial(function, *args))
+
+    def spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    def require_store(self) -> Store:
+        if self.store is None:
+            raise JsonRpcException(message="invalid request: send initialize first", code=-32600)
+        return self.store
+
+    def history_capabilities(self) -> dict[str, Any]:
+        store = self.require_store()
+        features = sorted([*OPERATIONS, p.SUBSCRIBE])
+        return {"dbPath": str(store.path), "schemaVersion": store.db.schema_version, "features": features}
+
+    # -- requests ---------------------------------------------------------------------
+
+    def _register(self) -> None:
+        for method, operation in OPERATIONS.items():
+            self.feature(method)(self._handler(p.REQUESTS[method], operation))
+        for method, bound in (
+            (p.SUBSCRIBE, self._subscribe),
+            (lsp.INITIALIZE, self._initialize),
+            (lsp.SHUTDOWN, self._shutdown),
+        ):
+            self.feature(method)(_plain_handler(bound))
+
+    def _handler(self, spec: p.RequestSpec, operation: Callable[..., Any]) -> Callable[..., Any]:
+        takes_work = "work" in inspect.signature(operation).parameters
+
+        async def handle(ls: HistoryServer, raw: Any) -> Any:
+            try:
+                params = structure_params(raw, spec.params) if spec.params is not None else None
+                store = ls.require_store()
+                args: list[Any] = [store, params]
+                work = ls._start_work(spec.method, getattr(params, "work_done_token", None)) if takes_work else None
+                try:
+                    result = await ls._run_cancellable(operation, [*args, work] if work else args, work)
+                finally:
+                    if work is not None:
+                        ls._end_work(work, getattr(params, "work_done_token", None))
+            except HistoryError as error:
+                raise rpc_error(error) from None
+            finally:
+                if spec.method in WRITES:
+                    ls.spawn(ls.pump_changes())
+            return unstructure(result)
+
+        handle.__name__ = spec.method.replace("/", "_")
+        return handle
+
+    async def _run_cancellable(self, operation: Callable[..., Any], args: list[Any], work: Work | None) -> Any:
+        """Run on the database thread. If the client cancels, a job that has not started is
+        dropped, and a running one stops at its next checkpoint and rolls back; a job that
+        already committed still answers with its result, so -32800 never hides a write."""
+        job = asyncio.get_running_loop().run_in_executor(self.db_thread, functools.partial(operation, *args))
+        try:
+            return await asyncio.shield(job)
+        except asyncio.CancelledError:
+            if job.cancel():
+                raise
+            if work is not None:
+                work.cancel()
+            return await job
+
+    def _progress(self, token: Any, value: dict[str, Any]) -> None:
+        if token is not None and not isinstance(token, bool) and isinstance(token, (str, int)):
+            self.protocol.notify("$/progress", {"token": token, "value": value})
+
+    def _start_work(self, method: str, token: Any) -> Work:
+        """A Work for a long operation; progress goes out as `$/progress` under the client's token."""
+        loop = asyncio.get_running_loop()
+        last_report = [0.0]
+
+        def report(done: int, total: int) -> None:  # called on the database thread
+            moment = time.monotonic()
+            if done < total and moment - last_report[0] < PROGRESS_INTERVAL:
+                return
+            last_report[0] = moment
+            value = {"kind": "report", "message": f"{done}/{total}", "percentage": 100 * done // max(total, 1)}
+            loop.call_soon_threadsafe(self._progress, token, value)
+
+        self._progress(token, {"kind": "begin", "title": method, "cancellable": True, "percentage": 0})
+        work = Work(report=report)
+        self.active_work.add(work)
+        return work
+
+    def _end_work(self, work: Work, token: Any) -> None:
+        self.active_work.discard(work)
+        self._progress(token, {"kind": "end"})
+
+    async def _subscribe(self, raw: Any) -> Any:
+        try:
+            params = structure_params(raw, p.SubscribeParams)
+        except HistoryError as error:
+            raise rpc_error(error) from None
+        ids = None if params.session_ids is None else frozenset(params.session_ids)
+        self.subscription = Subscription(params.project_id, ids)
+        return {}
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def _initialize(self, params: lsp.InitializeParams) -> None:
+        # Synchronous on purpose: nothing else is handled until the store is open, and the
+        # database thread has not touched the connection yet.
+        try:
+            options = structure_params(params.initialization_options, p.InitializationOptions)
+        except InvalidParams as error:
+            problems = [Problem(f"initializationOptions.{x.field}".rstrip("."), x.message) for x in error.problems]
+            raise rpc_error(InvalidParams(problems)) from None
+        path = Path(options.db_path).expanduser() if options.db_path else self.db_path
+        settings = Settings(default_project_id=options.project_id)
+        if options.max_message_bytes is not None:
+            settings.max_message_bytes = options.max_message_bytes
+        try:
+            self.store = Store(path, read_only=options.read_only, settings=settings)
+        except HistoryError as error:
+            log.error("%s", error.message)
+            raise rpc_error(error) from None
+        self.change_cursor = latest_change(self.store.db)
+        log.info("serving %s (schema %s)", path, self.store.db.schema_version)
+        if params.process_id is not None:
+            self.spawn(self._watch_parent(params.process_id))
+        if options.retention is not None:
+            self.spawn(self._retention_daily(options.retention))
+        self.spawn(self._poll_changes())
+
+    async def _shutdown(self, params: Any) -> None:
+        for task in list(self.background):
+            task.cancel()
+
+    async def _watch_parent(self, pid: int) -> None:
+        """Exit when the editor that started us is gone, even if it never closed our stdin."""
+        while True:
+            await asyncio.sleep(PARENT_POLL_SECONDS)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                log.warning("the client process %s is gone; exiting", pid)
+                raise SystemExit(0) from None
+            except PermissionError:
+                pass  # alive, owned by someone else
+
+    async def _retention_daily(self, policy: p.RetentionPolicy) -> None:
+        params = p.ApplyRetentionParams(**attrs.asdict(policy, recurse=False))
+        while True:
+            try:
+                result = await self.on_db(housekeeping.apply_retention, self.require_store(), params)
+                log.info(
+                    "retention deleted %s sessions, purged %s messages", result.deleted_sessions, result.purged_messages
+                )
+                await self.pump_changes()
+            except HistoryError as error:
+                log.warning("retention failed: %s", error.message)
+            await asyncio.sleep(RETENTION_PERIOD)
+
+    # -- notifications ----------------------------------------------------------------
+
+    def _signature(self) -> tuple[int, ...]:
+        store = self.require_store()
+        signature: list[int] = []
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(FileNotFoundError):
+                info = os.stat(f"{store.path}{suffix}")
+                signature += [info.st_size, info.st_mtime_ns]
+        return tuple(signature)
+
+    async def _poll_changes(self) -> None:
+        """Notice commits by other processes: a stat per tick, a query only when the file moved."""
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            signature = self._signature()
+            if signature != self.file_signature:
+                self.file_signature = signature
+                await self.pump_changes()
+
+    async def pump_changes(self) -> None:
+        store = self.store
+        if store is None:
+            return
+        async with self.pump_lock:
+            while True:
+                try:
+                    cursor, changes = await self.on_db(changes_since, store.db, self.change_cursor)
+                except HistoryError as error:
+                    log.warning("cannot read the change feed: %s", error.message)
+                    return
+                self.change_cursor = cursor
+                for change in changes:
+                    if self.subscription.matches(change):
+                        self._notify(change)
+                if not changes:
+                    return
+
+    def _notify(self, change: Change) -> None:
+        if isinstance(change, MessagesAppended):
+            params: Any = p.DidAppendMessagesParams(session_id=change.session_id, messages=change.messages)
+            self.protocol.notify(p.DID_APPEND_MESSAGES, unstructure(params))
+        else:
+            params = p.DidChangeSessionParams(
+                session_id=change.session_id, change=change.change, session=change.session
+            )
+            self.protocol.notify(p.DID_CHANGE_SESSION, unstructure(params))
+
+    # -- frames -----------------------------------------------------------------------
+
+    def receive(self, data: dict[str, Any]) -> None:
+        try:
+            message = self.protocol.structure_message(data)
+        except JsonRpcException as error:
+            if "id" in data and "method" in data:
+                self.send_error(data["id"], error.code, f"invalid params: {data['method']}")
+            return
+        self.protocol.handle_message(message)
+
+    def send_error(self, request_id: Any, code: int, message: str) -> None:
+        self.protocol._send_response(request_id, error=lsp.ResponseError(code=code, message=message))
+
+    async def serve_stdio(self) -> None:
+        self.protocol.set_writer(StdoutWriter(claim_stdout()))
+        reader = await open_stdin()
+        await read_frames(reader, self.receive, self.send_error)
+        log.info("stdin closed; exiting")
+
+    def stop(self) -> None:
+        """Cancel running work and close the store, waiting at most STOP_SECONDS for a long job.
+
+        Whatever is cut short was never committed; every commit is already fsynced.
+        """
+        for work in self.active_work:
+            work.cancel()
+        if self.store is not None:
+            closing = self.db_thread.submit(self.store.close)
+            with contextlib.suppress(Exception):
+                closing.result(timeout=STOP_SECONDS)
+        self.db_thread.shutdown(wait=False, cancel_futures=True)
+
+
+def serve(db_path: Path) -> int:
+    server = HistoryServer(db_path)
+    code = 0
+    try:
+        asyncio.run(server.serve_stdio())
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 0
+    except KeyboardInterrupt:
+        code = 130
+    except StorageError as error:
+        log.error("%s", error.message)
+        code = 1
+    finally:
+        server.stop()
+    return code

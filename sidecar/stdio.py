@@ -1,0 +1,161 @@
+"""LSP-framed JSON-RPC over stdio, read with asyncio and answered even when malformed.
+
+pygls' own stdin loop hops threads per message and drops what it cannot parse without a
+reply. This reader runs on the event loop, and gives every broken frame a JSON-RPC error
+(-32700 for bytes that are not JSON, -32600 for JSON that is not a request) naming the
+request's id whenever it can be read, so a client is never left waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 512 * 1024 * 1024
+MAX_HEADER_LINE = 64 * 1024
+ErrorSender = Callable[[Any, int, str], None]
+
+
+class FrameError(Exception):
+    def __init__(self, code: int, message: str, request_id: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+
+def claim_stdout() -> BinaryIO:
+    """Keep the real stdout for protocol frames; send fd 1 (stray prints, C libraries) to stderr."""
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    return protocol_out
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    """A frame's body as a JSON-RPC message object, or FrameError saying what is wrong."""
+    try:
+        data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as error:
+        raise FrameError(
+            -32700, f"parse error: the body is not valid UTF-8 ({error.reason} at byte {error.start})"
+        ) from None
+    except RecursionError:
+        raise FrameError(-32700, "parse error: the JSON is nested too deeply") from None
+    except ValueError as error:
+        raise FrameError(-32700, f"parse error: {error}") from None
+    if not isinstance(data, dict):
+        kind = "a batch (array)" if isinstance(data, list) else type(data).__name__
+        raise FrameError(-32600, f"invalid request: expected a JSON-RPC object, got {kind}")
+    request_id = data.get("id")
+    if isinstance(request_id, bool) or not isinstance(request_id, (str, int, type(None))):
+        raise FrameError(-32600, "invalid request: id must be a string, a number or null")
+    if data.get("jsonrpc") != "2.0":
+        raise FrameError(-32600, 'invalid request: "jsonrpc" must be "2.0"', request_id)
+    is_response = "method" not in data and ("result" in data or "error" in data)
+    if not is_response:
+        if not isinstance(data.get("method"), str):
+            raise FrameError(-32600, "invalid request: method must be a string", request_id)
+        params = data.get("params")
+        if params is not None and not isinstance(params, (dict, list)):
+            raise FrameError(-32600, "invalid request: params must be an object or an array", request_id)
+        # pygls never answers a request without params: give it an explicit null.
+        data.setdefault("params", None)
+    return data
+
+
+async def _read_headers(reader: asyncio.StreamReader) -> int | None:
+    """Read one header block; the Content-Length, or None at end of input."""
+    length: int | None = None
+    seen_any = False
+    while True:
+        try:
+            line = await reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError:
+            return None
+        except asyncio.LimitOverrunError:
+            raise FrameError(-32600, "invalid request: a header line is too long") from None
+        text = line.strip()
+        if not text:
+            if not seen_any:
+                continue  # stray blank line between frames
+            if length is None:
+                raise FrameError(-32600, "invalid request: the frame has no Content-Length header")
+            return length
+        seen_any = True
+        name, _, value = text.partition(b":")
+        if name.strip().lower() == b"content-length":
+            try:
+                length = int(value.strip())
+            except ValueError:
+                raise FrameError(-32600, f"invalid request: bad Content-Length {value.strip()!r}") from None
+            if length < 0:
+                raise FrameError(-32600, "invalid request: negative Content-Length")
+
+
+async def _discard(reader: asyncio.StreamReader, count: int) -> bool:
+    while count > 0:
+        chunk = await reader.read(min(count, 1 << 20))
+        if not chunk:
+            return False
+        count -= len(chunk)
+    return True
+
+
+async def read_frames(
+    reader: asyncio.StreamReader,
+    handle: Callable[[dict[str, Any]], None],
+    send_error: ErrorSender,
+) -> None:
+    """Read frames until end of input, handing each well-formed message to `handle`."""
+    while True:
+        try:
+            length = await _read_headers(reader)
+        except FrameError as error:
+            send_error(None, error.code, error.message)
+            continue
+        if length is None:
+            return
+        if length > MAX_FRAME_BYTES:
+            send_error(None, -32003, f"payload too large: a {length}-byte frame is over {MAX_FRAME_BYTES} bytes")
+            if not await _discard(reader, length):
+                return
+            continue
+        try:
+            body = await reader.readexactly(length)
+        except asyncio.IncompleteReadError:
+            return
+        try:
+            message = parse_body(body)
+        except FrameError as error:
+            send_error(error.request_id, error.code, error.message)
+            continue
+        handle(message)
+
+
+async def open_stdin() -> asyncio.StreamReader:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=MAX_HEADER_LINE)
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+    except ValueError:
+        # A regular file (`serve < requests`) cannot be watched by the loop: read it in a thread.
+        loop.run_in_executor(None, _pump_file, sys.stdin.buffer, reader, loop)
+    return reader
+
+
+def _pump_file(source: BinaryIO, reader: asyncio.StreamReader, loop: asyncio.AbstractEventLoop) -> None:
+    while chunk := source.read(1 << 16):
+        loop.call_soon_threadsafe(reader.feed_data, chunk)
+    loop.call_soon_threadsafe(reader.feed_eof)

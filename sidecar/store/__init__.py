@@ -1,0 +1,67 @@
+"""The storage core: every history operation on one Turso database, no JSON-RPC in sight.
+
+Each operation is a function `operation(store, params) -> result` over the contract's
+types, so the server only structures params, calls, and shapes results.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+
+from ..errors import RequestCancelled
+from .database import Database
+
+DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
+@attrs.define
+class Settings:
+    default_project_id: str | None = None
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+
+
+class Store:
+    """An open history database and the settings its operations honour."""
+
+    def __init__(self, path: Path, *, read_only: bool = False, settings: Settings | None = None) -> None:
+        self.db = Database(path, read_only=read_only)
+        self.settings = settings or Settings()
+
+    @property
+    def path(self) -> Path:
+        return self.db.path
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _ignore_progress(done: int, total: int) -> None:
+    pass
+
+
+@attrs.define
+class Work:
+    """How a long operation reports progress and learns it was cancelled.
+
+    The operation calls `checkpoint(done, total)` between batches: it reports progress, and
+    once another thread has called `cancel()` it raises RequestCancelled, so the batch's
+    transaction rolls back.
+    """
+
+    report: Callable[[int, int], None] = _ignore_progress
+    _cancelled: threading.Event = attrs.field(factory=threading.Event)
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    def checkpoint(self, done: int, total: int) -> None:
+        if self._cancelled.is_set():
+            raise RequestCancelled("the request was cancelled; nothing of the current batch was committed")
+        self.report(done, total)
+
+
+NO_WORK = Work()

@@ -1,0 +1,109 @@
+"""The change feed: every write records what changed in the same transaction.
+
+Each process tails this table to notify its own client, so a commit made by any process
+on the file reaches every editor, and a notification is never sent for an uncommitted
+write. Old rows are pruned as new ones arrive.
+"""
+
+from __future__ import annotations
+
+import json
+
+import attrs
+
+from .. import protocol as p
+from ..wire import CONVERTER, unstructure
+from .database import Database
+from .records import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, now, session_from_row, to_json
+
+KEEP_CHANGES = 10_000
+APPENDED = "appended"
+
+
+@attrs.frozen
+class MessagesAppended:
+    session_id: str
+    project_id: str | None
+    messages: list[p.Message]
+
+
+@attrs.frozen
+class SessionChanged:
+    session_id: str
+    project_id: str | None
+    change: p.SessionChange
+    session: p.Session
+
+
+Change = MessagesAppended | SessionChanged
+
+
+def record_appended(db: Database, session_id: str, project_id: str | None, first_seq: int, last_seq: int) -> None:
+    seq = db.scalar(
+        "INSERT INTO changes (session_id, project_id, change, first_message_seq, last_message_seq, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+        (session_id, project_id, APPENDED, first_seq, last_seq, now()),
+    )
+    _prune(db, seq)
+
+
+def record_session_change(db: Database, session: p.Session, change: p.SessionChange) -> None:
+    # A deleted session can no longer be read back, so its last state travels with the row.
+    snapshot = to_json(unstructure(session)) if change is p.SessionChange.DELETED else None
+    seq = db.scalar(
+        "INSERT INTO changes (session_id, project_id, change, snapshot, created_at)"
+        " VALUES (?, ?, ?, ?, ?) RETURNING seq",
+        (session.id, session.project_id, change.value, snapshot, now()),
+    )
+    _prune(db, seq)
+
+
+def _prune(db: Database, seq: int) -> None:
+    if seq % 1000 == 0:
+        db.execute("DELETE FROM changes WHERE seq <= ?", (seq - KEEP_CHANGES,))
+
+
+def latest_change(db: Database) -> int:
+    return int(db.scalar("SELECT coalesce(max(seq), 0) FROM changes"))
+
+
+def changes_since(db: Database, after_seq: int, limit: int = 500) -> tuple[int, list[Change]]:
+    """The changes committed after `after_seq`, and the seq to ask from next time."""
+    rows = db.execute(
+        "SELECT seq, session_id, project_id, change, first_message_seq, last_message_seq, snapshot"
+        " FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+        (after_seq, limit),
+    )
+    events: list[Change] = []
+    for seq, session_id, project_id, change, first_seq, last_seq, snapshot in rows:
+        after_seq = seq
+        event = _load_event(db, session_id, project_id, change, first_seq, last_seq, snapshot)
+        if event is not None:
+            events.append(event)
+    return after_seq, events
+
+
+def _load_event(
+    db: Database,
+    session_id: str,
+    project_id: str | None,
+    change: str,
+    first_seq: int | None,
+    last_seq: int | None,
+    snapshot: str | None,
+) -> Change | None:
+    if change == APPENDED:
+        rows = db.execute(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE seq BETWEEN ? AND ? AND session_id = ? ORDER BY idx",
+            (first_seq, last_seq, session_id),
+        )
+        # Deleted or purged since: nothing left to announce.
+        return MessagesAppended(session_id, project_id, [message_from_row(r) for r in rows]) if rows else None
+    if snapshot is not None:
+        session = CONVERTER.structure(json.loads(snapshot), p.Session)
+    else:
+        row = db.one(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,))
+        if row is None:
+            return None
+        session = session_from_row(row)
+    return SessionChanged(session_id, project_id, p.SessionChange(change), session)

@@ -1,0 +1,51 @@
+"""Recounting a session's totals from its rows, after operations that copy or remove many."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from .. import protocol as p
+from .database import Database
+from .records import to_json
+
+
+def pending_after(pending: list[dict[str, Any]], messages: Iterable[p.MessageInput]) -> list[dict[str, Any]]:
+    """The session's unanswered tool calls once `messages` are appended."""
+    calls = {call["id"]: call for call in pending}
+    for message in messages:
+        if message.tool_call_id is not None:
+            calls.pop(message.tool_call_id, None)
+        for call in message.tool_calls or []:
+            calls[call.id] = {"id": call.id, "name": call.name, "arguments": call.arguments}
+    return list(calls.values())
+
+
+def refresh_counters(db: Database, session_id: str) -> None:
+    """Recount a session's totals from its messages (after a fork or a purge)."""
+    db.execute(
+        "UPDATE sessions SET (message_count, turn_count, tool_call_count, prompt_tokens, completion_tokens,"
+        " cache_read_tokens, cache_creation_tokens, thinking_tokens, api_calls, compacted_count) = ("
+        " SELECT count(*), coalesce(sum(role = 'assistant' AND coalesce(content, '') <> ''), 0),"
+        " coalesce(sum(coalesce(json_array_length(tool_calls), 0)), 0), coalesce(sum(prompt_tokens), 0),"
+        " coalesce(sum(completion_tokens), 0), coalesce(sum(cache_read_tokens), 0),"
+        " coalesce(sum(cache_creation_tokens), 0), coalesce(sum(thinking_tokens), 0), count(prompt_tokens),"
+        " coalesce(sum(compacted), 0)"
+        " FROM messages WHERE session_id = ?) WHERE id = ?",
+        (session_id, session_id),
+    )
+    answered: list[p.MessageInput] = []
+    for role, calls_json, tool_call_id in db.execute(
+        "SELECT role, tool_calls, tool_call_id FROM messages WHERE session_id = ?"
+        " AND (tool_calls IS NOT NULL OR tool_call_id IS NOT NULL) ORDER BY idx",
+        (session_id,),
+    ):
+        calls = [
+            p.ToolCall(id=c["id"], name=c["name"], arguments=c.get("arguments")) for c in json.loads(calls_json or "[]")
+        ]
+        answered.append(p.MessageInput(role=p.Role(role), tool_calls=calls, tool_call_id=tool_call_id))
+    db.execute(
+        "UPDATE sessions SET pending_tool_calls = ? WHERE id = ?",
+        (to_json(pending_after([], answered)), session_id),
+    )

@@ -1,0 +1,123 @@
+"""One pyturso connection, opened the one way every process on a file must open it.
+
+Every write runs inside `BEGIN IMMEDIATE` (read-then-write is safe across processes),
+commits are fsynced (`synchronous=FULL`), and engine errors become the contract's
+StorageBusy / StorageError so callers never see a half-done write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import turso
+
+from ..errors import StorageBusy, StorageError
+from .migrations import migrate
+
+log = logging.getLogger(__name__)
+
+# Every process on one file must use the same flags, or commits are silently lost.
+ENGINE_FEATURES = "multiprocess_wal,index_method"
+BUSY_TIMEOUT_MS = 5000
+SIDE_FILE_SUFFIXES = ("-wal", "-tshm", "-shm")
+Row = tuple[Any, ...]
+
+
+def _is_busy(error: BaseException) -> bool:
+    text = str(error).lower()
+    return "locked" in text or "busy" in text or type(error).__name__ == "BusySnapshot"
+
+
+def _storage_error(error: BaseException) -> StorageError | StorageBusy:
+    if _is_busy(error):
+        return StorageBusy(f"the database stayed locked past {BUSY_TIMEOUT_MS} ms; retrying is safe")
+    return StorageError(f"storage error: {error}")
+
+
+def prepare_file(path: Path) -> None:
+    """Create the database's directory (0700) and file (0600) before the engine opens it."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+def restrict_permissions(path: Path) -> None:
+    for candidate in [path, *(Path(f"{path}{suffix}") for suffix in SIDE_FILE_SUFFIXES)]:
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_IMODE(candidate.stat().st_mode) != 0o600:
+                candidate.chmod(0o600)
+
+
+class Database:
+    """The store's single connection. Not thread-safe: one thread uses it at a time."""
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = path
+        self.read_only = read_only
+        prepare_file(path)
+        try:
+            self.connection = turso.connect(str(path), experimental_features=ENGINE_FEATURES, isolation_level=None)
+            self.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.execute("PRAGMA synchronous = FULL")
+            self.execute("PRAGMA foreign_keys = ON")
+        except (turso.Error, BaseException) as error:
+            if isinstance(error, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise StorageError(f"cannot open {path} as an agent-history database: {error}") from error
+        self.schema_version = migrate(self, read_only=read_only)
+        restrict_permissions(path)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one statement and fetch all its rows (an unfetched RETURNING never runs)."""
+        try:
+            return self.connection.execute(sql, tuple(params)).fetchall()
+        except turso.Error as error:
+            raise _storage_error(error) from error
+        except Exception as error:  # BusySnapshot is not a turso.Error
+            if _is_busy(error):
+                raise _storage_error(error) from error
+            raise
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        rows = self.execute(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.one(sql, params)
+        return row[0] if row else None
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[None]:
+        """A write transaction: all of it commits, or none of it does."""
+        if self.read_only:
+            raise StorageError("the store was opened read-only; writes are refused")
+        self.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.connection.execute("ROLLBACK")
+            raise
+        try:
+            self.connection.execute("COMMIT")
+        except Exception as error:
+            with contextlib.suppress(Exception):
+                self.connection.execute("ROLLBACK")
+            raise _storage_error(error) from error
+
+    def file_bytes(self) -> int:
+        return sum(
+            Path(f"{self.path}{suffix}").stat().st_size
+            for suffix in ("", "-wal")
+            if Path(f"{self.path}{suffix}").exists()
+        )
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.connection.close()

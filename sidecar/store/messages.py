@@ -1,0 +1,241 @@
+"""Appending and reading messages.
+
+The dense per-session `index` is assigned inside the write transaction from the session's
+`next_index`, so two processes appending at once still get 0, 1, 2, … with no gaps.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .. import protocol as p
+from ..errors import PayloadTooLarge, SessionNotFound, invalid
+from . import Store
+from .changes import record_appended, record_session_change
+from .counters import pending_after
+from .database import Database, Row
+from .records import (
+    MESSAGE_COLUMNS,
+    estimated_tokens,
+    message_from_row,
+    new_id,
+    now,
+    to_json,
+    tool_calls_to_json,
+)
+from .sessions import load_session
+
+INSERT_COLUMNS = (
+    "id, session_id, idx, role, tokens, created_at, prompt_tokens, completion_tokens, cache_read_tokens,"
+    " cache_creation_tokens, thinking_tokens, client_message_id, tool_call_id, agent_name, tool_calls,"
+    " metadata, code_excerpt, content"
+)
+INSERT_WIDTH = INSERT_COLUMNS.count(",") + 1
+# Rows per INSERT statement: well under the engine's bound-parameter limit.
+INSERT_BATCH = 500
+
+
+def _message_bytes(message: p.MessageInput, tool_calls_json: str | None, metadata_json: str | None) -> int:
+    texts = (message.content, message.code_excerpt, tool_calls_json, metadata_json)
+    return sum(len(text.encode()) for text in texts if text is not None)
+
+
+def _prepare(store: Store, session_id: str, messages: list[p.MessageInput], stamp: str) -> list[list[Any]]:
+    """Validate and encode each message outside the transaction, so the lock is held briefly."""
+    limit = store.settings.max_message_bytes
+    rows = []
+    for position, message in enumerate(messages):
+        if message.role is p.Role.TOOL and message.tool_call_id is None:
+            raise invalid(f"messages[{position}].toolCallId", "required for role tool")
+        calls_json = tool_calls_to_json(message.tool_calls)
+        metadata_json = None if message.metadata is None else to_json(message.metadata)
+        size = _message_bytes(message, calls_json, metadata_json)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"messages[{position}]: {size} bytes, over the limit of {limit} bytes",
+                {"field": f"messages[{position}]", "bytes": size, "limit": limit},
+            )
+        usage = message.usage
+        rows.append(
+            [
+                new_id(),
+                session_id,
+                None,
+                message.role.value,
+                estimated_tokens(message),
+                stamp,
+                *(
+                    (
+                        usage.prompt_tokens,
+                        usage.completion_tokens,
+                        usage.cache_read_tokens,
+                        usage.cache_creation_tokens,
+                        usage.thinking_tokens,
+                    )
+                    if usage
+                    else (None,) * 5
+                ),
+                message.client_message_id,
+                message.tool_call_id,
+                message.agent_name,
+                calls_json,
+                metadata_json,
+                message.code_excerpt,
+                message.content,
+            ]
+        )
+    return rows
+
+
+def _known_client_ids(db: Database, session_id: str, messages: list[p.MessageInput]) -> dict[str, p.AppendedMessage]:
+    client_ids = sorted({m.client_message_id for m in messages if m.client_message_id is not None})
+    if not client_ids:
+        return {}
+    rows = db.execute(
+        "SELECT client_message_id, id, idx, created_at FROM messages WHERE session_id = ?"
+        f" AND client_message_id IN ({', '.join('?' * len(client_ids))})",
+        (session_id, *client_ids),
+    )
+    return {row[0]: p.AppendedMessage(id=row[1], index=row[2], created_at=row[3]) for row in rows}
+
+
+def _insert(db: Database, rows: list[list[Any]]) -> list[int]:
+    seqs: list[int] = []
+    for start in range(0, len(rows), INSERT_BATCH):
+        batch = rows[start : start + INSERT_BATCH]
+        placeholders = ", ".join(["(" + ", ".join(["?"] * INSERT_WIDTH) + ")"] * len(batch))
+        inserted = db.execute(
+            f"INSERT INTO messages ({INSERT_COLUMNS}) VALUES {placeholders} RETURNING seq",
+            [value for row in batch for value in row],
+        )
+        seqs += [row[0] for row in inserted]
+    return seqs
+
+
+def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMessagesResult:
+    db, stamp = store.db, now()
+    rows = _prepare(store, params.session_id, params.messages, stamp)
+    with db.write():
+        state = db.one(
+            "SELECT next_index, project_id, ended_at, pending_tool_calls FROM sessions WHERE id = ?",
+            (params.session_id,),
+        )
+        if state is None:
+            raise SessionNotFound(params.session_id)
+        next_index, project_id, ended_at, pending_json = state
+        results = _known_client_ids(db, params.session_id, params.messages)
+        appended: list[p.AppendedMessage] = []
+        new_rows, new_messages = [], []
+        for message, row in zip(params.messages, rows, strict=True):
+            key = message.client_message_id
+            if key is not None and key in results:
+                appended.append(results[key])
+                continue
+            row[2] = next_index
+            result = p.AppendedMessage(id=row[0], index=next_index, created_at=stamp)
+            if key is not None:
+                results[key] = result
+            appended.append(result)
+            new_rows.append(row)
+            new_messages.append(message)
+            next_index += 1
+        if new_rows:
+            seqs = _insert(db, new_rows)
+            _count_appended(
+                db,
+                params.session_id,
+                new_messages,
+                next_index,
+                stamp,
+                pending_after(json.loads(pending_json), new_messages),
+            )
+            record_appended(db, params.session_id, project_id, min(seqs), max(seqs))
+            if ended_at is not None:  # appending reopens an ended session
+                record_session_change(db, load_session(db, params.session_id), p.SessionChange.UPDATED)
+    return p.AppendMessagesResult(messages=appended)
+
+
+def _count_appended(
+    db: Database,
+    session_id: str,
+    messages: list[p.MessageInput],
+    next_index: int,
+    stamp: str,
+    pending: list[dict[str, Any]],
+) -> None:
+    usages = [m.usage for m in messages if m.usage is not None]
+    db.execute(
+        "UPDATE sessions SET next_index = ?, message_count = message_count + ?, turn_count = turn_count + ?,"
+        " tool_call_count = tool_call_count + ?, prompt_tokens = prompt_tokens + ?,"
+        " completion_tokens = completion_tokens + ?, cache_read_tokens = cache_read_tokens + ?,"
+        " cache_creation_tokens = cache_creation_tokens + ?, thinking_tokens = thinking_tokens + ?,"
+        " api_calls = api_calls + ?, pending_tool_calls = ?, updated_at = ?, ended_at = NULL WHERE id = ?",
+        (
+            next_index,
+            len(messages),
+            sum(1 for m in messages if m.role is p.Role.ASSISTANT and m.content),
+            sum(len(m.tool_calls or []) for m in messages),
+            sum(u.prompt_tokens for u in usages),
+            sum(u.completion_tokens for u in usages),
+            sum(u.cache_read_tokens for u in usages),
+            sum(u.cache_creation_tokens for u in usages),
+            sum(u.thinking_tokens for u in usages),
+            len(usages),
+            to_json(pending),
+            stamp,
+            session_id,
+        ),
+    )
+
+
+def _page(rows: list[Row]) -> list[p.Message]:
+    return [message_from_row(row) for row in rows]
+
+
+def get_messages(store: Store, params: p.GetMessagesParams) -> p.GetMessagesResult:
+    db = store.db
+    load_session(db, params.session_id)
+    where, args = ["session_id = ?"], list[Any]([params.session_id])
+    if params.after_index is not None:
+        where.append("idx > ?")
+        args.append(params.after_index)
+    if params.before_index is not None:
+        where.append("idx < ?")
+        args.append(params.before_index)
+    if params.roles:
+        where.append(f"role IN ({', '.join('?' * len(params.roles))})")
+        args += [role.value for role in params.roles]
+    # Given only beforeIndex, page backwards: the messages just before it.
+    backwards = params.before_index is not None and params.after_index is None
+    rows = db.execute(
+        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {' AND '.join(where)}"
+        f" ORDER BY idx {'DESC' if backwards else 'ASC'} LIMIT ?",
+        (*args, params.limit + 1),
+    )
+    page = rows[: params.limit]
+    if backwards:
+        page.reverse()
+    return p.GetMessagesResult(messages=_page(page), has_more=len(rows) > params.limit)
+
+
+def recent_prompts(store: Store, params: p.RecentPromptsParams) -> p.RecentPromptsResult:
+    if params.project_id is None:
+        sql = (
+            "SELECT session_id, id, content, created_at FROM messages"
+            " WHERE role = 'user' AND content IS NOT NULL ORDER BY seq DESC LIMIT ?"
+        )
+        args: tuple[Any, ...] = (params.limit,)
+    else:
+        sql = (
+            "SELECT m.session_id, m.id, m.content, m.created_at FROM messages m"
+            " JOIN sessions s ON s.id = m.session_id"
+            " WHERE m.role = 'user' AND m.content IS NOT NULL AND s.project_id = ? ORDER BY m.seq DESC LIMIT ?"
+        )
+        args = (params.project_id, params.limit)
+    return p.RecentPromptsResult(
+        prompts=[
+            p.RecentPrompt(session_id=row[0], message_id=row[1], content=row[2], created_at=row[3])
+            for row in store.db.execute(sql, args)
+        ]
+    )

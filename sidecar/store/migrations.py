@@ -1,0 +1,142 @@
+"""Numbered schema migrations keyed on PRAGMA user_version (as in Simon Willison's llm).
+
+Migration N brings a database from version N-1 to N inside one transaction. Never edit a
+migration that has shipped: add the next one. The store stays readable by any SQLite tool:
+plain tables, JSON as text, ISO 8601 times.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import StorageError
+
+if TYPE_CHECKING:
+    from .database import Database
+
+MIGRATIONS: list[str] = [
+    # 1: sessions, messages, edits, compactions and the change feed.
+    """
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        project_id TEXT,
+        kind TEXT NOT NULL,
+        title TEXT,
+        agent_name TEXT,
+        model TEXT,
+        parent_session_id TEXT,
+        forked_from_message_id TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        ended_at TEXT,
+        next_index INTEGER NOT NULL DEFAULT 0,
+        message_count INTEGER NOT NULL DEFAULT 0,
+        turn_count INTEGER NOT NULL DEFAULT 0,
+        tool_call_count INTEGER NOT NULL DEFAULT 0,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_creation_tokens INTEGER NOT NULL DEFAULT 0,
+        thinking_tokens INTEGER NOT NULL DEFAULT 0,
+        api_calls INTEGER NOT NULL DEFAULT 0,
+        compacted_count INTEGER NOT NULL DEFAULT 0,
+        pending_tool_calls TEXT NOT NULL DEFAULT '[]',
+        metadata TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX sessions_by_update ON sessions (updated_at, id);
+    CREATE INDEX sessions_by_project ON sessions (project_id, updated_at);
+
+    -- Small fixed columns first: a scan that reads `tokens` never walks a long content's
+    -- overflow pages.
+    CREATE TABLE messages (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        compacted INTEGER NOT NULL DEFAULT 0,
+        tokens INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        cache_read_tokens INTEGER,
+        cache_creation_tokens INTEGER,
+        thinking_tokens INTEGER,
+        client_message_id TEXT,
+        tool_call_id TEXT,
+        agent_name TEXT,
+        tool_calls TEXT,
+        metadata TEXT,
+        code_excerpt TEXT,
+        content TEXT
+    );
+    CREATE UNIQUE INDEX messages_by_index ON messages (session_id, idx);
+    CREATE UNIQUE INDEX messages_by_client_id ON messages (session_id, client_message_id);
+    CREATE INDEX messages_by_role ON messages (role, seq);
+
+    CREATE TABLE compactions (
+        seq INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        summary TEXT NOT NULL,
+        through_index INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX compactions_by_session ON compactions (session_id, seq);
+
+    CREATE TABLE edits (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        message_id TEXT,
+        file_path TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        diff TEXT NOT NULL,
+        new_path TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX edits_by_session ON edits (session_id, seq);
+    CREATE INDEX edits_by_file ON edits (file_path, seq);
+    CREATE INDEX edits_by_new_path ON edits (new_path, seq);
+
+    -- What changed, in commit order: every process tails it to notify its client, so a
+    -- write by any process on this file reaches every editor.
+    CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        project_id TEXT,
+        change TEXT NOT NULL,
+        first_message_seq INTEGER,
+        last_message_seq INTEGER,
+        snapshot TEXT,
+        created_at TEXT NOT NULL
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    code = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))
+    return [statement.strip() for statement in code.split(";") if statement.strip()]
+
+
+def migrate(db: Database, *, read_only: bool) -> int:
+    """Bring the schema to SCHEMA_VERSION; refuse files that are not ours or are newer."""
+    version = int(db.scalar("PRAGMA user_version") or 0)
+    if version > SCHEMA_VERSION:
+        raise StorageError(
+            f"{db.path} has schema version {version}, newer than this agent-history ({SCHEMA_VERSION}); upgrade it"
+        )
+    if version == 0 and db.scalar("SELECT count(*) FROM sqlite_schema"):
+        raise StorageError(f"{db.path} is a database of some other program; refusing to touch it")
+    if version == SCHEMA_VERSION:
+        return version
+    if read_only:
+        raise StorageError(f"{db.path} needs a schema upgrade, which read-only mode cannot do")
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        with db.write():
+            for statement in _statements(MIGRATIONS[number - 1]):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+    return SCHEMA_VERSION

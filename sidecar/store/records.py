@@ -1,0 +1,137 @@
+"""Rows to protocol records: the one place that knows both the columns and the contract."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from ulid import ULID
+
+from .. import protocol as p
+from .database import Row
+
+SESSION_COLUMNS = (
+    "id, project_id, kind, title, agent_name, model, parent_session_id, forked_from_message_id, "
+    "created_at, updated_at, ended_at, message_count, turn_count, tool_call_count, prompt_tokens, "
+    "completion_tokens, cache_read_tokens, cache_creation_tokens, thinking_tokens, api_calls, metadata"
+)
+MESSAGE_COLUMNS = (
+    "id, session_id, idx, role, content, code_excerpt, tool_calls, tool_call_id, agent_name, "
+    "prompt_tokens, completion_tokens, cache_read_tokens, cache_creation_tokens, thinking_tokens, "
+    "metadata, client_message_id, compacted, created_at"
+)
+EDIT_COLUMNS = "id, session_id, message_id, file_path, kind, diff, new_path, created_at"
+USAGE_COLUMNS = ("prompt_tokens", "completion_tokens", "cache_read_tokens", "cache_creation_tokens", "thinking_tokens")
+
+
+def new_id() -> str:
+    return str(ULID())
+
+
+def now() -> str:
+    """ISO 8601 UTC with milliseconds, as the contract writes times."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def from_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def session_from_row(row: Row) -> p.Session:
+    return p.Session(
+        id=row[0],
+        project_id=row[1],
+        kind=row[2],
+        title=row[3],
+        agent_name=row[4],
+        model=row[5],
+        parent_session_id=row[6],
+        forked_from_message_id=row[7],
+        created_at=row[8],
+        updated_at=row[9],
+        ended_at=row[10],
+        message_count=row[11],
+        turn_count=row[12],
+        tool_call_count=row[13],
+        usage=p.SessionUsage(
+            prompt_tokens=row[14],
+            completion_tokens=row[15],
+            cache_read_tokens=row[16],
+            cache_creation_tokens=row[17],
+            thinking_tokens=row[18],
+            api_calls=row[19],
+        ),
+        metadata=json.loads(row[20]),
+    )
+
+
+def usage_from_columns(values: Row) -> p.Usage | None:
+    if all(value is None for value in values):
+        return None
+    prompt, completion, cache_read, cache_creation, thinking = (value or 0 for value in values)
+    return p.Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cache_read_tokens=cache_read,
+        cache_creation_tokens=cache_creation,
+        thinking_tokens=thinking,
+    )
+
+
+def tool_calls_from_json(text: str | None) -> list[p.ToolCall] | None:
+    if text is None:
+        return None
+    return [p.ToolCall(id=c["id"], name=c["name"], arguments=c.get("arguments")) for c in json.loads(text)]
+
+
+def tool_calls_to_json(calls: list[p.ToolCall] | None) -> str | None:
+    if calls is None:
+        return None
+    return to_json([{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls])
+
+
+def message_from_row(row: Row) -> p.Message:
+    return p.Message(
+        id=row[0],
+        session_id=row[1],
+        index=row[2],
+        role=p.Role(row[3]),
+        content=row[4],
+        code_excerpt=row[5],
+        tool_calls=tool_calls_from_json(row[6]),
+        tool_call_id=row[7],
+        agent_name=row[8],
+        usage=usage_from_columns(row[9:14]),
+        metadata=from_json(row[14]),
+        client_message_id=row[15],
+        compacted=bool(row[16]),
+        created_at=row[17],
+    )
+
+
+def edit_from_row(row: Row) -> p.Edit:
+    return p.Edit(
+        id=row[0],
+        session_id=row[1],
+        message_id=row[2],
+        file_path=row[3],
+        kind=p.EditKind(row[4]),
+        diff=row[5],
+        new_path=row[6],
+        created_at=row[7],
+    )
+
+
+def estimated_tokens(message: p.MessageInput) -> int:
+    """A message's size in tokens: its recorded completionTokens, else ceil(chars / 4)."""
+    if message.usage is not None and message.usage.completion_tokens > 0:
+        return message.usage.completion_tokens
+    chars = len(message.content or "") + len(message.code_excerpt or "")
+    chars += len(tool_calls_to_json(message.tool_calls) or "")
+    return math.ceil(chars / 4)
