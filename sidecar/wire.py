@@ -164,7 +164,7 @@ def _attrs_unstructure_hook(converter: cattrs.Converter, cls: type) -> Callable[
         field.name: override(rename=field.metadata["json"], omit_if_default=field.default is None)
         for field in attrs.fields(cls)
     }
-    return make_dict_unstructure_fn(cls, converter, **overrides)
+    return make_dict_unstructure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
 
 
 def _list_hook(converter: cattrs.Converter, cls: type) -> Callable[[object, type], list[Any]]:
