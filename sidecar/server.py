@@ -28,6 +28,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import (
     JsonRPCNotification,
     JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
     LanguageServerProtocol,
     default_converter,
     lsp_method,
@@ -111,9 +112,10 @@ def _keep_params_as_json(obj: dict[str, Any], cls: type[T]) -> T:
 
 
 def rpc_converter() -> Any:
+    """pygls' converter, but params and results of non-LSP methods stay plain JSON."""
     converter = default_converter()  # type: ignore[no-untyped-call]
-    converter.register_structure_hook(JsonRPCRequestMessage, _keep_params_as_json)
-    converter.register_structure_hook(JsonRPCNotification, _keep_params_as_json)
+    for message_type in (JsonRPCRequestMessage, JsonRPCNotification, JsonRPCResponseMessage):
+        converter.register_structure_hook(message_type, _keep_params_as_json)
     return converter
 
 

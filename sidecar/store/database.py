@@ -47,6 +47,26 @@ def prepare_file(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def refuse_foreign_file(path: Path) -> None:
+    """Refuse, before the engine opens (and so rewrites) it, a file that cannot be ours.
+
+    Ours is always a SQLite-format file in WAL mode (header bytes 18 and 19 are 2); the
+    engine would convert a rollback-journal database to WAL, so that one is refused here,
+    and a WAL-mode database of another program is refused by the migration check.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as file:
+        header = file.read(100)
+    if not header.startswith(SQLITE_MAGIC):
+        raise StorageError(f"{path} is not a database file; refusing to touch it (move it away or choose --db)")
+    if len(header) < 20 or header[18] != 2 or header[19] != 2:
+        raise StorageError(f"{path} is a database of some other program; refusing to touch it")
+
+
 def restrict_permissions(path: Path) -> None:
     for candidate in [path, *(Path(f"{path}{suffix}") for suffix in SIDE_FILE_SUFFIXES)]:
         with contextlib.suppress(FileNotFoundError):
@@ -60,6 +80,7 @@ class Database:
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
         self.read_only = read_only
+        refuse_foreign_file(path)
         prepare_file(path)
         try:
             self.connection = turso.connect(str(path), experimental_features=ENGINE_FEATURES, isolation_level=None)

@@ -1,0 +1,164 @@
+"""Real clients for the real sidecar: pytest-lsp's LanguageClient, and raw frames over a pipe."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types as lsp
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from sidecar import protocol as p
+from sidecar.server import rpc_converter
+
+SERVER_COMMAND = [sys.executable, "-m", "sidecar", "serve"]
+Notification = tuple[str, dict[str, Any]]
+
+
+class HistoryClient(LanguageClient):
+    """A pytest-lsp client that records the history notifications it receives."""
+
+    def __init__(self) -> None:
+        super().__init__(converter_factory=rpc_converter)
+        self.received: list[Notification] = []
+        for method in p.NOTIFICATIONS:
+            self.feature(method)(self._recorder(method))
+
+    def _recorder(self, method: str) -> Callable[..., None]:
+        def record(ls: HistoryClient, params: dict[str, Any]) -> None:
+            ls.received.append((method, params))
+
+        return record
+
+    async def call(self, method: str, params: Any = None) -> Any:
+        return await self.protocol.send_request_async(method, params)
+
+    async def wait_for(self, predicate: Callable[[Notification], bool], timeout: float = 5.0) -> Notification:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for item in self.received:
+                if predicate(item):
+                    return item
+            await asyncio.sleep(0.01)
+        raise TimeoutError(f"no matching notification within {timeout}s; got {[m for m, _ in self.received]}")
+
+    def appended(self, session_id: str) -> list[dict[str, Any]]:
+        """Every message announced by didAppendMessages for the session, in arrival order."""
+        return [
+            message
+            for method, params in self.received
+            if method == p.DID_APPEND_MESSAGES and params["sessionId"] == session_id
+            for message in params["messages"]
+        ]
+
+
+def config(env: dict[str, str] | None = None) -> ClientServerConfig:
+    return ClientServerConfig(server_command=SERVER_COMMAND, client_factory=HistoryClient, server_env=env)
+
+
+def init_params(db_path: Path, **options: Any) -> lsp.InitializeParams:
+    return lsp.InitializeParams(
+        capabilities=lsp.ClientCapabilities(),
+        initialization_options={"dbPath": str(db_path), **options},
+    )
+
+
+async def start_client(db_path: Path, **options: Any) -> HistoryClient:
+    client = await config().start(devtools=None)
+    assert isinstance(client, HistoryClient)
+    await client.initialize_session(init_params(db_path, **options))
+    return client
+
+
+def user(text: str, **fields: Any) -> dict[str, Any]:
+    return {"role": "user", "content": text, **fields}
+
+
+def assistant(text: str | None = None, calls: list[tuple[str, str]] | None = None, **fields: Any) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", **fields}
+    if text is not None:
+        message["content"] = text
+    if calls:
+        message["toolCalls"] = [{"id": call_id, "name": name, "arguments": {"x": 1}} for call_id, name in calls]
+    return message
+
+
+def tool(call_id: str, text: str, **fields: Any) -> dict[str, Any]:
+    return {"role": "tool", "toolCallId": call_id, "content": text, **fields}
+
+
+def frame(payload: bytes | dict[str, Any]) -> bytes:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+class RawServer:
+    """The sidecar driven byte by byte, for what a well-behaved client library never sends."""
+
+    def __init__(self, db_path: Path, *extra: str) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [*SERVER_COMMAND, "--db", str(db_path), *extra],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        self.next_id = 0
+
+    def send(self, data: bytes) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(data)
+        self.process.stdin.flush()
+
+    def read(self) -> dict[str, Any]:
+        """The next frame from the server; asserts stdout holds nothing but frames."""
+        stdout = self.process.stdout
+        assert stdout is not None
+        headers = b""
+        while not headers.endswith(b"\r\n\r\n"):
+            byte = stdout.read(1)
+            assert byte, f"server closed stdout; stderr: {self.stderr()}"
+            headers += byte
+        assert headers.startswith(b"Content-Length: "), f"not a frame on stdout: {headers!r}"
+        length = int(headers.split(b"\r\n")[0].split(b":")[1])
+        message: dict[str, Any] = json.loads(stdout.read(length))
+        return message
+
+    def read_response(self, request_id: Any) -> dict[str, Any]:
+        while True:
+            message = self.read()
+            if "method" not in message and message.get("id") == request_id:
+                return message
+
+    def request(self, method: str, params: Any = None, *, omit_params: bool = False) -> dict[str, Any]:
+        self.next_id += 1
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": self.next_id, "method": method}
+        if not omit_params:
+            message["params"] = params
+        self.send(frame(message))
+        return self.read_response(self.next_id)
+
+    def initialize(self, **options: Any) -> dict[str, Any]:
+        return self.request("initialize", {"processId": None, "capabilities": {}, "initializationOptions": options})
+
+    def stderr(self) -> str:
+        if self.process.poll() is None:
+            return "(still running)"
+        assert self.process.stderr is not None
+        return self.process.stderr.read().decode(errors="replace")
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
