@@ -230,6 +230,7 @@ class InitializationOptions:
     read_only: bool = attrs.field(default=False, metadata={'json': 'readOnly'})
     retention: RetentionPolicy | None = attrs.field(default=None, metadata={'json': 'retention'})
     max_message_bytes: int | None = attrs.field(default=None, metadata={'json': 'maxMessageBytes', 'minimum': 1})
+    busy_timeout_ms: int | None = attrs.field(default=None, metadata={'json': 'busyTimeoutMs', 'minimum': 0})
 
 
 @attrs.define(kw_only=True)

@@ -34,7 +34,7 @@ from pygls.protocol import (
     lsp_method,
 )
 
-from . import __version__
+from . import __version__, logs
 from . import protocol as p
 from .errors import HistoryError, InvalidParams, Problem, StorageError
 from .stdio import claim_stdout, open_stdin, read_frames
@@ -280,6 +280,8 @@ class HistoryServer(LanguageServer):
         settings = Settings(default_project_id=options.project_id)
         if options.max_message_bytes is not None:
             settings.max_message_bytes = options.max_message_bytes
+        if options.busy_timeout_ms is not None:
+            settings.busy_timeout_ms = options.busy_timeout_ms
         try:
             self.store = Store(path, read_only=options.read_only, settings=settings)
         except HistoryError as error:
@@ -385,6 +387,7 @@ class HistoryServer(LanguageServer):
         self.protocol._send_response(request_id, error=lsp.ResponseError(code=code, message=message))
 
     async def serve_stdio(self) -> None:
+        logs.install(self, asyncio.get_running_loop())
         self.protocol.set_writer(StdoutWriter(claim_stdout()))
         reader = await open_stdin()
         await read_frames(reader, self.receive, self.send_error)

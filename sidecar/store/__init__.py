@@ -13,7 +13,7 @@ from pathlib import Path
 import attrs
 
 from ..errors import RequestCancelled
-from .database import Database
+from .database import BUSY_TIMEOUT_MS, Database
 
 DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
@@ -22,14 +22,15 @@ DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 class Settings:
     default_project_id: str | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS
 
 
 class Store:
     """An open history database and the settings its operations honour."""
 
     def __init__(self, path: Path, *, read_only: bool = False, settings: Settings | None = None) -> None:
-        self.db = Database(path, read_only=read_only)
         self.settings = settings or Settings()
+        self.db = Database(path, read_only=read_only, busy_timeout_ms=self.settings.busy_timeout_ms)
 
     @property
     def path(self) -> Path:

@@ -36,7 +36,7 @@ def _is_busy(error: BaseException) -> bool:
 
 def _storage_error(error: BaseException) -> StorageError | StorageBusy:
     if _is_busy(error):
-        return StorageBusy(f"the database stayed locked past {BUSY_TIMEOUT_MS} ms; retrying is safe")
+        return StorageBusy("the database stayed locked past the busy timeout; retrying is safe")
     return StorageError(f"storage error: {error}")
 
 
@@ -77,14 +77,14 @@ def restrict_permissions(path: Path) -> None:
 class Database:
     """The store's single connection. Not thread-safe: one thread uses it at a time."""
 
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         self.path = path
         self.read_only = read_only
         refuse_foreign_file(path)
         prepare_file(path)
         try:
             self.connection = turso.connect(str(path), experimental_features=ENGINE_FEATURES, isolation_level=None)
-            self.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             self.execute("PRAGMA synchronous = FULL")
             self.execute("PRAGMA foreign_keys = ON")
         except (turso.Error, BaseException) as error:
