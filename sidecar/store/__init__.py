@@ -44,7 +44,7 @@ def _ignore_progress(done: int, total: int) -> None:
     pass
 
 
-@attrs.define
+@attrs.define(eq=False)  # identity, not value: a server keeps a set of running Work
 class Work:
     """How a long operation reports progress and learns it was cancelled.
 

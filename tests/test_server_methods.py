@@ -1,0 +1,182 @@
+"""Every method of the contract, end to end over stdio with a real LSP client."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pygls.exceptions import JsonRpcException
+
+from sidecar import protocol as p
+from sidecar.store.migrations import SCHEMA_VERSION
+
+from .helpers import HistoryClient, assistant, config, init_params, start_client, tool, user
+
+ISO_MS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
+
+
+@pytest.fixture
+async def uninitialized(db_path: Path) -> AsyncIterator[tuple[HistoryClient, Path]]:
+    client = await config().start(devtools=None)
+    assert isinstance(client, HistoryClient)
+    yield client, db_path
+    await client.stop()
+
+
+async def test_initialize_reports_the_store_and_its_features(uninitialized: tuple[HistoryClient, Path]) -> None:
+    client, db_path = uninitialized
+    result = await client.initialize_session(init_params(db_path))
+    history = result.capabilities.experimental["history"]
+    assert history["dbPath"] == str(db_path)
+    assert history["schemaVersion"] == SCHEMA_VERSION
+    served = {method for method, spec in p.REQUESTS.items() if not spec.proposed}
+    assert set(history["features"]) == served
+    assert result.server_info is not None and result.server_info.name == "agent-history"
+    await client.shutdown_session()
+
+
+async def test_session_lifecycle(client: HistoryClient) -> None:
+    created = await client.call(
+        "history/createSession",
+        {
+            "projectId": "/work/app",
+            "kind": "agent",
+            "title": "Fix the parser",
+            "agentName": "claude",
+            "model": "opus",
+            "metadata": {"branch": "main"},
+        },
+    )
+    assert created["kind"] == "agent" and created["messageCount"] == 0 and created["metadata"] == {"branch": "main"}
+    assert created["createdAt"] == created["updatedAt"]
+    assert re.match(ISO_MS, created["createdAt"]) and len(created["id"]) == 26
+    fetched = await client.call("history/getSession", {"sessionId": created["id"]})
+    assert fetched == created
+    updated = await client.call(
+        "history/updateSession", {"sessionId": created["id"], "title": "Parser fixed", "metadata": {"branch": None}}
+    )
+    assert updated["title"] == "Parser fixed" and updated["metadata"] == {}
+    ended = await client.call("history/endSession", {"sessionId": created["id"]})
+    assert re.match(ISO_MS, ended["endedAt"])
+    assert (await client.call("history/endSession", {"sessionId": created["id"]}))["endedAt"] == ended["endedAt"]
+    listed = await client.call("history/listSessions", {"projectId": "/work/app"})
+    assert [s["id"] for s in listed["sessions"]] == [created["id"]] and listed.get("nextCursor") is None
+    assert (await client.call("history/listSessions", {"includeEnded": False}))["sessions"] == []
+    assert await client.call("history/deleteSession", {"sessionId": created["id"]}) == {"deleted": True}
+    assert await client.call("history/deleteSession", {"sessionId": created["id"]}) == {"deleted": False}
+
+
+async def test_messages_context_and_prompts(client: HistoryClient) -> None:
+    session = await client.call("history/createSession", {"kind": "chat", "projectId": "P"})
+    sid = session["id"]
+    appended = await client.call(
+        "history/appendMessages",
+        {
+            "sessionId": sid,
+            "messages": [
+                user("run the tests", clientMessageId="u1"),
+                assistant("running", calls=[("t1", "bash")], usage={"promptTokens": 120, "completionTokens": 8}),
+                tool("t1", "3 passed"),
+                assistant(None, calls=[("t2", "bash")]),
+            ],
+        },
+    )
+    assert [m["index"] for m in appended["messages"]] == [0, 1, 2, 3]
+    retry = await client.call(
+        "history/appendMessages", {"sessionId": sid, "messages": [user("run the tests", clientMessageId="u1")]}
+    )
+    assert retry["messages"] == appended["messages"][:1]
+    page = await client.call("history/getMessages", {"sessionId": sid, "afterIndex": 0, "limit": 2})
+    assert [m["index"] for m in page["messages"]] == [1, 2] and page["hasMore"] is True
+    context = await client.call("history/getContext", {"sessionId": sid, "maxMessages": 2})
+    assert [m["index"] for m in context["messages"]] == [3]  # index 2 is a result whose call fell outside
+    assert [c["id"] for c in context["pendingToolCalls"]] == ["t2"]
+    prompts = await client.call("history/recentPrompts", {"projectId": "P"})
+    assert [x["content"] for x in prompts["prompts"]] == ["run the tests"]
+    got = await client.call("history/getSession", {"sessionId": sid})
+    assert (got["messageCount"], got["turnCount"], got["toolCallCount"]) == (4, 1, 2)
+    assert got["usage"]["promptTokens"] == 120 and got["usage"]["apiCalls"] == 1
+
+
+async def test_fork_compact_usage_metadata(client: HistoryClient) -> None:
+    sid = (await client.call("history/createSession", {"kind": "chat", "model": "m"}))["id"]
+    ids = await client.call(
+        "history/appendMessages",
+        {"sessionId": sid, "messages": [user("a"), assistant("b", usage={"promptTokens": 5}), user("c")]},
+    )
+    fork = await client.call("history/forkSession", {"sessionId": sid, "atMessageId": ids["messages"][1]["id"]})
+    assert fork["parentSessionId"] == sid and fork["messageCount"] == 2
+    compacted = await client.call(
+        "history/compactSession", {"sessionId": sid, "summary": "a and b", "preserveCount": 1}
+    )
+    assert compacted == {"compactedCount": 2}
+    context = await client.call("history/getContext", {"sessionId": sid})
+    assert context["summary"] == "a and b" and [m["content"] for m in context["messages"]] == ["c"]
+    usage = await client.call("history/getUsage", {"groupBy": "session"})
+    assert usage["total"]["promptTokens"] == 10 and {g["key"] for g in usage["groups"]} == {sid, fork["id"]}
+    assert await client.call("history/setMetadata", {"sessionId": sid, "key": "todo", "value": ["a", "b"]}) == {}
+    assert await client.call("history/getMetadata", {"sessionId": sid, "key": "todo"}) == {"value": ["a", "b"]}
+    assert await client.call("history/setMetadata", {"sessionId": sid, "key": "todo", "value": None}) == {}
+    assert (await client.call("history/getMetadata", {"sessionId": sid, "key": "todo"})).get("value") is None
+
+
+async def test_edits_retention_stats_export_subscribe(client: HistoryClient) -> None:
+    sid = (await client.call("history/createSession", {"kind": "chat", "title": "T"}))["id"]
+    diff = "--- a/f.txt\n+++ b/f.txt\n@@ -1 +1 @@\n-old\n+new\n"
+    edit = await client.call(
+        "history/recordEdit", {"sessionId": sid, "filePath": "f.txt", "kind": "replace", "diff": diff}
+    )
+    assert edit["kind"] == "replace" and edit["diff"] == diff
+    assert [e["id"] for e in (await client.call("history/listEdits", {"filePath": "f.txt"}))["edits"]] == [edit["id"]]
+    reverted = await client.call("history/revertEdits", {"sessionId": sid})
+    assert reverted == {
+        "patches": [{"filePath": "f.txt", "diff": "--- a/f.txt\n+++ b/f.txt\n@@ -1 +1 @@\n-new\n+old\n"}]
+    }
+    await client.call("history/appendMessages", {"sessionId": sid, "messages": [user("hello")]})
+    stats = await client.call("history/stats")
+    assert (stats["sessions"], stats["messages"], stats["edits"], stats["compactedMessages"]) == (1, 1, 1, 0)
+    assert stats["schemaVersion"] == SCHEMA_VERSION and stats["dbBytes"] > 0
+    exported = await client.call("history/exportSession", {"sessionId": sid, "format": "markdown"})
+    assert exported["content"].startswith("# T") and "hello" in exported["content"]
+    dry = await client.call("history/applyRetention", {"maxSessions": 0, "dryRun": True})
+    assert dry == {"deletedSessions": 1, "purgedMessages": 0, "sessionIds": [sid]}
+    assert (await client.call("history/stats"))["sessions"] == 1
+    assert await client.call("history/subscribe", {"sessionIds": [sid]}) == {}
+
+
+@pytest.mark.parametrize("method", [m for m, spec in p.REQUESTS.items() if spec.proposed])
+async def test_proposed_methods_are_unknown_to_this_version(client: HistoryClient, method: str) -> None:
+    with pytest.raises(JsonRpcException) as raised:
+        await client.call(method, {"query": "x", "path": "x"})
+    assert raised.value.code == -32601
+
+
+async def test_a_restart_keeps_everything(db_path: Path) -> None:
+    first = await start_client(db_path)
+    sid = (await first.call("history/createSession", {"kind": "chat"}))["id"]
+    await first.call("history/appendMessages", {"sessionId": sid, "messages": [user("one"), user("two")]})
+    await first.call("history/compactSession", {"sessionId": sid, "summary": "s", "preserveCount": 1})
+    before = await first.call("history/exportSession", {"sessionId": sid, "format": "jsonl"})
+    await first.shutdown_session()
+    await first.stop()
+    second = await start_client(db_path)
+    try:
+        after = await second.call("history/exportSession", {"sessionId": sid, "format": "jsonl"})
+        assert after == before
+        appended = await second.call("history/appendMessages", {"sessionId": sid, "messages": [user("three")]})
+        assert appended["messages"][0]["index"] == 2
+    finally:
+        await second.shutdown_session()
+        await second.stop()
+
+
+async def test_default_project_from_initialization_options(db_path: Path) -> None:
+    client = await start_client(db_path, projectId="/home/me/app")
+    try:
+        session = await client.call("history/createSession", {"kind": "chat"})
+        assert session["projectId"] == "/home/me/app"
+    finally:
+        await client.shutdown_session()
+        await client.stop()
