@@ -221,11 +221,14 @@ class HistoryServer(LanguageServer):
         """Run on the database thread. If the client cancels, a job that has not started is
         dropped, and a running one stops at its next checkpoint and rolls back; a job that
         already committed still answers with its result, so -32800 never hides a write."""
-        job = asyncio.get_running_loop().run_in_executor(self.db_thread, functools.partial(operation, *args))
+        submitted = self.db_thread.submit(functools.partial(operation, *args))
+        job = asyncio.wrap_future(submitted)
         try:
             return await asyncio.shield(job)
         except asyncio.CancelledError:
-            if job.cancel():
+            # The thread's own future refuses to cancel once running (asyncio's wrapper
+            # would claim success while the job went on to commit).
+            if submitted.cancel():
                 raise
             if work is not None:
                 work.cancel()
@@ -233,7 +236,7 @@ class HistoryServer(LanguageServer):
 
     def _progress(self, token: Any, value: dict[str, Any]) -> None:
         if token is not None and not isinstance(token, bool) and isinstance(token, (str, int)):
-            self.protocol.notify("$/progress", {"token": token, "value": value})
+            self.protocol.notify(lsp.PROGRESS, lsp.ProgressParams(token=token, value=value))
 
     def _start_work(self, method: str, token: Any) -> Work:
         """A Work for a long operation; progress goes out as `$/progress` under the client's token."""

@@ -9,9 +9,7 @@ like an absent field, checks the model's constraints, and turns every failure in
 from __future__ import annotations
 
 import enum
-import functools
 import math
-import operator
 from collections.abc import Callable
 from typing import Any, TypeVar, get_args
 
@@ -124,7 +122,7 @@ def _check_constraints(instance: Any) -> None:
     errors: list[Exception] = []
     cls = type(instance)
     for field in attrs.fields(cls):
-        noun = "an integer" if field.type in (int, "int") else "a number"
+        noun = "an integer" if field.type is int or int in get_args(field.type) else "a number"
         problem = _violation(getattr(instance, field.name), field.metadata, noun)
         if problem is not None:
             problem.__notes__ = [AttributeValidationNote(f"@ attribute {field.name}", field.name, field.type)]
@@ -181,9 +179,10 @@ def _list_hook(converter: cattrs.Converter, cls: type) -> Callable[[object, type
 
 def make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(detailed_validation=True)
-    # Predicates, not classes: exact JSON types, subclasses (enums, bool as int) excluded.
+    # By class, which outranks cattrs' own lenient hooks (`str(5)`, `int("5")`). The
+    # generated enums are plain Enum, not str subclasses, so the str hook cannot catch them.
     for primitive, hook in PRIMITIVE_HOOKS.items():
-        converter.register_structure_hook_func(functools.partial(operator.is_, primitive), hook)
+        converter.register_structure_hook(primitive, hook)
     converter.register_structure_hook_func(lambda t: t == dict[str, Any], _structure_json_object)
     converter.register_structure_hook(enum.Enum, _structure_enum)
     converter.register_structure_hook_factory(

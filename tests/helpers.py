@@ -14,6 +14,7 @@ from typing import Any
 
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp.client import register_lsp_features
 
 from sidecar import protocol as p
 from sidecar.server import rpc_converter
@@ -27,6 +28,7 @@ class HistoryClient(LanguageClient):
 
     def __init__(self) -> None:
         super().__init__(converter_factory=rpc_converter)
+        register_lsp_features(self)  # pytest-lsp's recorders: progress, log messages, …
         self.received: list[Notification] = []
         for method in p.NOTIFICATIONS:
             self.feature(method)(self._recorder(method))
@@ -132,10 +134,17 @@ class RawServer:
         message: dict[str, Any] = json.loads(stdout.read(length))
         return message
 
-    def read_response(self, request_id: Any) -> dict[str, Any]:
+    def read_reply(self) -> dict[str, Any]:
+        """The next response, skipping notifications."""
         while True:
             message = self.read()
-            if "method" not in message and message.get("id") == request_id:
+            if "method" not in message:
+                return message
+
+    def read_response(self, request_id: Any) -> dict[str, Any]:
+        while True:
+            message = self.read_reply()
+            if message.get("id") == request_id:
                 return message
 
     def request(self, method: str, params: Any = None, *, omit_params: bool = False) -> dict[str, Any]:

@@ -1,0 +1,340 @@
+"""What each kind of bad input gets. After every one the server keeps serving and nothing
+committed is lost (each test ends by reading back what was written before the bad input)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
+
+from sidecar.store import Store
+
+from .helpers import HistoryClient, RawServer, frame, start_client, user
+
+
+async def error_of(client: HistoryClient, method: str, params: Any) -> JsonRpcException:
+    with pytest.raises(JsonRpcException) as raised:
+        await client.call(method, params)
+    return raised.value
+
+
+async def seeded(client: HistoryClient) -> str:
+    sid: str = (await client.call("history/createSession", {"kind": "chat"}))["id"]
+    await client.call("history/appendMessages", {"sessionId": sid, "messages": [user("keep me")]})
+    return sid
+
+
+async def still_intact(client: HistoryClient, sid: str) -> None:
+    page = await client.call("history/getMessages", {"sessionId": sid})
+    assert [m["content"] for m in page["messages"]] == ["keep me"]
+
+
+# -- -32602: the message names the field path and what was expected -----------------
+
+INVALID_PARAMS = [
+    (
+        "history/appendMessages",
+        {"messages": [user("x"), {"role": "robot"}]},
+        "messages[1].role: expected one of system, user, assistant, tool",
+    ),
+    ("history/appendMessages", {"messages": []}, "messages: expected at least 1 item(s)"),
+    ("history/appendMessages", {"messages": "hello"}, "messages: expected an array, got string"),
+    (
+        "history/appendMessages",
+        {"messages": [{"role": "user", "content": 5}]},
+        "messages[0].content: expected a string, got number",
+    ),
+    (
+        "history/appendMessages",
+        {"messages": [{"role": "tool", "content": "x"}]},
+        "messages[0].toolCallId: required for role tool",
+    ),
+    (
+        "history/appendMessages",
+        {"messages": [{"role": "assistant", "toolCalls": [{"id": "", "name": "x"}]}]},
+        "messages[0].toolCalls[0].id: expected a non-empty string",
+    ),
+    (
+        "history/appendMessages",
+        {"messages": [{"role": "user", "usage": {"promptTokens": -1}}]},
+        "messages[0].usage.promptTokens: expected an integer of at least 0",
+    ),
+    (
+        "history/appendMessages",
+        {"messages": [{"role": "user", "metadata": [1]}]},
+        "messages[0].metadata: expected an object, got array",
+    ),
+    ("history/getMessages", {"limit": 1001}, "limit: expected an integer from 1 to 1000"),
+    ("history/getMessages", {"limit": "10"}, "limit: expected an integer, got string"),
+    ("history/getMessages", {"limit": 10.5}, "limit: expected an integer, got number"),
+    ("history/getMessages", {"roles": ["user", "bot"]}, "roles[1]: expected one of system, user, assistant, tool"),
+    ("history/getContext", {"maxTokens": -1}, "maxTokens: expected an integer of at least 0"),
+    ("history/compactSession", {"summary": "s"}, "preserveCount: required"),
+    ("history/listSessions", {"limit": 0}, "limit: expected an integer from 1 to 500"),
+    ("history/listSessions", {"includeEnded": "yes"}, "includeEnded: expected true or false, got string"),
+    ("history/listSessions", {"cursor": "garbage"}, "cursor: expected the nextCursor of a previous page"),
+    (
+        "history/recordEdit",
+        {"filePath": "f", "kind": "move", "diff": ""},
+        "kind: expected one of create, insert, replace, delete, rename",
+    ),
+    ("history/recordEdit", {"filePath": "f", "kind": "rename", "diff": ""}, "newPath: required for kind rename"),
+    ("history/recordEdit", {"filePath": "f", "kind": "replace", "diff": "not a diff"}, "diff: expected a unified diff"),
+    ("history/getUsage", {"groupBy": "week"}, "groupBy: expected one of agent, model, day, session"),
+    ("history/exportSession", {"format": "pdf"}, "format: expected one of markdown, json, jsonl"),
+    ("history/getMetadata", {"key": ""}, "key: expected a non-empty string"),
+    ("history/applyRetention", {"maxSessions": 1.5}, "maxSessions: expected an integer, got number"),
+    ("history/subscribe", {"sessionIds": "abc"}, "sessionIds: expected an array, got string"),
+]
+
+
+@pytest.mark.parametrize(("method", "params", "message"), INVALID_PARAMS, ids=[m for _, _, m in INVALID_PARAMS])
+async def test_invalid_params_name_the_field(
+    client: HistoryClient, method: str, params: dict[str, Any], message: str
+) -> None:
+    sid = await seeded(client)
+    error = await error_of(client, method, {"sessionId": sid, **params})
+    assert error.code == -32602
+    assert message in error.message
+    assert error.data["field"] == message.split(":")[0]
+    await still_intact(client, sid)
+
+
+async def test_a_missing_required_field_and_a_wrong_id_type(client: HistoryClient) -> None:
+    sid = await seeded(client)
+    error = await error_of(client, "history/getSession", {})
+    assert (error.code, error.message) == (-32602, "sessionId: required")
+    error = await error_of(client, "history/getSession", {"sessionId": 42})
+    assert error.message == "sessionId: expected a string, got number"
+    error = await error_of(client, "history/getSession", [sid])
+    assert error.message == "expected an object, got array"
+    await still_intact(client, sid)
+
+
+async def test_several_problems_are_all_named(client: HistoryClient) -> None:
+    error = await error_of(client, "history/createSession", {"kind": 1, "title": 2})
+    assert error.message == "kind: expected a string, got number; title: expected a string, got number"
+    assert [x["field"] for x in error.data["problems"]] == ["kind", "title"]
+
+
+async def test_null_optional_fields_mean_absent(client: HistoryClient) -> None:
+    sid = await seeded(client)
+    page = await client.call("history/getMessages", {"sessionId": sid, "limit": None, "roles": None})
+    assert len(page["messages"]) == 1
+    listed = await client.call("history/listSessions", {"includeEnded": None, "projectId": None})
+    assert len(listed["sessions"]) == 1
+
+
+# -- the server's own codes ---------------------------------------------------------
+
+
+async def test_unknown_session_and_message(client: HistoryClient) -> None:
+    sid = await seeded(client)
+    for method in ("history/getSession", "history/getMessages", "history/getContext", "history/endSession"):
+        error = await error_of(client, method, {"sessionId": "01JUNKJUNKJUNKJUNKJUNKJUNK"})
+        assert error.code == -32001, method
+        assert error.data == {"sessionId": "01JUNKJUNKJUNKJUNKJUNKJUNK"}
+    error = await error_of(client, "history/forkSession", {"sessionId": sid, "atMessageId": "01NOPE"})
+    assert error.code == -32002 and error.data == {"messageId": "01NOPE", "sessionId": sid}
+    error = await error_of(
+        client,
+        "history/recordEdit",
+        {"sessionId": sid, "messageId": "01NOPE", "filePath": "f", "kind": "create", "diff": ""},
+    )
+    assert error.code == -32002
+    await still_intact(client, sid)
+
+
+async def test_a_batch_over_1000_is_payload_too_large(client: HistoryClient) -> None:
+    sid = await seeded(client)
+    error = await error_of(client, "history/appendMessages", {"sessionId": sid, "messages": [user("x")] * 1001})
+    assert error.code == -32003 and error.data == {"field": "messages"}
+    ok = await client.call("history/appendMessages", {"sessionId": sid, "messages": [user("y")] * 1000})
+    assert ok["messages"][-1]["index"] == 1000
+
+
+async def test_a_message_over_the_content_limit_is_payload_too_large(db_path: Path) -> None:
+    client = await start_client(db_path, maxMessageBytes=1024)
+    try:
+        sid = await seeded(client)
+        error = await error_of(
+            client, "history/appendMessages", {"sessionId": sid, "messages": [user("fits"), user("é" * 600)]}
+        )
+        assert error.code == -32003
+        assert error.data == {"field": "messages[1]", "bytes": 1200, "limit": 1024}
+        await still_intact(client, sid)  # all or nothing: "fits" was not appended either
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+
+
+@pytest.fixture
+def lock_holder(db_path: Path) -> Iterator[Store]:
+    holder = Store(db_path)  # creates the database; a second process on the same file
+    yield holder
+    if holder.db.connection.in_transaction:
+        holder.db.execute("ROLLBACK")
+    holder.close()
+
+
+async def test_a_lock_held_past_the_timeout_is_storage_busy_and_retry_works(db_path: Path, lock_holder: Store) -> None:
+    client = await start_client(db_path, busyTimeoutMs=300)
+    try:
+        sid = await seeded(client)
+        lock_holder.db.execute("BEGIN IMMEDIATE")
+        error = await error_of(client, "history/appendMessages", {"sessionId": sid, "messages": [user("later")]})
+        assert error.code == -32004
+        lock_holder.db.execute("ROLLBACK")
+        retried = await client.call("history/appendMessages", {"sessionId": sid, "messages": [user("later")]})
+        assert retried["messages"][0]["index"] == 1
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+
+
+async def test_read_only_mode_refuses_writes_with_storage_error(db_path: Path) -> None:
+    writer = await start_client(db_path)
+    sid = await seeded(writer)
+    await writer.shutdown_session()
+    await writer.stop()
+    reader = await start_client(db_path, readOnly=True)
+    try:
+        await still_intact(reader, sid)
+        error = await error_of(reader, "history/appendMessages", {"sessionId": sid, "messages": [user("no")]})
+        assert error.code == -32005 and "read-only" in error.message
+        error = await error_of(reader, "history/createSession", {"kind": "chat"})
+        assert error.code == -32005
+        await still_intact(reader, sid)
+    finally:
+        await reader.shutdown_session()
+        await reader.stop()
+
+
+async def test_cancelling_a_long_fork_commits_nothing(client: HistoryClient) -> None:
+    sid = (await client.call("history/createSession", {"kind": "chat"}))["id"]
+    for _ in range(20):
+        await client.call("history/appendMessages", {"sessionId": sid, "messages": [user("m")] * 1000})
+    client.progress_reports["fork"] = []
+    pending = asyncio.wrap_future(
+        client.protocol.send_request("history/forkSession", {"sessionId": sid, "workDoneToken": "fork"}, msg_id="f1")
+    )
+
+    async def first_report() -> None:
+        while not any(getattr(r, "kind", "") == "report" for r in client.progress_reports["fork"]):
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(first_report(), 10)
+    client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id="f1"))
+    with pytest.raises(JsonRpcException) as raised:
+        await pending
+    assert raised.value.code == -32800
+    listed = await client.call("history/listSessions", {})
+    assert [s["id"] for s in listed["sessions"]] == [sid]  # no half-made fork
+    assert (await client.call("history/stats"))["messages"] == 20_000
+
+
+# -- frames that are not requests --------------------------------------------------
+
+
+@pytest.fixture
+def raw(db_path: Path) -> Iterator[RawServer]:
+    server = RawServer(db_path)
+    yield server
+    server.close()
+
+
+def test_requests_before_initialize_are_invalid_requests(raw: RawServer) -> None:
+    response = raw.request("history/stats", {})
+    assert response["error"]["code"] == -32600 and "initialize" in response["error"]["message"]
+
+
+def test_a_request_without_params_is_answered(raw: RawServer) -> None:
+    raw.initialize()
+    assert raw.request("history/stats", omit_params=True)["result"]["sessions"] == 0
+    response = raw.request("history/getSession", omit_params=True)
+    assert response["error"] == {
+        "code": -32602,
+        "message": "sessionId: required",
+        "data": {"field": "sessionId", "problems": [{"field": "sessionId", "message": "required"}]},
+    }
+
+
+BROKEN_FRAMES = [
+    (b"{not json", -32700, "parse error"),
+    (b'{"jsonrpc": "2.0", "id": 1, "method": "history/stats", "params": {"x": NaN}}', -32700, "NaN"),
+    (b'{"jsonrpc": "2.0", "id": 1, "method": "history/stats", "params": {"x": "\xff\xfe"}}', -32700, "UTF-8"),
+    (b"[" * 100_000 + b"]" * 100_000, -32700, "nested too deeply"),
+    (b'{"jsonrpc": "2.0", "id": 1, "params": {}}', -32600, "method must be a string"),
+    (b'{"jsonrpc": "1.0", "id": 1, "method": "history/stats"}', -32600, "jsonrpc"),
+    (b'{"jsonrpc": "2.0", "id": 1, "method": "history/stats", "params": 5}', -32600, "params"),
+    (b'{"jsonrpc": "2.0", "id": {"a": 1}, "method": "history/stats"}', -32600, "id must be"),
+    (b"[1, 2]", -32600, "batch"),
+    (b'"just a string"', -32600, "expected a JSON-RPC object"),
+]
+
+
+@pytest.mark.parametrize(("body", "code", "words"), BROKEN_FRAMES, ids=[w for _, _, w in BROKEN_FRAMES])
+def test_broken_bodies_get_an_error_and_the_server_keeps_serving(
+    raw: RawServer, body: bytes, code: int, words: str
+) -> None:
+    raw.initialize()
+    sid = raw.request("history/createSession", {"kind": "chat"})["result"]["id"]
+    raw.send(frame(body))
+    error = raw.read_reply()
+    assert error["error"]["code"] == code and words in error["error"]["message"]
+    assert raw.request("history/getSession", {"sessionId": sid})["result"]["id"] == sid
+
+
+def test_broken_headers_get_an_error_and_the_server_keeps_serving(raw: RawServer) -> None:
+    raw.initialize()
+    raw.send(b"Content-Length: banana\r\n\r\n")
+    assert raw.read_reply()["error"]["code"] == -32600
+    raw.send(b"Content-Type: text/plain\r\n\r\n")
+    assert "no Content-Length" in raw.read_reply()["error"]["message"]
+    assert raw.request("history/stats", {})["result"]["sessions"] == 0
+
+
+def test_a_huge_integer_and_an_id_kept_in_errors(raw: RawServer) -> None:
+    raw.initialize()
+    raw.send(
+        frame(
+            {
+                "jsonrpc": "2.0",
+                "id": "x-1",
+                "method": "history/getMessages",
+                "params": {"sessionId": "s", "limit": 10**30},
+            }
+        )
+    )
+    response = raw.read_response("x-1")
+    assert response["error"]["code"] == -32602 and response["error"]["data"]["field"] == "limit"
+
+
+def test_an_unknown_method_is_method_not_found(raw: RawServer) -> None:
+    raw.initialize()
+    assert raw.request("history/doesNotExist", {})["error"]["code"] == -32601
+
+
+def test_bad_initialization_options_name_the_field(raw: RawServer) -> None:
+    response = raw.initialize(readOnly="no", retention={"maxSessions": -1})
+    assert response["error"]["code"] == -32602
+    assert "initializationOptions.readOnly: expected true or false" in response["error"]["message"]
+    assert "initializationOptions.retention.maxSessions" in response["error"]["message"]
+
+
+def test_a_foreign_database_is_a_clear_start_up_error(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database\n" * 100)
+    server = RawServer(garbage)
+    try:
+        response = server.initialize()
+        assert response["error"]["code"] == -32005
+        assert "not a database file" in response["error"]["message"]
+        assert garbage.read_bytes() == b"not a database\n" * 100
+    finally:
+        server.close()
