@@ -49,7 +49,14 @@ def _serve(args: argparse.Namespace) -> int:
     logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
     from .server import serve
 
-    code = serve((args.db or default_db_path()).expanduser())
+    db_path = (args.db or default_db_path()).expanduser()
+    if sys.stdin.isatty():
+        print(
+            f"agent-history {__version__}: serving the history protocol on stdin/stdout, database {db_path}.\n"
+            "Editors spawn this command and speak LSP-framed JSON-RPC to it (see README). Ctrl-D quits.",
+            file=sys.stderr,
+        )
+    code = serve(db_path)
     sys.stderr.flush()
     # Leave at once, even if a long database job is still unwinding on its thread:
     # every commit is already durable, and nothing uncommitted survives anyway.
