@@ -136,7 +136,10 @@ class HistoryProtocol(LanguageServerProtocol):
     @lsp_method(lsp.INITIALIZE)
     def lsp_initialize(self, params: lsp.InitializeParams) -> Any:
         result = yield from super().lsp_initialize(params)
-        result.capabilities.experimental = {"history": self._server.history_capabilities()}
+        # Only our own capabilities: no documents to sync, no commands.
+        result.capabilities = lsp.ServerCapabilities(
+            experimental={"history": self._server.history_capabilities()},
+        )
         return result
 
 

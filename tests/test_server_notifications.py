@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -117,3 +118,27 @@ async def test_long_operations_report_progress_under_the_clients_token(client: H
     assert kinds[0] == "begin" and kinds[-1] == "end" and "report" in kinds
     percentages = [r.percentage for r in client.progress_reports["retention"] if r.kind == "report"]
     assert percentages == sorted(percentages) and percentages[-1] == 100
+
+
+async def test_retention_from_initialization_options_runs_at_start(db_path: Path) -> None:
+    seeder = await start_client(db_path)
+    for title in ("old", "middle", "newest"):
+        await seeder.call("history/createSession", {"kind": "chat", "title": title})
+    await seeder.shutdown_session()
+    await seeder.stop()
+    client = await start_client(db_path, retention={"maxSessions": 1})
+    try:
+        deadline = time.monotonic() + 5
+        while (listed := await client.call("history/listSessions", {}))["sessions"] and len(listed["sessions"]) > 1:
+            assert time.monotonic() < deadline, "retention did not run at start"
+            await asyncio.sleep(0.05)
+        assert [s["title"] for s in listed["sessions"]] == ["newest"]
+        for title in ("old", "middle"):
+            await client.wait_for(
+                lambda n, t=title: (
+                    n[0] == p.DID_CHANGE_SESSION and n[1]["change"] == "deleted" and n[1]["session"]["title"] == t
+                )
+            )
+    finally:
+        await client.shutdown_session()
+        await client.stop()

@@ -16,15 +16,16 @@ def _window_start(db: Database, session_id: str, max_messages: int | None, max_t
     """The oldest index of the newest non-compacted run that fits both budgets (None: nothing fits)."""
     limit = -1 if max_messages is None else max_messages
     spent, start = 0, None
-    # Reads only (idx, tokens), fixed columns at the front of the row: cheap even for huge messages.
-    for index, tokens in db.execute(
+    # Streams (idx, tokens) newest first from a covering index and stops at the budget.
+    with db.stream(
         "SELECT idx, tokens FROM messages WHERE session_id = ? AND compacted = 0 ORDER BY idx DESC LIMIT ?",
         (session_id, limit),
-    ):
-        spent += tokens
-        if max_tokens is not None and spent > max_tokens:
-            break
-        start = index
+    ) as rows:
+        for index, tokens in rows:
+            spent += tokens
+            if max_tokens is not None and spent > max_tokens:
+                break
+            start = index
     return start
 
 

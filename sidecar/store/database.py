@@ -105,6 +105,20 @@ class Database:
                 raise _storage_error(error) from error
             raise
 
+    @contextlib.contextmanager
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Iterator[Row]]:
+        """Rows one at a time, for a caller that may stop early (fetchall steps through all)."""
+        try:
+            cursor = self.connection.execute(sql, tuple(params))
+        except turso.Error as error:
+            raise _storage_error(error) from error
+        try:
+            yield iter(cursor)
+        except turso.Error as error:
+            raise _storage_error(error) from error
+        finally:
+            cursor.close()
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = self.execute(sql, params)
         return rows[0] if rows else None

@@ -8,7 +8,8 @@ from .. import protocol as p
 from . import NO_WORK, Store, Work
 from .counters import refresh_counters
 from .database import Database
-from .sessions import delete_sessions
+from .changes import record_session_change
+from .sessions import delete_sessions, load_session
 
 # Sessions deleted per transaction: short enough that other processes' writes keep flowing.
 RETENTION_BATCH = 100
@@ -58,6 +59,7 @@ def _purge_compacted(db: Database, older_than_days: float, spared: set[str], dry
             with db.write():
                 db.execute(f"DELETE FROM messages WHERE {where}", (session_id, cutoff))
                 refresh_counters(db, session_id)
+                record_session_change(db, load_session(db, session_id), p.SessionChange.UPDATED)
     return purged
 
 

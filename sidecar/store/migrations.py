@@ -73,6 +73,8 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX messages_by_index ON messages (session_id, idx);
     CREATE UNIQUE INDEX messages_by_client_id ON messages (session_id, client_message_id);
     CREATE INDEX messages_by_role ON messages (role, seq);
+    -- Covers getContext's budget scan: never touches the rows themselves.
+    CREATE INDEX messages_live ON messages (session_id, compacted, idx, tokens);
 
     CREATE TABLE compactions (
         seq INTEGER PRIMARY KEY,

@@ -1,0 +1,145 @@
+"""Round-trip latency of the real sidecar over stdio on a seeded database.
+
+    python -m tests.bench.latency [--messages 100000] [--rounds 300]
+
+Prints cold start (spawn to the initialize result) and p50/p99 of appendMessages(1),
+getContext(maxMessages 50) and getContext(maxTokens 8000). Not run by CI: benchmarks
+print figures, tests assert behaviour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sidecar import protocol as p
+from sidecar.store import Store, messages, sessions
+from sidecar.wire import structure_params
+
+from ..helpers import SERVER_COMMAND, frame
+
+WORDS = "the parser fails on tabs because the tokenizer splits whitespace before checking indentation".split()
+
+
+def fake_turn(rng: random.Random, n: int) -> list[dict[str, Any]]:
+    """A user prompt, an assistant reply with a tool call, and its (sometimes long) result."""
+    text = " ".join(rng.choices(WORDS, k=rng.randint(5, 60)))
+    call_id = f"call-{n}"
+    output = "\n".join(" ".join(rng.choices(WORDS, k=12)) for _ in range(rng.choice([1, 5, 40, 200])))
+    return [
+        {"role": "user", "content": text},
+        {
+            "role": "assistant",
+            "content": text[::-1],
+            "usage": {"promptTokens": 900, "completionTokens": 60},
+            "toolCalls": [
+                {"id": call_id, "name": "bash", "arguments": {"cmd": f"grep -n {rng.choice(WORDS)} src/*.py"}}
+            ],
+        },
+        {"role": "tool", "toolCallId": call_id, "content": output},
+    ]
+
+
+def seed(path: Path, total: int, per_session: int = 1000) -> str:
+    rng = random.Random(7)
+    store = Store(path)
+    last = ""
+    for _ in range(max(1, total // per_session)):
+        session = sessions.create_session(store, structure_params({"kind": "agent"}, p.CreateSessionParams))
+        batch: list[dict[str, Any]] = []
+        turn = 0
+        while len(batch) < per_session:
+            batch += fake_turn(rng, turn)
+            turn += 1
+        for start in range(0, per_session, 999):
+            chunk = batch[start : min(start + 999, per_session)]
+            messages.append_messages(
+                store, structure_params({"sessionId": session.id, "messages": chunk}, p.AppendMessagesParams)
+            )
+        last = session.id
+    store.close()
+    return last
+
+
+class Sidecar:
+    def __init__(self, db_path: Path) -> None:
+        self.process = subprocess.Popen(
+            [*SERVER_COMMAND, "--db", str(db_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        self.next_id = 0
+
+    def call(self, method: str, params: Any) -> tuple[Any, float]:
+        assert self.process.stdin and self.process.stdout
+        self.next_id += 1
+        started = time.perf_counter()
+        self.process.stdin.write(frame({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params}))
+        self.process.stdin.flush()
+        while True:
+            header = self.process.stdout.readline()
+            length = int(header.split(b":")[1])
+            while self.process.stdout.readline() not in (b"\r\n", b""):
+                pass
+            message = json.loads(self.process.stdout.read(length))
+            if message.get("id") == self.next_id:
+                return message.get("result"), (time.perf_counter() - started) * 1000
+
+    def close(self) -> None:
+        assert self.process.stdin
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * len(ordered)))]
+    return f"p50 {statistics.median(ordered):6.2f} ms   p99 {p99:6.2f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        db_path = Path(folder) / "history.db"
+        started = time.perf_counter()
+        session_id = seed(db_path, args.messages)
+        print(f"seeded {args.messages} messages in {time.perf_counter() - started:.1f} s")
+        colds = []
+        for _ in range(5):
+            started = time.perf_counter()
+            sidecar = Sidecar(db_path)
+            sidecar.call("initialize", {"processId": None, "capabilities": {}})
+            colds.append((time.perf_counter() - started) * 1000)
+            sidecar.close()
+        print(f"cold start to initialize result: median {statistics.median(colds):.0f} ms (of 5)")
+        sidecar = Sidecar(db_path)
+        sidecar.call("initialize", {"processId": None, "capabilities": {}})
+        # Appends go to a session of their own, so the context reads see the seeded session as it was.
+        scratch = sidecar.call("history/createSession", {"kind": "agent"})[0]["id"]
+        cases = {
+            "appendMessages(1)": (
+                "history/appendMessages",
+                {"sessionId": scratch, "messages": [{"role": "user", "content": "one more"}]},
+            ),
+            "getContext(maxMessages 50)": ("history/getContext", {"sessionId": session_id, "maxMessages": 50}),
+            "getContext(maxTokens 8000)": ("history/getContext", {"sessionId": session_id, "maxTokens": 8000}),
+        }
+        for name, (method, params) in cases.items():
+            for _ in range(10):
+                sidecar.call(method, params)  # warm-up
+            samples = [sidecar.call(method, params)[1] for _ in range(args.rounds)]
+            print(f"{name:28} {percentiles(samples)}")
+        sidecar.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
