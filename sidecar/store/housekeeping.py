@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from .. import protocol as p
 from . import NO_WORK, Store, Work
+from .changes import record_session_change
 from .counters import refresh_counters
 from .database import Database
-from .changes import record_session_change
 from .sessions import delete_sessions, load_session
 
 # Sessions deleted per transaction: short enough that other processes' writes keep flowing.

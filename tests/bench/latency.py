@@ -26,7 +26,21 @@ from sidecar.wire import structure_params
 
 from ..helpers import SERVER_COMMAND, frame
 
-WORDS = "the parser fails on tabs because the tokenizer splits whitespace before checking indentation".split()
+WORDS = [
+    "the",
+    "parser",
+    "fails",
+    "on",
+    "tabs",
+    "because",
+    "the",
+    "tokenizer",
+    "splits",
+    "whitespace",
+    "before",
+    "checking",
+    "indentation",
+]
 
 
 def fake_turn(rng: random.Random, n: int) -> list[dict[str, Any]]:
