@@ -59,29 +59,21 @@ def session_from_row(row: Row) -> p.Session:
         message_count=row[11],
         turn_count=row[12],
         tool_call_count=row[13],
-        usage=p.SessionUsage(
-            prompt_tokens=row[14],
-            completion_tokens=row[15],
-            cache_read_tokens=row[16],
-            cache_creation_tokens=row[17],
-            thinking_tokens=row[18],
-            api_calls=row[19],
-        ),
+        usage=session_usage(row[14:20]),
         metadata=json.loads(row[20]),
     )
 
 
+def session_usage(values: Row) -> p.SessionUsage:
+    """Summed usage from columns in USAGE_COLUMNS order, then the api-call count."""
+    return p.SessionUsage(**dict(zip((*USAGE_COLUMNS, "api_calls"), values, strict=True)))
+
+
 def usage_from_columns(values: Row) -> p.Usage | None:
+    """A message's usage from its USAGE_COLUMNS; none recorded when all are NULL."""
     if all(value is None for value in values):
         return None
-    prompt, completion, cache_read, cache_creation, thinking = (value or 0 for value in values)
-    return p.Usage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        cache_read_tokens=cache_read,
-        cache_creation_tokens=cache_creation,
-        thinking_tokens=thinking,
-    )
+    return p.Usage(**dict(zip(USAGE_COLUMNS, (value or 0 for value in values), strict=True)))
 
 
 def tool_calls_from_json(text: str | None) -> list[p.ToolCall] | None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import protocol as p
 from . import Store
-from .database import Row
+from .records import session_usage
 
 GROUP_KEYS = {
     p.UsageGroupBy.AGENT: "coalesce(m.agent_name, s.agent_name, 'unknown')",
@@ -19,18 +19,6 @@ SUMS = (
     " coalesce(sum(m.cache_read_tokens), 0), coalesce(sum(m.cache_creation_tokens), 0),"
     " coalesce(sum(m.thinking_tokens), 0), count(m.prompt_tokens)"
 )
-
-
-def _usage(values: Row) -> p.SessionUsage:
-    prompt, completion, cache_read, cache_creation, thinking, api_calls = values
-    return p.SessionUsage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        cache_read_tokens=cache_read,
-        cache_creation_tokens=cache_creation,
-        thinking_tokens=thinking,
-        api_calls=api_calls,
-    )
 
 
 def _size(usage: p.SessionUsage) -> int:
@@ -55,6 +43,6 @@ def get_usage(store: Store, params: p.GetUsageParams) -> p.GetUsageResult:
     if params.group_by is not None:
         key = GROUP_KEYS[params.group_by]
         rows = store.db.execute(f"SELECT {key}, {SUMS} {source} GROUP BY 1", args)
-        groups = [p.UsageGroup(key=row[0], usage=_usage(row[1:])) for row in rows]
+        groups = [p.UsageGroup(key=row[0], usage=session_usage(row[1:])) for row in rows]
         groups.sort(key=lambda group: (-_size(group.usage), group.key))
-    return p.GetUsageResult(total=_usage(total_row), groups=groups)
+    return p.GetUsageResult(total=session_usage(total_row), groups=groups)
