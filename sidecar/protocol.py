@@ -652,7 +652,7 @@ REQUESTS: dict[str, RequestSpec] = {
     GET_MESSAGES: RequestSpec(method=GET_MESSAGES, params=GetMessagesParams, result=GetMessagesResult, errors=('SessionNotFound',), proposed=False),
     GET_CONTEXT: RequestSpec(method=GET_CONTEXT, params=GetContextParams, result=GetContextResult, errors=('SessionNotFound',), proposed=False),
     RECENT_PROMPTS: RequestSpec(method=RECENT_PROMPTS, params=RecentPromptsParams, result=RecentPromptsResult, errors=(), proposed=False),
-    SEARCH_MESSAGES: RequestSpec(method=SEARCH_MESSAGES, params=SearchMessagesParams, result=SearchMessagesResult, errors=(), proposed=True),
+    SEARCH_MESSAGES: RequestSpec(method=SEARCH_MESSAGES, params=SearchMessagesParams, result=SearchMessagesResult, errors=('StorageBusy', 'StorageError'), proposed=False),
     RECORD_EDIT: RequestSpec(method=RECORD_EDIT, params=RecordEditParams, result=Edit, errors=('SessionNotFound', 'MessageNotFound', 'StorageBusy', 'StorageError'), proposed=False),
     LIST_EDITS: RequestSpec(method=LIST_EDITS, params=ListEditsParams, result=ListEditsResult, errors=(), proposed=False),
     REVERT_EDITS: RequestSpec(method=REVERT_EDITS, params=RevertEditsParams, result=RevertEditsResult, errors=('SessionNotFound',), proposed=False),

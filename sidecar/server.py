@@ -37,6 +37,7 @@ from pygls.protocol import (
 from . import __version__, logs
 from . import protocol as p
 from .errors import HistoryError, InvalidParams, Problem, StorageError
+from .search import index as search_index
 from .stdio import claim_stdout, open_stdin, read_frames
 from .store import Settings, Store, Work, context, edits, export, housekeeping, messages, sessions, usage
 from .store.changes import Change, MessagesAppended, changes_since, latest_change
@@ -58,6 +59,7 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
     p.GET_MESSAGES: messages.get_messages,
     p.GET_CONTEXT: context.get_context,
     p.RECENT_PROMPTS: messages.recent_prompts,
+    p.SEARCH_MESSAGES: search_index.search_messages,
     p.RECORD_EDIT: edits.record_edit,
     p.LIST_EDITS: edits.list_edits,
     p.REVERT_EDITS: edits.revert_edits,
@@ -160,6 +162,7 @@ class HistoryServer(LanguageServer):
         self.pump_lock = asyncio.Lock()
         self.file_signature: tuple[int, ...] = ()
         self.active_work: set[Work] = set()
+        self.indexer: search_index.Indexer | None = None
         self.background: set[asyncio.Task[Any]] = set()
         self._register()
 
@@ -215,6 +218,8 @@ class HistoryServer(LanguageServer):
             finally:
                 if spec.method in WRITES:
                     ls.spawn(ls.pump_changes())
+                    if ls.indexer is not None:
+                        ls.indexer.wake()
             return unstructure(result)
 
         handle.__name__ = spec.method.replace("/", "_")
@@ -295,6 +300,9 @@ class HistoryServer(LanguageServer):
             raise rpc_error(error) from None
         self.change_cursor = latest_change(self.store.db)
         log.info("serving %s (schema %s)", path, self.store.db.schema_version)
+        if not options.read_only:
+            self.indexer = search_index.Indexer(path)
+            self.indexer.start()
         if params.process_id is not None:
             self.spawn(self._watch_parent(params.process_id))
         if options.retention is not None:
@@ -304,6 +312,8 @@ class HistoryServer(LanguageServer):
     async def _shutdown(self, params: Any) -> None:
         for task in list(self.background):
             task.cancel()
+        if self.indexer is not None:
+            self.indexer.stop()
 
     async def _watch_parent(self, pid: int) -> None:
         """Exit when the editor that started us is gone, even if it never closed our stdin."""
@@ -406,6 +416,8 @@ class HistoryServer(LanguageServer):
         """
         for work in self.active_work:
             work.cancel()
+        if self.indexer is not None:
+            self.indexer.stop()
         if self.store is not None:
             closing = self.db_thread.submit(self.store.close)
             with contextlib.suppress(Exception):

@@ -31,6 +31,8 @@ class Store:
     def __init__(self, path: Path, *, read_only: bool = False, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self.db = Database(path, read_only=read_only, busy_timeout_ms=self.settings.busy_timeout_ms)
+        # The search index's connection, opened on first use by sidecar.search.
+        self.search: Database | None = None
 
     @property
     def path(self) -> Path:
@@ -38,6 +40,8 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+        if self.search is not None:
+            self.search.close()
 
 
 def _ignore_progress(done: int, total: int) -> None:

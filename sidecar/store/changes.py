@@ -18,6 +18,8 @@ from .records import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, now, se
 
 KEEP_CHANGES = 10_000
 APPENDED = "appended"
+# Recorded for the search indexer only: compacted messages of a session were purged.
+PURGED = "purged"
 
 
 @attrs.frozen
@@ -54,6 +56,14 @@ def record_session_change(db: Database, session: p.Session, change: p.SessionCha
         "INSERT INTO changes (session_id, project_id, change, snapshot, created_at)"
         " VALUES (?, ?, ?, ?, ?) RETURNING seq",
         (session.id, session.project_id, change.value, snapshot, now()),
+    )
+    _prune(db, seq)
+
+
+def record_purged(db: Database, session_id: str, project_id: str | None) -> None:
+    seq = db.scalar(
+        "INSERT INTO changes (session_id, project_id, change, created_at) VALUES (?, ?, ?, ?) RETURNING seq",
+        (session_id, project_id, PURGED, now()),
     )
     _prune(db, seq)
 
@@ -99,6 +109,8 @@ def _load_event(
         )
         # Deleted or purged since: nothing left to announce.
         return MessagesAppended(session_id, project_id, [message_from_row(r) for r in rows]) if rows else None
+    if change == PURGED:
+        return None  # not for clients: the session's own "updated" change follows
     if snapshot is not None:
         session = CONVERTER.structure(json.loads(snapshot), p.Session)
     else:

@@ -46,6 +46,8 @@ def refresh_counters(db: Database, session_id: str) -> None:
         ]
         answered.append(p.MessageInput(role=p.Role(role), tool_calls=calls, tool_call_id=tool_call_id))
     db.execute(
-        "UPDATE sessions SET pending_tool_calls = ? WHERE id = ?",
-        (to_json(pending_after([], answered)), session_id),
+        "UPDATE sessions SET pending_tool_calls = ?, first_prompt = coalesce(first_prompt,"
+        " (SELECT substr(content, 1, 500) FROM messages WHERE session_id = ? AND role = 'user'"
+        " AND content IS NOT NULL ORDER BY idx LIMIT 1)) WHERE id = ?",
+        (to_json(pending_after([], answered)), session_id, session_id),
     )

@@ -18,7 +18,7 @@ from typing import Any
 import turso
 
 from ..errors import StorageBusy, StorageError
-from .migrations import migrate
+from .migrations import MIGRATIONS, migrate
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,14 @@ def restrict_permissions(path: Path) -> None:
 class Database:
     """The store's single connection. Not thread-safe: one thread uses it at a time."""
 
-    def __init__(self, path: Path, *, read_only: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        read_only: bool = False,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        migrations: Sequence[str] = MIGRATIONS,
+    ) -> None:
         self.path = path
         self.read_only = read_only
         refuse_foreign_file(path)
@@ -91,7 +98,7 @@ class Database:
             if isinstance(error, (KeyboardInterrupt, SystemExit)):
                 raise
             raise StorageError(f"cannot open {path} as an agent-history database: {error}") from error
-        self.schema_version = migrate(self, read_only=read_only)
+        self.schema_version = migrate(self, migrations, read_only=read_only)
         restrict_permissions(path)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:

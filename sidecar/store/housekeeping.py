@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from .. import protocol as p
 from . import NO_WORK, Store, Work
-from .changes import record_session_change
+from .changes import record_purged, record_session_change
 from .counters import refresh_counters
 from .database import Database
 from .sessions import delete_sessions, load_session
@@ -59,7 +59,9 @@ def _purge_compacted(db: Database, older_than_days: float, spared: set[str], dry
             with db.write():
                 db.execute(f"DELETE FROM messages WHERE {where}", (session_id, cutoff))
                 refresh_counters(db, session_id)
-                record_session_change(db, load_session(db, session_id), p.SessionChange.UPDATED)
+                session = load_session(db, session_id)
+                record_purged(db, session_id, session.project_id)
+                record_session_change(db, session, p.SessionChange.UPDATED)
     return purged
 
 

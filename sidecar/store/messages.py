@@ -32,6 +32,8 @@ INSERT_COLUMNS = (
     " metadata, code_excerpt, content"
 )
 INSERT_WIDTH = INSERT_COLUMNS.count(",") + 1
+# What listSessions' query matches besides the title: the start of the first user prompt.
+FIRST_PROMPT_CHARS = 500
 # Rows per INSERT statement: well under the engine's bound-parameter limit.
 INSERT_BATCH = 500
 
@@ -170,7 +172,8 @@ def _count_appended(
         " tool_call_count = tool_call_count + ?, prompt_tokens = prompt_tokens + ?,"
         " completion_tokens = completion_tokens + ?, cache_read_tokens = cache_read_tokens + ?,"
         " cache_creation_tokens = cache_creation_tokens + ?, thinking_tokens = thinking_tokens + ?,"
-        " api_calls = api_calls + ?, pending_tool_calls = ?, updated_at = ?, ended_at = NULL WHERE id = ?",
+        " api_calls = api_calls + ?, pending_tool_calls = ?, updated_at = ?, ended_at = NULL,"
+        " first_prompt = coalesce(first_prompt, ?) WHERE id = ?",
         (
             next_index,
             len(messages),
@@ -184,6 +187,7 @@ def _count_appended(
             len(usages),
             to_json(pending),
             stamp,
+            next((m.content[:FIRST_PROMPT_CHARS] for m in messages if m.role is p.Role.USER and m.content), None),
             session_id,
         ),
     )

@@ -7,6 +7,7 @@ plain tables, JSON as text, ISO 8601 times.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import StorageError
@@ -40,6 +41,7 @@ MIGRATIONS: list[str] = [
         thinking_tokens INTEGER NOT NULL DEFAULT 0,
         api_calls INTEGER NOT NULL DEFAULT 0,
         compacted_count INTEGER NOT NULL DEFAULT 0,
+        first_prompt TEXT,
         pending_tool_calls TEXT NOT NULL DEFAULT '[]',
         metadata TEXT NOT NULL DEFAULT '{}'
     );
@@ -48,8 +50,10 @@ MIGRATIONS: list[str] = [
 
     -- Small fixed columns first: a scan that reads `tokens` never walks a long content's
     -- overflow pages.
+    -- AUTOINCREMENT: a seq is never reused after a delete, so "everything after seq N"
+    -- (the search indexer, the change feed) can never skip a row.
     CREATE TABLE messages (
-        seq INTEGER PRIMARY KEY,
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
         id TEXT NOT NULL UNIQUE,
         session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
         idx INTEGER NOT NULL,
@@ -103,7 +107,7 @@ MIGRATIONS: list[str] = [
     -- What changed, in commit order: every process tails it to notify its client, so a
     -- write by any process on this file reaches every editor.
     CREATE TABLE changes (
-        seq INTEGER PRIMARY KEY,
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
         session_id TEXT NOT NULL,
         project_id TEXT,
         change TEXT NOT NULL,
@@ -123,22 +127,23 @@ def _statements(script: str) -> list[str]:
     return [statement.strip() for statement in code.split(";") if statement.strip()]
 
 
-def migrate(db: Database, *, read_only: bool) -> int:
-    """Bring the schema to SCHEMA_VERSION; refuse files that are not ours or are newer."""
+def migrate(db: Database, migrations: Sequence[str], *, read_only: bool) -> int:
+    """Bring the schema to len(migrations); refuse files that are not ours or are newer."""
+    latest = len(migrations)
     version = int(db.scalar("PRAGMA user_version") or 0)
-    if version > SCHEMA_VERSION:
+    if version > latest:
         raise StorageError(
-            f"{db.path} has schema version {version}, newer than this agent-history ({SCHEMA_VERSION}); upgrade it"
+            f"{db.path} has schema version {version}, newer than this agent-history ({latest}); upgrade it"
         )
     if version == 0 and db.scalar("SELECT count(*) FROM sqlite_schema"):
         raise StorageError(f"{db.path} is a database of some other program; refusing to touch it")
-    if version == SCHEMA_VERSION:
+    if version == latest:
         return version
     if read_only:
         raise StorageError(f"{db.path} needs a schema upgrade, which read-only mode cannot do")
-    for number in range(version + 1, SCHEMA_VERSION + 1):
+    for number in range(version + 1, latest + 1):
         with db.write():
-            for statement in _statements(MIGRATIONS[number - 1]):
+            for statement in _statements(migrations[number - 1]):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {number}")
-    return SCHEMA_VERSION
+    return latest

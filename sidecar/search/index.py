@@ -1,0 +1,315 @@
+"""The search index: a derived database beside the history file, filled in the background.
+
+Why a file of its own: each INSERT into an FTS-indexed table costs the engine 6-9 ms, and
+that write would hold the history file's lock, stalling every append of every process.
+Here the indexer reads committed messages (readers never block writers) and writes to
+`<db>-search` under that file's own lock; appends never wait for it.
+
+It is derived data: deleting the file rebuilds it. Progress is recorded in the index
+itself (the last message seq and change seq it has taken in), so after a crash or a kill
+any process simply carries on from there. Every hit is checked against the history
+database before it is returned, so a deleted or purged message is never found, even
+before the indexer has removed it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+from .. import protocol as p
+from ..errors import HistoryError
+from ..store import Store
+from ..store.database import Database, Row
+from .query import compile_query, tokens
+
+log = logging.getLogger(__name__)
+
+SEARCH_MIGRATIONS = [
+    """
+    CREATE TABLE docs (
+        seq INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        body TEXT NOT NULL,
+        tags TEXT NOT NULL
+    );
+    CREATE INDEX docs_by_session ON docs (session_id);
+    CREATE INDEX docs_fts ON docs USING fts (body, tags);
+    -- Every word the index holds: the engine ignores prefix queries, so `data*` is
+    -- expanded here into the indexed words that start with "data".
+    CREATE TABLE terms (term TEXT PRIMARY KEY);
+    CREATE TABLE progress (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+    INSERT INTO progress (name, seq) VALUES ('messages', 0), ('changes', 0);
+    """,
+]
+INDEX_BATCH = 2000
+ROWS_PER_INSERT = 500
+POLL_SECONDS = 0.2
+SNIPPET_BEFORE, SNIPPET_AFTER = 60, 180
+# Hits fetched beyond the limit, to make up for any that are stale.
+SLACK = 10
+
+
+def search_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + "-search")
+
+
+def open_index(db_path: Path, *, read_only: bool = False) -> Database:
+    return Database(search_path(db_path), migrations=SEARCH_MIGRATIONS, read_only=read_only)
+
+
+def project_tag(project_id: str) -> str:
+    return "p" + hashlib.blake2b(project_id.encode(), digest_size=8).hexdigest()
+
+
+def _tags(session_id: str, role: str, project_id: str | None) -> str:
+    tags = [f"s{session_id.lower()}", f"r{role}"]
+    if project_id is not None:
+        tags.append(project_tag(project_id))
+    return " ".join(tags)
+
+
+def document_body(content: str | None, code: str | None, tool_calls: str | None) -> str:
+    """What a message is found by: its text, code, and its tool calls' names and arguments."""
+    parts = [content or "", code or ""]
+    for call in json.loads(tool_calls or "[]"):
+        parts += [call["name"], json.dumps(call.get("arguments"), ensure_ascii=False)]
+    return "\n".join(part for part in parts if part)
+
+
+# -- filling the index -----------------------------------------------------------------
+
+
+def _progress(index: Database, name: str) -> int:
+    return int(index.scalar("SELECT seq FROM progress WHERE name = ?", (name,)))
+
+
+def index_new_messages(history: Database, index: Database, batch: int = INDEX_BATCH) -> int:
+    """Take in the next batch of committed messages; how many were read."""
+    after = _progress(index, "messages")
+    rows = history.execute(
+        "SELECT m.seq, m.session_id, m.role, m.created_at, m.content, m.code_excerpt, m.tool_calls, s.project_id"
+        " FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.seq > ? ORDER BY m.seq LIMIT ?",
+        (after, batch),
+    )
+    if not rows:
+        return 0
+    docs = [
+        (seq, session_id, created_at, document_body(content, code, calls), _tags(session_id, role, project))
+        for seq, session_id, role, created_at, content, code, calls, project in rows
+    ]
+    words = sorted({word for doc in docs for word in tokens(doc[3])})
+    with index.write():
+        current = _progress(index, "messages")  # another process may have indexed these meanwhile
+        docs = [doc for doc in docs if doc[0] > current]
+        for start in range(0, len(docs), ROWS_PER_INSERT):
+            chunk = docs[start : start + ROWS_PER_INSERT]
+            index.execute(
+                "INSERT INTO docs (seq, session_id, created_at, body, tags) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
+                [value for doc in chunk for value in doc],
+            )
+        for start in range(0, len(words), ROWS_PER_INSERT * 4):
+            new_words = words[start : start + ROWS_PER_INSERT * 4]
+            index.execute(f"INSERT OR IGNORE INTO terms (term) VALUES {', '.join(['(?)'] * len(new_words))}", new_words)
+        index.execute("UPDATE progress SET seq = max(seq, ?) WHERE name = 'messages'", (rows[-1][0],))
+    return len(rows)
+
+
+def forget_removed_messages(history: Database, index: Database) -> None:
+    """Drop the documents of deleted sessions and purged messages, as the change feed tells."""
+    after = _progress(index, "changes")
+    oldest = history.scalar("SELECT min(seq) FROM changes")
+    if oldest is not None and oldest > after + 1:
+        _forget_missing_sessions(history, index)  # the feed was pruned past us: compare whole sessions
+    rows = history.execute(
+        "SELECT seq, session_id, change FROM changes WHERE seq > ? ORDER BY seq LIMIT 1000", (after,)
+    )
+    if not rows:
+        return
+    with index.write():
+        for _, session_id, change in rows:
+            if change == "deleted":
+                index.execute("DELETE FROM docs WHERE session_id = ?", (session_id,))
+            elif change == "purged":
+                _forget_purged(history, index, session_id)
+        index.execute("UPDATE progress SET seq = max(seq, ?) WHERE name = 'changes'", (rows[-1][0],))
+
+
+def _forget_purged(history: Database, index: Database, session_id: str) -> None:
+    kept = {row[0] for row in history.execute("SELECT seq FROM messages WHERE session_id = ?", (session_id,))}
+    indexed = [row[0] for row in index.execute("SELECT seq FROM docs WHERE session_id = ?", (session_id,))]
+    gone = [seq for seq in indexed if seq not in kept]
+    for start in range(0, len(gone), ROWS_PER_INSERT):
+        chunk = gone[start : start + ROWS_PER_INSERT]
+        index.execute(f"DELETE FROM docs WHERE seq IN ({', '.join('?' * len(chunk))})", chunk)
+
+
+def _forget_missing_sessions(history: Database, index: Database) -> None:
+    indexed = [row[0] for row in index.execute("SELECT DISTINCT session_id FROM docs")]
+    for start in range(0, len(indexed), ROWS_PER_INSERT):
+        chunk = indexed[start : start + ROWS_PER_INSERT]
+        present = {
+            row[0]
+            for row in history.execute(f"SELECT id FROM sessions WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+        }
+        with index.write():
+            for session_id in set(chunk) - present:
+                index.execute("DELETE FROM docs WHERE session_id = ?", (session_id,))
+
+
+def catch_up(history: Database, index: Database) -> None:
+    """Index everything committed so far and forget everything removed so far."""
+    while index_new_messages(history, index) == INDEX_BATCH:
+        pass
+    forget_removed_messages(history, index)
+
+
+class Indexer(threading.Thread):
+    """Keeps the index current in the background, on connections of its own.
+
+    Woken after this process's appends, and every POLL_SECONDS for other processes'.
+    """
+
+    def __init__(self, db_path: Path) -> None:
+        super().__init__(name="agent-history-indexer", daemon=True)
+        self.db_path = db_path
+        self.wanted = threading.Event()
+        self.stopped = threading.Event()
+
+    def wake(self) -> None:
+        self.wanted.set()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.wanted.set()
+
+    def run(self) -> None:
+        history = Database(self.db_path, read_only=True)
+        index = open_index(self.db_path)
+        try:
+            while not self.stopped.is_set():
+                try:
+                    catch_up(history, index)
+                except HistoryError as error:  # busy or full: try again on the next round
+                    log.warning("search indexing deferred: %s", error.message)
+                self.wanted.wait(POLL_SECONDS)
+                self.wanted.clear()
+        finally:
+            history.close()
+            index.close()
+
+
+# -- searching -------------------------------------------------------------------------
+
+
+def search_index(store: Store) -> Database:
+    """The store's connection to its search index (same thread as the store's own)."""
+    if store.search is None:
+        store.search = open_index(store.path, read_only=store.db.read_only)
+    return store.search
+
+
+def _expander(index: Database) -> Any:
+    def expand(stem: str) -> list[str]:
+        rows = index.execute(
+            "SELECT term FROM terms WHERE term >= ? AND term < ? ORDER BY length(term), term LIMIT 64",
+            (stem, stem + "\U0010ffff"),
+        )
+        return [row[0] for row in rows]
+
+    return expand
+
+
+def _filters(params: p.SearchMessagesParams) -> str:
+    filters = []
+    if params.session_id is not None:
+        filters.append(f'+tags:"s{" ".join(tokens(params.session_id))}"')
+    if params.project_id is not None:
+        filters.append(f'+tags:"{project_tag(params.project_id)}"')
+    if params.roles:
+        filters.append("+(" + " ".join(f'tags:"r{role.value}"' for role in params.roles) + ")")
+    return " ".join(filters)
+
+
+def _ranked(index: Database, engine: str, params: p.SearchMessagesParams) -> list[Row]:
+    # One numbered parameter for both fts_match and fts_score: with two separate
+    # parameters the engine scores every hit 0.
+    fetch = params.limit + SLACK
+    if params.since is None and params.until is None:
+        return index.execute(
+            "SELECT seq, fts_score(body, tags, ?1) AS score FROM docs"
+            " WHERE fts_match(body, tags, ?1) ORDER BY score DESC LIMIT ?2",
+            (engine, fetch),
+        )
+    # A time range cannot be part of the engine's query: filter the matches around it.
+    return index.execute(
+        "SELECT seq, score FROM (SELECT seq, created_at, fts_score(body, tags, ?1) AS score FROM docs"
+        " WHERE fts_match(body, tags, ?1)) WHERE created_at >= ?3 AND created_at < ?4"
+        " ORDER BY score DESC LIMIT ?2",
+        (engine, fetch, params.since or "", params.until or "\uffff"),
+    )
+
+
+def snippet(highlighted: str) -> str:
+    """A window of text around the first marked match, on one line."""
+    text = re.sub(r"\s+", " ", highlighted).strip()
+    first = text.find("**")
+    if first < 0:
+        return text[: SNIPPET_BEFORE + SNIPPET_AFTER] + ("…" if len(text) > SNIPPET_BEFORE + SNIPPET_AFTER else "")
+    start = max(0, text.rfind(" ", 0, max(0, first - SNIPPET_BEFORE)) + 1) if first > SNIPPET_BEFORE else 0
+    end = first + SNIPPET_AFTER
+    if text[start:end].count("**") % 2:  # never cut a marked word in half
+        closing = text.find("**", end)
+        end = closing + 2 if closing >= 0 else len(text)
+    if end < len(text):
+        space = text.rfind(" ", first, end)
+        end = space if space > first + 2 and text[first:space].count("**") % 2 == 0 else end
+    return ("…" if start > 0 else "") + text[start:end].strip() + ("…" if end < len(text) else "")
+
+
+def search_messages(store: Store, params: p.SearchMessagesParams) -> p.SearchMessagesResult:
+    index = search_index(store)
+    compiled = compile_query(params.query, _expander(index))
+    if compiled.matches_nothing:
+        return p.SearchMessagesResult(hits=[])
+    ranked = _ranked(index, f"{compiled.engine} {_filters(params)}".strip(), params)
+    if not ranked:
+        return p.SearchMessagesResult(hits=[])
+    seqs = [row[0] for row in ranked]
+    marks = ", ".join("?" * len(seqs))
+    stored = {
+        row[0]: row[1:]
+        for row in store.db.execute(
+            f"SELECT seq, session_id, id, idx, role, created_at FROM messages WHERE seq IN ({marks})", seqs
+        )
+    }
+    live = [(seq, score) for seq, score in ranked if seq in stored][: params.limit]
+    highlighted: dict[int, str] = {}
+    if live:
+        rows = index.execute(
+            f"SELECT seq, fts_highlight(body, '**', '**', ?) FROM docs WHERE seq IN ({', '.join('?' * len(live))})",
+            (compiled.highlight, *(seq for seq, _ in live)),
+        )
+        highlighted = {row[0]: row[1] for row in rows}
+    hits = []
+    for seq, score in live:
+        session_id, message_id, index_in_session, role, created_at = stored[seq]
+        hits.append(
+            p.SearchHit(
+                session_id=session_id,
+                message_id=message_id,
+                index=index_in_session,
+                role=p.Role(role),
+                created_at=created_at,
+                snippet=snippet(highlighted.get(seq, "")),
+                score=float(score),
+            )
+        )
+    return p.SearchMessagesResult(hits=hits)
