@@ -435,3 +435,19 @@ def test_stats_count_what_is_stored(store: Store, db_path: Path) -> None:
     stats = housekeeping.stats(store)
     assert (stats.sessions, stats.messages, stats.edits, stats.compacted_messages) == (1, 2, 0, 0)
     assert stats.db_path == str(db_path) and stats.db_bytes > 0 and stats.schema_version == SCHEMA_VERSION
+
+
+def _open_and_close(path: str) -> None:
+    Store(Path(path)).close()
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+    context = multiprocessing.get_context("spawn")
+    openers = [context.Process(target=_open_and_close, args=(str(path),)) for _ in range(4)]
+    for opener in openers:
+        opener.start()
+    for opener in openers:
+        opener.join(60)
+    assert [o.exitcode for o in openers] == [0, 0, 0, 0]
+    assert Store(path).db.schema_version == SCHEMA_VERSION

@@ -153,6 +153,16 @@ class Database:
                 self.connection.execute("ROLLBACK")
             raise _storage_error(error) from error
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction: every statement inside sees the same committed state."""
+        self.execute("BEGIN")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                self.connection.execute("COMMIT")
+
     def file_bytes(self) -> int:
         return sum(
             Path(f"{self.path}{suffix}").stat().st_size

@@ -130,12 +130,14 @@ def _statements(script: str) -> list[str]:
 def migrate(db: Database, migrations: Sequence[str], *, read_only: bool) -> int:
     """Bring the schema to len(migrations); refuse files that are not ours or are newer."""
     latest = len(migrations)
-    version = int(db.scalar("PRAGMA user_version") or 0)
+    with db.snapshot():  # one consistent view, though another process may be migrating
+        version = int(db.scalar("PRAGMA user_version") or 0)
+        tables = int(db.scalar("SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'"))
     if version > latest:
         raise StorageError(
             f"{db.path} has schema version {version}, newer than this agent-history ({latest}); upgrade it"
         )
-    if version == 0 and db.scalar("SELECT count(*) FROM sqlite_schema"):
+    if version == 0 and tables:
         raise StorageError(f"{db.path} is a database of some other program; refusing to touch it")
     if version == latest:
         return version
@@ -143,6 +145,9 @@ def migrate(db: Database, migrations: Sequence[str], *, read_only: bool) -> int:
         raise StorageError(f"{db.path} needs a schema upgrade, which read-only mode cannot do")
     for number in range(version + 1, latest + 1):
         with db.write():
+            # Another process may have migrated since we looked: read again under the lock.
+            if int(db.scalar("PRAGMA user_version") or 0) >= number:
+                continue
             for statement in _statements(migrations[number - 1]):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {number}")

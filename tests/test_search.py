@@ -1,0 +1,260 @@
+"""Search: what is searched, the query language, filters, ranking, freshness, no stale hits."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sidecar import protocol as p
+from sidecar.errors import InvalidParams
+from sidecar.search import index as search
+from sidecar.store import Store, context, housekeeping, messages, sessions
+from sidecar.store.database import Database
+from sidecar.wire import structure_params
+
+from .helpers import assistant, tool, user
+
+
+def make(cls: type[Any], **raw: Any) -> Any:
+    return structure_params(raw, cls)
+
+
+@pytest.fixture
+def index(store: Store) -> Iterator[Database]:
+    opened = search.open_index(store.path)
+    yield opened
+    opened.close()
+
+
+def new_session(store: Store, *batch: dict[str, Any], **raw: Any) -> str:
+    session = sessions.create_session(store, make(p.CreateSessionParams, kind="agent", **raw))
+    if batch:
+        messages.append_messages(store, make(p.AppendMessagesParams, sessionId=session.id, messages=list(batch)))
+    return session.id
+
+
+def find(store: Store, index: Database, query: str, **raw: Any) -> list[p.SearchHit]:
+    search.catch_up(store.db, index)
+    return search.search_messages(store, make(p.SearchMessagesParams, query=query, **raw)).hits
+
+
+def found(store: Store, index: Database, query: str, **raw: Any) -> list[str]:
+    """The content of each hit, best first."""
+    by_id = {}
+    for session in sessions.list_sessions(store, make(p.ListSessionsParams, limit=500)).sessions:
+        page = messages.get_messages(store, make(p.GetMessagesParams, sessionId=session.id, limit=1000))
+        by_id.update({m.id: m.content or m.code_excerpt or "" for m in page.messages})
+    return [by_id[hit.message_id] for hit in find(store, index, query, **raw)]
+
+
+@pytest.fixture
+def corpus(store: Store) -> dict[str, str]:
+    first = new_session(
+        store,
+        user("why is the database locked again?"),
+        assistant("Let me run the parser tests.", calls=[("t1", "run_tests")]),
+        tool("t1", "E   AssertionError: expected 3 tabs, got 2\nFAILED tests/test_parser.py::test_tabs"),
+        assistant("The tokenizer splits tabs early.", codeExcerpt="def tokenize(line):\n    return line.split('\\t')"),
+        projectId="/home/me/app",
+    )
+    second = new_session(
+        store,
+        user("deploy the datadog agent"),
+        assistant("Running kubectl apply for the database migration."),
+        projectId="/home/me/ops",
+    )
+    return {"first": first, "second": second}
+
+
+# -- what is searched ---------------------------------------------------------------
+
+
+def test_content_code_tool_names_arguments_and_results_are_searched(
+    store: Store, index: Database, corpus: dict[str, str]
+) -> None:
+    assert found(store, index, "locked") == ["why is the database locked again?"]
+    assert found(store, index, "tokenize") == ["The tokenizer splits tabs early."]  # the code excerpt
+    assert found(store, index, "run_tests") == ["Let me run the parser tests."]  # a tool call's name
+    assert found(store, index, "AssertionError") == [
+        "E   AssertionError: expected 3 tabs, got 2\nFAILED tests/test_parser.py::test_tabs"
+    ]
+
+
+def test_tool_call_arguments_are_searched(store: Store, index: Database) -> None:
+    new_session(
+        store,
+        {
+            "role": "assistant",
+            "toolCalls": [{"id": "c", "name": "bash", "arguments": {"cmd": "git rebase --onto main"}}],
+        },
+    )
+    assert len(find(store, index, "rebase")) == 1
+
+
+# -- the query language ---------------------------------------------------------------
+
+
+def test_every_word_must_match(store: Store, index: Database, corpus: dict[str, str]) -> None:
+    assert found(store, index, "database locked") == ["why is the database locked again?"]
+    assert found(store, index, "DATABASE Locked") == ["why is the database locked again?"]  # case-insensitive
+
+
+def test_phrases_or_not_and_prefixes(store: Store, index: Database, corpus: dict[str, str]) -> None:
+    assert found(store, index, '"database migration"') == ["Running kubectl apply for the database migration."]
+    assert found(store, index, '"migration database"') == []
+    assert sorted(found(store, index, "kubectl OR locked")) == [
+        "Running kubectl apply for the database migration.",
+        "why is the database locked again?",
+    ]
+    assert found(store, index, "database -locked") == ["Running kubectl apply for the database migration."]
+    assert found(store, index, "database NOT kubectl") == ["why is the database locked again?"]
+    assert sorted(found(store, index, "datab*")) == sorted(found(store, index, "database"))
+    assert sorted(found(store, index, "data*")) == sorted(
+        [*found(store, index, "database"), "deploy the datadog agent"]
+    )
+    assert found(store, index, "zebra*") == []
+
+
+def test_punctuation_in_words_is_not_query_syntax(store: Store, index: Database, corpus: dict[str, str]) -> None:
+    assert len(found(store, index, "tests/test_parser.py")) == 1
+    assert len(found(store, index, "test_tabs")) == 1
+    assert len(found(store, index, "locked?")) == 1
+    assert len(found(store, index, "(database) +locked:")) == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ('"database locked', "query: unclosed quote at character 1"),
+        ("database OR", "query: OR needs a term on each side"),
+        ("OR database", "query: OR needs a term on each side"),
+        ("-database", "query: expected at least one word or phrase to find"),
+        ("database OR -locked", "query: an excluded term cannot be part of OR"),
+        ("NOT", "query: NOT needs a term after it"),
+    ],
+)
+def test_a_query_that_cannot_be_parsed_is_invalid_params(
+    store: Store, index: Database, query: str, message: str
+) -> None:
+    with pytest.raises(InvalidParams) as raised:
+        find(store, index, query)
+    assert raised.value.message.startswith(message)
+    assert raised.value.data is not None and raised.value.data["field"] == "query"
+
+
+# -- filters, ranking, snippets ---------------------------------------------------------
+
+
+def test_filters_by_project_session_roles_and_time(store: Store, index: Database, corpus: dict[str, str]) -> None:
+    assert found(store, index, "database", projectId="/home/me/ops") == [
+        "Running kubectl apply for the database migration."
+    ]
+    assert found(store, index, "database", projectId="/home/me") == []  # a project is matched whole, not by prefix
+    assert found(store, index, "database", sessionId=corpus["first"]) == ["why is the database locked again?"]
+    assert found(store, index, "database", roles=["assistant"]) == ["Running kubectl apply for the database migration."]
+    assert len(found(store, index, "database", roles=["user", "assistant"])) == 2
+    assert found(store, index, "database", since="2999-01-01T00:00:00.000Z") == []
+    assert len(found(store, index, "database", until="2999-01-01T00:00:00.000Z")) == 2
+    assert len(found(store, index, "database", limit=1)) == 1
+
+
+def test_more_relevant_messages_rank_first(store: Store, index: Database) -> None:
+    new_session(store, user("flaky once"), user("flaky flaky flaky test, flaky again"), user("nothing here"))
+    hits = find(store, index, "flaky")
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert found(store, index, "flaky")[0] == "flaky flaky flaky test, flaky again"
+
+
+def test_snippets_mark_matches_around_the_first_one(store: Store, index: Database) -> None:
+    long_output = (
+        "\n".join(f"line {n}: ok" for n in range(300)) + "\nline 300: Segmentation fault (core dumped)\n" + "tail " * 50
+    )
+    new_session(store, assistant(None, calls=[("t", "bash")]), tool("t", long_output))
+    (hit,) = find(store, index, '"segmentation fault"')
+    assert "**Segmentation** **fault**" in hit.snippet
+    assert hit.snippet.startswith("…") and hit.snippet.endswith("…") and len(hit.snippet) < 300
+    assert "\n" not in hit.snippet
+
+
+# -- freshness and consistency --------------------------------------------------------
+
+
+def test_deleted_sessions_and_purged_messages_are_never_found(
+    store: Store, index: Database, corpus: dict[str, str]
+) -> None:
+    assert len(find(store, index, "database")) == 2
+    sessions.delete_session(store, make(p.DeleteSessionParams, sessionId=corpus["second"]))
+    # Before the indexer has caught up, the hit is already gone: hits are checked against history.
+    stale = search.search_messages(store, make(p.SearchMessagesParams, query="database")).hits
+    assert [h.session_id for h in stale] == [corpus["first"]]
+    search.catch_up(store.db, index)
+    assert index.scalar("SELECT count(*) FROM docs WHERE session_id = ?", (corpus["second"],)) == 0
+
+    context.compact_session(
+        store, make(p.CompactSessionParams, sessionId=corpus["first"], summary="s", preserveCount=1)
+    )
+    assert len(find(store, index, "locked")) == 1  # compacted messages stay findable until purged
+    store.db.execute("UPDATE messages SET created_at = '2000-01-01T00:00:00.000Z' WHERE compacted = 1")
+    housekeeping.apply_retention(store, make(p.ApplyRetentionParams, purgeCompactedOlderThanDays=1))
+    assert find(store, index, "locked") == []
+    assert index.scalar("SELECT count(*) FROM docs") == 1  # only the preserved message is left
+
+
+def test_the_index_catches_up_after_being_away_and_never_indexes_twice(store: Store, db_path: Path) -> None:
+    session_id = new_session(store, *[user(f"message number {n} about kittens") for n in range(50)])
+    first = search.open_index(db_path)
+    search.catch_up(store.db, first)
+    first.close()
+    messages.append_messages(
+        store,
+        make(p.AppendMessagesParams, sessionId=session_id, messages=[user(f"later {n} kittens") for n in range(30)]),
+    )
+    again = search.open_index(db_path)  # as after a restart or a kill
+    hits = search.search_messages(store, make(p.SearchMessagesParams, query="kittens", limit=200)).hits
+    assert len(hits) == 50  # not yet: the index only knows what it took in
+    search.catch_up(store.db, again)
+    assert again.scalar("SELECT count(*) FROM docs") == 80
+    assert len(search.search_messages(store, make(p.SearchMessagesParams, query="kittens", limit=200)).hits) == 80
+    again.close()
+
+
+def test_two_indexers_at_once_index_each_message_once(store: Store, db_path: Path) -> None:
+    new_session(store, *[user(f"racing message {n}") for n in range(900)])
+    new_session(store, *[user(f"second racing message {n}") for n in range(900)])
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:  # both open a fresh index file at once: the migration must not race either
+            history, index = Database(db_path, read_only=True), search.open_index(db_path)
+            search.catch_up(history, index)
+            history.close()
+            index.close()
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    check = search.open_index(db_path)
+    assert check.scalar("SELECT count(*) FROM docs") == check.scalar("SELECT count(DISTINCT seq) FROM docs") == 1800
+    check.close()
+
+
+def test_list_sessions_query_matches_titles_and_the_first_prompt(store: Store, corpus: dict[str, str]) -> None:
+    sessions.update_session(store, make(p.UpdateSessionParams, sessionId=corpus["second"], title="Ops work"))
+
+    def listed(query: str) -> list[str]:
+        return [s.id for s in sessions.list_sessions(store, make(p.ListSessionsParams, query=query)).sessions]
+
+    assert listed("DATABASE LOCKED") == [corpus["first"]]  # the first user prompt
+    assert listed("ops") == [corpus["second"]]  # the title
+    assert listed("kubectl") == []  # later messages are for searchMessages
+    fork = sessions.fork_session(store, make(p.ForkSessionParams, sessionId=corpus["first"]))
+    assert set(listed("database locked")) == {corpus["first"], fork.id}
