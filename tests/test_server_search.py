@@ -1,0 +1,74 @@
+"""history/searchMessages over stdio: fresh within a second, across processes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pygls.exceptions import JsonRpcException
+
+from .helpers import HistoryClient, assistant, start_client, tool, user
+
+
+async def search_until_found(
+    client: HistoryClient, params: dict[str, Any], timeout: float = 1.0
+) -> tuple[list[Any], float]:
+    started = time.monotonic()
+    while True:
+        hits = (await client.call("history/searchMessages", params))["hits"]
+        elapsed = time.monotonic() - started
+        if hits or elapsed > timeout * 3:
+            return hits, elapsed
+        await asyncio.sleep(0.02)
+
+
+async def test_a_new_message_is_found_within_a_second(client: HistoryClient) -> None:
+    sid = (await client.call("history/createSession", {"kind": "agent", "projectId": "P"}))["id"]
+    for n in range(3):
+        appended = await client.call(
+            "history/appendMessages",
+            {
+                "sessionId": sid,
+                "messages": [assistant(None, calls=[(f"t{n}", "bash")]), tool(f"t{n}", f"zebra{n} crossing")],
+            },
+        )
+        hits, elapsed = await search_until_found(client, {"query": f"zebra{n}"})
+        assert elapsed < 1.0
+        assert [(h["messageId"], h["index"], h["role"]) for h in hits] == [
+            (appended["messages"][1]["id"], appended["messages"][1]["index"], "tool")
+        ]
+        assert hits[0]["sessionId"] == sid and f"**zebra{n}**" in hits[0]["snippet"] and hits[0]["score"] > 0
+
+
+async def test_messages_appended_by_another_process_are_found(client: HistoryClient, db_path: Path) -> None:
+    other = await start_client(db_path)
+    try:
+        sid = (await other.call("history/createSession", {"kind": "agent"}))["id"]
+        await other.call("history/appendMessages", {"sessionId": sid, "messages": [user("the quokka escaped")]})
+        hits, elapsed = await search_until_found(client, {"query": "quokka", "sessionId": sid})
+        assert len(hits) == 1 and elapsed < 1.0
+    finally:
+        await other.shutdown_session()
+        await other.stop()
+
+
+async def test_a_query_that_cannot_be_parsed_is_invalid_params(client: HistoryClient) -> None:
+    with pytest.raises(JsonRpcException) as raised:
+        await client.call("history/searchMessages", {"query": '"unclosed'})
+    assert raised.value.code == -32602 and raised.value.data["field"] == "query"
+    with pytest.raises(JsonRpcException) as raised:
+        await client.call("history/searchMessages", {"query": "x", "limit": 201})
+    assert raised.value.code == -32602 and "limit: expected an integer from 1 to 200" in raised.value.message
+    assert (await client.call("history/searchMessages", {"query": "nothing-matches-this"}))["hits"] == []
+
+
+async def test_a_deleted_session_is_not_found(client: HistoryClient) -> None:
+    sid = (await client.call("history/createSession", {"kind": "agent"}))["id"]
+    await client.call("history/appendMessages", {"sessionId": sid, "messages": [user("ephemeral wombat")]})
+    hits, _ = await search_until_found(client, {"query": "wombat"})
+    assert len(hits) == 1
+    await client.call("history/deleteSession", {"sessionId": sid})
+    assert (await client.call("history/searchMessages", {"query": "wombat"}))["hits"] == []
