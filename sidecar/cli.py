@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--db", type=Path, help=f"the database file (default: ${DB_ENV}, else {default_db_path()})")
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    index = commands.add_parser(
+        "index",
+        help="keep the search index current until stdin closes (the sidecar runs this itself)",
+    )
+    index.add_argument("--db", type=Path, help="the database file")
     return parser
 
 
@@ -63,8 +68,19 @@ def _serve(args: argparse.Namespace) -> int:
     os._exit(code)
 
 
+def _index(args: argparse.Namespace) -> int:
+    os.umask(0o077)
+    logging.basicConfig(stream=sys.stderr, level="WARNING", format="agent-history indexer %(levelname)s: %(message)s")
+    from .search.index import run_indexer
+
+    run_indexer((args.db or default_db_path()).expanduser(), sys.stdin.buffer)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "index":
+        return _index(args)
     return 2

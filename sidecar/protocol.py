@@ -231,6 +231,7 @@ class InitializationOptions:
     retention: RetentionPolicy | None = attrs.field(default=None, metadata={'json': 'retention'})
     max_message_bytes: int | None = attrs.field(default=None, metadata={'json': 'maxMessageBytes', 'minimum': 1})
     busy_timeout_ms: int | None = attrs.field(default=None, metadata={'json': 'busyTimeoutMs', 'minimum': 0})
+    search_index: bool = attrs.field(default=True, metadata={'json': 'searchIndex'})
 
 
 @attrs.define(kw_only=True)

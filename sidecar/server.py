@@ -300,9 +300,8 @@ class HistoryServer(LanguageServer):
             raise rpc_error(error) from None
         self.change_cursor = latest_change(self.store.db)
         log.info("serving %s (schema %s)", path, self.store.db.schema_version)
-        if not options.read_only:
+        if options.search_index and not options.read_only:
             self.indexer = search_index.Indexer(path)
-            self.indexer.start()
         if params.process_id is not None:
             self.spawn(self._watch_parent(params.process_id))
         if options.retention is not None:

@@ -100,3 +100,33 @@ def test_the_command_line_has_help_and_a_version() -> None:
     assert version.stdout.startswith("agent-history ")
     helped = subprocess.run([*SERVER_COMMAND, "--help"], capture_output=True, text=True, check=True)
     assert "--db" in helped.stdout
+
+
+def _children(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in children.read_text().split()] if children.exists() else []
+
+
+def _gone(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    return not status.exists() or "\nState:\tZ" in status.read_text()
+
+
+def test_the_search_indexer_never_outlives_its_sidecar(db_path: Path) -> None:
+    if not Path("/proc/self/task").exists():
+        return  # needs Linux's /proc to find the child
+    server = RawServer(db_path)
+    try:
+        server.initialize()
+        deadline = time.monotonic() + 5
+        while not (indexers := _children(server.process.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(indexers) == 1
+        server.process.kill()  # kill -9: no shutdown, no cleanup
+        server.process.wait()
+        deadline = time.monotonic() + 1.0
+        while not _gone(indexers[0]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _gone(indexers[0])
+    finally:
+        server.close()

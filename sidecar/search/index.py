@@ -14,13 +14,18 @@ before the indexer has removed it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
-import threading
+import select
+import subprocess
+import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .. import protocol as p
 from ..errors import HistoryError
@@ -50,7 +55,8 @@ SEARCH_MIGRATIONS = [
 ]
 INDEX_BATCH = 2000
 ROWS_PER_INSERT = 500
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.25
+ROUND_SECONDS = 0.1
 SNIPPET_BEFORE, SNIPPET_AFTER = 60, 180
 # Hits fetched beyond the limit, to make up for any that are stale.
 SLACK = 10
@@ -61,7 +67,10 @@ def search_path(db_path: Path) -> Path:
 
 
 def open_index(db_path: Path, *, read_only: bool = False) -> Database:
-    return Database(search_path(db_path), migrations=SEARCH_MIGRATIONS, read_only=read_only)
+    # Not fsynced: the index and its progress marker commit together, so after a power
+    # cut it is consistent and at worst re-indexes its last rounds; and appends to the
+    # history file never queue behind an index fsync.
+    return Database(search_path(db_path), migrations=SEARCH_MIGRATIONS, read_only=read_only, durable=False)
 
 
 def project_tag(project_id: str) -> str:
@@ -171,39 +180,57 @@ def catch_up(history: Database, index: Database) -> None:
     forget_removed_messages(history, index)
 
 
-class Indexer(threading.Thread):
-    """Keeps the index current in the background, on connections of its own.
+def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
+    """The indexer process's loop: catch up, then wait for a wake-up byte or POLL_SECONDS.
 
-    Woken after this process's appends, and every POLL_SECONDS for other processes'.
+    It runs in a process of its own because indexing is CPU work in Python (tokenizing,
+    building rows) and, in the sidecar's process, the GIL would stall the request path.
+    It exits when `wakeups` reaches end of file, that is, when its sidecar is gone.
+    """
+    with contextlib.suppress(OSError):
+        os.nice(10)  # background work: the sidecars' request paths come first
+    history = Database(db_path, read_only=True)
+    index = open_index(db_path)
+    try:
+        while True:
+            try:
+                catch_up(history, index)
+            except HistoryError as error:  # busy or full: try again on the next round
+                log.warning("search indexing deferred: %s", error.message)
+            # Rounds at most every ROUND_SECONDS: a busy writer's appends are indexed in batches.
+            time.sleep(ROUND_SECONDS)
+            ready, _, _ = select.select([wakeups], [], [], POLL_SECONDS - ROUND_SECONDS)
+            if ready and not os.read(wakeups.fileno(), 4096):
+                return
+    finally:
+        history.close()
+        index.close()
+
+
+class Indexer:
+    """A sidecar's indexer process, woken after the sidecar's own writes.
+
+    Other processes' writes are picked up every POLL_SECONDS. Several sidecars on one file
+    each run one; they take turns under the index's write lock and never index twice.
     """
 
     def __init__(self, db_path: Path) -> None:
-        super().__init__(name="agent-history-indexer", daemon=True)
-        self.db_path = db_path
-        self.wanted = threading.Event()
-        self.stopped = threading.Event()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sidecar", "index", "--db", str(db_path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+        )
+        assert self.process.stdin is not None
+        self.pipe = self.process.stdin
+        os.set_blocking(self.pipe.fileno(), False)
 
     def wake(self) -> None:
-        self.wanted.set()
+        with contextlib.suppress(BlockingIOError, BrokenPipeError, ValueError):
+            os.write(self.pipe.fileno(), b"\n")  # a full pipe means a wake-up is already pending
 
     def stop(self) -> None:
-        self.stopped.set()
-        self.wanted.set()
-
-    def run(self) -> None:
-        history = Database(self.db_path, read_only=True)
-        index = open_index(self.db_path)
-        try:
-            while not self.stopped.is_set():
-                try:
-                    catch_up(history, index)
-                except HistoryError as error:  # busy or full: try again on the next round
-                    log.warning("search indexing deferred: %s", error.message)
-                self.wanted.wait(POLL_SECONDS)
-                self.wanted.clear()
-        finally:
-            history.close()
-            index.close()
+        with contextlib.suppress(OSError):
+            self.pipe.close()  # end of file: the indexer finishes its round and exits
 
 
 # -- searching -------------------------------------------------------------------------

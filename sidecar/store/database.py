@@ -84,6 +84,7 @@ class Database:
         read_only: bool = False,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         migrations: Sequence[str] = MIGRATIONS,
+        durable: bool = True,
     ) -> None:
         self.path = path
         self.read_only = read_only
@@ -92,7 +93,9 @@ class Database:
         try:
             self.connection = turso.connect(str(path), experimental_features=ENGINE_FEATURES, isolation_level=None)
             self.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            self.execute("PRAGMA synchronous = FULL")
+            # FULL: every commit is on disk when it returns. A derived file (the search index)
+            # may choose NORMAL: still consistent after a crash, the last commits redone.
+            self.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
             self.execute("PRAGMA foreign_keys = ON")
         except (turso.Error, BaseException) as error:
             if isinstance(error, (KeyboardInterrupt, SystemExit)):
