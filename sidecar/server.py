@@ -205,25 +205,28 @@ class HistoryServer(LanguageServer):
         async def handle(ls: HistoryServer, raw: Any) -> Any:
             try:
                 params = structure_params(raw, spec.params) if spec.params is not None else None
-                store = ls.require_store()
-                args: list[Any] = [store, params]
-                work = ls._start_work(spec.method, getattr(params, "work_done_token", None)) if takes_work else None
-                try:
-                    result = await ls._run_cancellable(operation, [*args, work] if work else args, work)
-                finally:
-                    if work is not None:
-                        ls._end_work(work, getattr(params, "work_done_token", None))
+                result = await ls._call(spec.method, operation, params, takes_work)
             except HistoryError as error:
                 raise rpc_error(error) from None
-            finally:
-                if spec.method in WRITES:
-                    ls.spawn(ls.pump_changes())
-                    if ls.indexer is not None:
-                        ls.indexer.wake()
             return unstructure(result)
 
         handle.__name__ = spec.method.replace("/", "_")
         return handle
+
+    async def _call(self, method: str, operation: Callable[..., Any], params: Any, takes_work: bool) -> Any:
+        """Run one core operation for a request, with progress and cancellation if it is long."""
+        args: list[Any] = [self.require_store(), params]
+        token = getattr(params, "work_done_token", None)
+        work = self._start_work(method, token) if takes_work else None
+        try:
+            return await self._run_cancellable(operation, [*args, work] if work else args, work)
+        finally:
+            if work is not None:
+                self._end_work(work, token)
+            if method in WRITES:
+                self.spawn(self.pump_changes())
+                if self.indexer is not None:
+                    self.indexer.wake()
 
     async def _run_cancellable(self, operation: Callable[..., Any], args: list[Any], work: Work | None) -> Any:
         """Run on the database thread. If the client cancels, a job that has not started is
@@ -370,11 +373,11 @@ class HistoryServer(LanguageServer):
                 except HistoryError as error:
                     log.warning("cannot read the change feed: %s", error.message)
                     return
-                self.change_cursor = cursor
+                moved, self.change_cursor = cursor != self.change_cursor, cursor
                 for change in changes:
                     if self.subscription.matches(change):
                         self._notify(change)
-                if not changes:
+                if not moved:  # a page can hold no events for clients yet be followed by more
                     return
 
     def _notify(self, change: Change) -> None:

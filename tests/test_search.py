@@ -258,3 +258,13 @@ def test_list_sessions_query_matches_titles_and_the_first_prompt(store: Store, c
     assert listed("kubectl") == []  # later messages are for searchMessages
     fork = sessions.fork_session(store, make(p.ForkSessionParams, sessionId=corpus["first"]))
     assert set(listed("database locked")) == {corpus["first"], fork.id}
+
+
+def test_a_full_page_even_when_many_top_hits_are_stale(store: Store, index: Database) -> None:
+    doomed = new_session(store, *[user("wombat wombat wombat") for _ in range(60)])
+    kept = new_session(store, *[user(f"a lone wombat {n}") for n in range(8)])
+    search.catch_up(store.db, index)
+    sessions.delete_session(store, make(p.DeleteSessionParams, sessionId=doomed))
+    # The index still holds the 60 better-scoring, now deleted, hits.
+    hits = search.search_messages(store, make(p.SearchMessagesParams, query="wombat", limit=5)).hits
+    assert len(hits) == 5 and {h.session_id for h in hits} == {kept}

@@ -60,6 +60,7 @@ ROUND_SECONDS = 0.1
 SNIPPET_BEFORE, SNIPPET_AFTER = 60, 180
 # Hits fetched beyond the limit, to make up for any that are stale.
 SLACK = 10
+MAX_FETCH = 5000
 
 
 def search_path(db_path: Path) -> Path:
@@ -265,10 +266,9 @@ def _filters(params: p.SearchMessagesParams) -> str:
     return " ".join(filters)
 
 
-def _ranked(index: Database, engine: str, params: p.SearchMessagesParams) -> list[Row]:
+def _ranked(index: Database, engine: str, params: p.SearchMessagesParams, fetch: int) -> list[Row]:
     # One numbered parameter for both fts_match and fts_score: with two separate
     # parameters the engine scores every hit 0.
-    fetch = params.limit + SLACK
     if params.since is None and params.until is None:
         return index.execute(
             "SELECT seq, fts_score(body, tags, ?1) AS score FROM docs"
@@ -301,23 +301,32 @@ def snippet(highlighted: str) -> str:
     return ("…" if start > 0 else "") + text[start:end].strip() + ("…" if end < len(text) else "")
 
 
+def _stored(history: Database, seqs: list[int]) -> dict[int, Row]:
+    """The hits that still exist in the history, with what a SearchHit needs."""
+    if not seqs:
+        return {}
+    rows = history.execute(
+        f"SELECT seq, session_id, id, idx, role, created_at FROM messages WHERE seq IN ({', '.join('?' * len(seqs))})",
+        seqs,
+    )
+    return {row[0]: row[1:] for row in rows}
+
+
 def search_messages(store: Store, params: p.SearchMessagesParams) -> p.SearchMessagesResult:
     index = search_index(store)
     compiled = compile_query(params.query, _expander(index))
     if compiled.matches_nothing:
         return p.SearchMessagesResult(hits=[])
-    ranked = _ranked(index, f"{compiled.engine} {_filters(params)}".strip(), params)
-    if not ranked:
-        return p.SearchMessagesResult(hits=[])
-    seqs = [row[0] for row in ranked]
-    marks = ", ".join("?" * len(seqs))
-    stored = {
-        row[0]: row[1:]
-        for row in store.db.execute(
-            f"SELECT seq, session_id, id, idx, role, created_at FROM messages WHERE seq IN ({marks})", seqs
-        )
-    }
-    live = [(seq, score) for seq, score in ranked if seq in stored][: params.limit]
+    engine = f"{compiled.engine} {_filters(params)}".strip()
+    fetch = params.limit + SLACK
+    while True:
+        ranked = _ranked(index, engine, params, fetch)
+        stored = _stored(store.db, [row[0] for row in ranked])
+        live = [(seq, score) for seq, score in ranked if seq in stored][: params.limit]
+        # Short of a page only because stale hits (not yet forgotten) took places: fetch more.
+        if len(live) == params.limit or len(ranked) < fetch or fetch >= MAX_FETCH:
+            break
+        fetch *= 4
     highlighted: dict[int, str] = {}
     if live:
         rows = index.execute(
