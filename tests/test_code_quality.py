@@ -23,3 +23,16 @@ def test_ruff_lint_and_format_are_clean() -> None:
 def test_mypy_strict_is_clean() -> None:
     result = run("mypy")
     assert result.returncode == 0, result.stdout
+
+
+def test_the_wheel_includes_every_package() -> None:
+    """An editable install hides a package missing from the wheel; check what a wheel holds."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "packages" not in config, "list packages by discovery, not by hand"
+    assert config["packages"]["find"]["include"] == ["sidecar*"]
+    packages = {
+        str(path.parent.relative_to(ROOT)).replace("/", ".") for path in (ROOT / "sidecar").rglob("__init__.py")
+    }
+    assert all(package.startswith("sidecar") for package in packages)
