@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -28,7 +29,10 @@ def test_mypy_strict_is_clean() -> None:
 
 def test_the_wheel_includes_every_package(tmp_path: Path) -> None:
     """An editable install hides a package missing from the wheel: build one and look inside."""
-    built = run("pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path))
+    # From a clean copy: setuptools would reuse a stale build/ left in the working tree.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns("build", ".*", "*.egg-info", "__pycache__"))
+    built = run("pip", "wheel", str(source), "--no-deps", "-q", "-w", str(tmp_path))
     assert built.returncode == 0, built.stderr
     (wheel,) = tmp_path.glob("*.whl")
     in_wheel = {name.rsplit("/", 1)[0] for name in zipfile.ZipFile(wheel).namelist() if name.endswith("/__init__.py")}
