@@ -142,3 +142,22 @@ async def test_retention_from_initialization_options_runs_at_start(db_path: Path
     finally:
         await client.shutdown_session()
         await client.stop()
+
+
+async def test_warnings_reach_the_editor_as_log_messages(db_path: Path) -> None:
+    seeder = await start_client(db_path)
+    await seeder.call("history/createSession", {"kind": "chat"})
+    await seeder.shutdown_session()
+    await seeder.stop()
+    # Read-only, with a policy that would delete: retention cannot run, and says so.
+    client = await start_client(db_path, readOnly=True, retention={"maxSessions": 0})
+    try:
+        deadline = time.monotonic() + 5
+        while not any("retention failed" in m.message for m in client.log_messages):
+            assert time.monotonic() < deadline, [m.message for m in client.log_messages]
+            await asyncio.sleep(0.05)
+        warning = next(m for m in client.log_messages if "retention failed" in m.message)
+        assert warning.type == 2 and "read-only" in warning.message  # MessageType.Warning
+    finally:
+        await client.shutdown_session()
+        await client.stop()
