@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +73,17 @@ def init_params(db_path: Path, **options: Any) -> lsp.InitializeParams:
     )
 
 
-async def start_client(db_path: Path, **options: Any) -> HistoryClient:
+@contextlib.asynccontextmanager
+async def running_client(db_path: Path, **options: Any) -> AsyncIterator[HistoryClient]:
+    """A sidecar on the given file, initialized, and shut down properly afterwards."""
     client = await config().start(devtools=None)
     assert isinstance(client, HistoryClient)
     await client.initialize_session(init_params(db_path, **options))
-    return client
+    try:
+        yield client
+    finally:
+        await client.shutdown_session()
+        await client.stop()
 
 
 def user(text: str, **fields: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pygls.exceptions import JsonRpcException
 
 from sidecar.store import Store
 
-from .helpers import HistoryClient, RawServer, frame, start_client, user
+from .helpers import HistoryClient, RawServer, frame, running_client, user
 
 
 async def error_of(client: HistoryClient, method: str, params: Any) -> JsonRpcException:
@@ -159,8 +159,7 @@ async def test_a_batch_over_1000_is_payload_too_large(client: HistoryClient) -> 
 
 
 async def test_a_message_over_the_content_limit_is_payload_too_large(db_path: Path) -> None:
-    client = await start_client(db_path, maxMessageBytes=1024)
-    try:
+    async with running_client(db_path, maxMessageBytes=1024) as client:
         sid = await seeded(client)
         error = await error_of(
             client, "history/appendMessages", {"sessionId": sid, "messages": [user("fits"), user("é" * 600)]}
@@ -168,9 +167,6 @@ async def test_a_message_over_the_content_limit_is_payload_too_large(db_path: Pa
         assert error.code == -32003
         assert error.data == {"field": "messages[1]", "bytes": 1200, "limit": 1024}
         await still_intact(client, sid)  # all or nothing: "fits" was not appended either
-    finally:
-        await client.shutdown_session()
-        await client.stop()
 
 
 @pytest.fixture
@@ -183,8 +179,7 @@ def lock_holder(db_path: Path) -> Iterator[Store]:
 
 
 async def test_a_lock_held_past_the_timeout_is_storage_busy_and_retry_works(db_path: Path, lock_holder: Store) -> None:
-    client = await start_client(db_path, busyTimeoutMs=300)
-    try:
+    async with running_client(db_path, busyTimeoutMs=300) as client:
         sid = await seeded(client)
         lock_holder.db.execute("BEGIN IMMEDIATE")
         error = await error_of(client, "history/appendMessages", {"sessionId": sid, "messages": [user("later")]})
@@ -192,27 +187,18 @@ async def test_a_lock_held_past_the_timeout_is_storage_busy_and_retry_works(db_p
         lock_holder.db.execute("ROLLBACK")
         retried = await client.call("history/appendMessages", {"sessionId": sid, "messages": [user("later")]})
         assert retried["messages"][0]["index"] == 1
-    finally:
-        await client.shutdown_session()
-        await client.stop()
 
 
 async def test_read_only_mode_refuses_writes_with_storage_error(db_path: Path) -> None:
-    writer = await start_client(db_path)
-    sid = await seeded(writer)
-    await writer.shutdown_session()
-    await writer.stop()
-    reader = await start_client(db_path, readOnly=True)
-    try:
+    async with running_client(db_path) as writer:
+        sid = await seeded(writer)
+    async with running_client(db_path, readOnly=True) as reader:
         await still_intact(reader, sid)
         error = await error_of(reader, "history/appendMessages", {"sessionId": sid, "messages": [user("no")]})
         assert error.code == -32005 and "read-only" in error.message
         error = await error_of(reader, "history/createSession", {"kind": "chat"})
         assert error.code == -32005
         await still_intact(reader, sid)
-    finally:
-        await reader.shutdown_session()
-        await reader.stop()
 
 
 async def test_cancelling_a_long_fork_commits_nothing(client: HistoryClient) -> None:

@@ -12,7 +12,7 @@ from pygls.exceptions import JsonRpcException
 from sidecar import protocol as p
 from sidecar.store.migrations import SCHEMA_VERSION
 
-from .helpers import HistoryClient, assistant, config, init_params, start_client, tool, user
+from .helpers import HistoryClient, assistant, config, init_params, running_client, tool, user
 
 ISO_MS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
 
@@ -154,29 +154,19 @@ async def test_proposed_methods_are_unknown_to_this_version(client: HistoryClien
 
 
 async def test_a_restart_keeps_everything(db_path: Path) -> None:
-    first = await start_client(db_path)
-    sid = (await first.call("history/createSession", {"kind": "chat"}))["id"]
-    await first.call("history/appendMessages", {"sessionId": sid, "messages": [user("one"), user("two")]})
-    await first.call("history/compactSession", {"sessionId": sid, "summary": "s", "preserveCount": 1})
-    before = await first.call("history/exportSession", {"sessionId": sid, "format": "jsonl"})
-    await first.shutdown_session()
-    await first.stop()
-    second = await start_client(db_path)
-    try:
+    async with running_client(db_path) as first:
+        sid = (await first.call("history/createSession", {"kind": "chat"}))["id"]
+        await first.call("history/appendMessages", {"sessionId": sid, "messages": [user("one"), user("two")]})
+        await first.call("history/compactSession", {"sessionId": sid, "summary": "s", "preserveCount": 1})
+        before = await first.call("history/exportSession", {"sessionId": sid, "format": "jsonl"})
+    async with running_client(db_path) as second:
         after = await second.call("history/exportSession", {"sessionId": sid, "format": "jsonl"})
         assert after == before
         appended = await second.call("history/appendMessages", {"sessionId": sid, "messages": [user("three")]})
         assert appended["messages"][0]["index"] == 2
-    finally:
-        await second.shutdown_session()
-        await second.stop()
 
 
 async def test_default_project_from_initialization_options(db_path: Path) -> None:
-    client = await start_client(db_path, projectId="/home/me/app")
-    try:
+    async with running_client(db_path, projectId="/home/me/app") as client:
         session = await client.call("history/createSession", {"kind": "chat"})
         assert session["projectId"] == "/home/me/app"
-    finally:
-        await client.shutdown_session()
-        await client.stop()

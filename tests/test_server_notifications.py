@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sidecar import protocol as p
 
-from .helpers import HistoryClient, Notification, assistant, start_client, tool, user
+from .helpers import HistoryClient, Notification, assistant, running_client, tool, user
 
 
 def changed(session_id: str, change: str) -> Callable[[Notification], bool]:
@@ -89,8 +89,7 @@ async def test_subscribe_filters_by_session_and_by_project(client: HistoryClient
 async def test_another_process_appending_reaches_this_client_within_a_second(
     client: HistoryClient, db_path: Path
 ) -> None:
-    other = await start_client(db_path)
-    try:
+    async with running_client(db_path) as other:
         sid = (await other.call("history/createSession", {"kind": "chat"}))["id"]
         await client.wait_for(changed(sid, "created"))
         latencies = []
@@ -103,9 +102,6 @@ async def test_another_process_appending_reaches_this_client_within_a_second(
             latencies.append(time.monotonic() - started)
         assert max(latencies) < 1.0
         assert [m["index"] for m in client.appended(sid)] == [0, 1, 2, 3, 4]
-    finally:
-        await other.shutdown_session()
-        await other.stop()
 
 
 async def test_long_operations_report_progress_under_the_clients_token(client: HistoryClient) -> None:
@@ -121,13 +117,10 @@ async def test_long_operations_report_progress_under_the_clients_token(client: H
 
 
 async def test_retention_from_initialization_options_runs_at_start(db_path: Path) -> None:
-    seeder = await start_client(db_path)
-    for title in ("old", "middle", "newest"):
-        await seeder.call("history/createSession", {"kind": "chat", "title": title})
-    await seeder.shutdown_session()
-    await seeder.stop()
-    client = await start_client(db_path, retention={"maxSessions": 1})
-    try:
+    async with running_client(db_path) as seeder:
+        for title in ("old", "middle", "newest"):
+            await seeder.call("history/createSession", {"kind": "chat", "title": title})
+    async with running_client(db_path, retention={"maxSessions": 1}) as client:
         deadline = time.monotonic() + 5
         while (listed := await client.call("history/listSessions", {}))["sessions"] and len(listed["sessions"]) > 1:
             assert time.monotonic() < deadline, "retention did not run at start"
@@ -139,25 +132,16 @@ async def test_retention_from_initialization_options_runs_at_start(db_path: Path
                     n[0] == p.DID_CHANGE_SESSION and n[1]["change"] == "deleted" and n[1]["session"]["title"] == t
                 )
             )
-    finally:
-        await client.shutdown_session()
-        await client.stop()
 
 
 async def test_warnings_reach_the_editor_as_log_messages(db_path: Path) -> None:
-    seeder = await start_client(db_path)
-    await seeder.call("history/createSession", {"kind": "chat"})
-    await seeder.shutdown_session()
-    await seeder.stop()
+    async with running_client(db_path) as seeder:
+        await seeder.call("history/createSession", {"kind": "chat"})
     # Read-only, with a policy that would delete: retention cannot run, and says so.
-    client = await start_client(db_path, readOnly=True, retention={"maxSessions": 0})
-    try:
+    async with running_client(db_path, readOnly=True, retention={"maxSessions": 0}) as client:
         deadline = time.monotonic() + 5
         while not any("retention failed" in m.message for m in client.log_messages):
             assert time.monotonic() < deadline, [m.message for m in client.log_messages]
             await asyncio.sleep(0.05)
         warning = next(m for m in client.log_messages if "retention failed" in m.message)
         assert warning.type == 2 and "read-only" in warning.message  # MessageType.Warning
-    finally:
-        await client.shutdown_session()
-        await client.stop()

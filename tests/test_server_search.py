@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pygls.exceptions import JsonRpcException
 
-from .helpers import HistoryClient, assistant, start_client, tool, user
+from .helpers import HistoryClient, assistant, running_client, tool, user
 
 
 async def search_until_found(
@@ -44,15 +44,11 @@ async def test_a_new_message_is_found_within_a_second(client: HistoryClient) -> 
 
 
 async def test_messages_appended_by_another_process_are_found(client: HistoryClient, db_path: Path) -> None:
-    other = await start_client(db_path)
-    try:
+    async with running_client(db_path) as other:
         sid = (await other.call("history/createSession", {"kind": "agent"}))["id"]
         await other.call("history/appendMessages", {"sessionId": sid, "messages": [user("the quokka escaped")]})
         hits, elapsed = await search_until_found(client, {"query": "quokka", "sessionId": sid})
         assert len(hits) == 1 and elapsed < 1.0
-    finally:
-        await other.shutdown_session()
-        await other.stop()
 
 
 async def test_a_query_that_cannot_be_parsed_is_invalid_params(client: HistoryClient) -> None:
