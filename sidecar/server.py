@@ -360,6 +360,8 @@ class HistoryServer(LanguageServer):
             signature = self._signature()
             if signature != self.file_signature:
                 self.file_signature = signature
+                if self.indexer is not None:
+                    self.indexer.wake()
                 await self.pump_changes()
 
     async def pump_changes(self) -> None:

@@ -130,3 +130,27 @@ def test_the_search_indexer_never_outlives_its_sidecar(db_path: Path) -> None:
         assert _gone(indexers[0])
     finally:
         server.close()
+
+
+def test_a_dead_search_indexer_is_replaced(db_path: Path) -> None:
+    if not Path("/proc/self/task").exists():
+        return  # needs Linux's /proc to find the child
+    server = RawServer(db_path)
+    try:
+        server.initialize()
+        deadline = time.monotonic() + 5
+        while not (indexers := _children(server.process.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(2.1)  # restarts are rate-limited to one per 2 s after a start
+        os.kill(indexers[0], 9)
+        while not _gone(indexers[0]):
+            time.sleep(0.02)
+        sid = server.request("history/createSession", {"kind": "chat"})["result"]["id"]
+        server.request("history/appendMessages", {"sessionId": sid, "messages": [user("phoenix rising")]})
+        deadline = time.monotonic() + 3
+        while not server.request("history/searchMessages", {"query": "phoenix"})["result"]["hits"]:
+            assert time.monotonic() < deadline, "nothing indexed the message"
+            time.sleep(0.05)
+        assert indexers[0] not in _children(server.process.pid) and len(_children(server.process.pid)) == 1
+    finally:
+        server.close()

@@ -57,6 +57,7 @@ INDEX_BATCH = 2000
 ROWS_PER_INSERT = 500
 POLL_SECONDS = 0.25
 ROUND_SECONDS = 0.1
+RESTART_SECONDS = 2.0
 SNIPPET_BEFORE, SNIPPET_AFTER = 60, 180
 # Hits fetched beyond the limit, to make up for any that are stale.
 SLACK = 10
@@ -213,25 +214,39 @@ class Indexer:
 
     Other processes' writes are picked up every POLL_SECONDS. Several sidecars on one file
     each run one; they take turns under the index's write lock and never index twice.
+    If the process dies (a bug, the OOM killer), the next wake-up starts a new one, at
+    most once per RESTART_SECONDS; it carries on from the index's progress marker.
     """
 
     def __init__(self, db_path: Path) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "sidecar", "index", "--db", str(db_path)],
+        self.db_path = db_path
+        self.started = 0.0
+        self.process = self._start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        self.started = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sidecar", "index", "--db", str(self.db_path)],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
         )
-        assert self.process.stdin is not None
-        self.pipe = self.process.stdin
-        os.set_blocking(self.pipe.fileno(), False)
+        assert process.stdin is not None
+        os.set_blocking(process.stdin.fileno(), False)
+        return process
 
     def wake(self) -> None:
+        if self.process.poll() is not None and time.monotonic() - self.started > RESTART_SECONDS:
+            log.warning("the search indexer exited (%s); starting a new one", self.process.returncode)
+            self.stop()
+            self.process = self._start()
+        assert self.process.stdin is not None
         with contextlib.suppress(BlockingIOError, BrokenPipeError, ValueError):
-            os.write(self.pipe.fileno(), b"\n")  # a full pipe means a wake-up is already pending
+            os.write(self.process.stdin.fileno(), b"\n")  # a full pipe means a wake-up is already pending
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
-            self.pipe.close()  # end of file: the indexer finishes its round and exits
+            if self.process.stdin is not None:
+                self.process.stdin.close()  # end of file: the indexer finishes its round and exits
 
 
 # -- searching -------------------------------------------------------------------------
