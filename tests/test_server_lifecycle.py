@@ -112,16 +112,22 @@ def _gone(pid: int) -> bool:
     return not status.exists() or "\nState:\tZ" in status.read_text()
 
 
+def _indexer_of(server: RawServer) -> int:
+    """The pid of the sidecar's one child, its search indexer, once it has started."""
+    deadline = time.monotonic() + 5
+    while not (children := _children(server.process.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(children) == 1
+    return children[0]
+
+
 def test_the_search_indexer_never_outlives_its_sidecar(db_path: Path) -> None:
     if not Path("/proc/self/task").exists():
         return  # needs Linux's /proc to find the child
     server = RawServer(db_path)
     try:
         server.initialize()
-        deadline = time.monotonic() + 5
-        while not (indexers := _children(server.process.pid)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(indexers) == 1
+        indexers = [_indexer_of(server)]
         server.process.kill()  # kill -9: no shutdown, no cleanup
         server.process.wait()
         deadline = time.monotonic() + 1.0
@@ -138,9 +144,7 @@ def test_a_dead_search_indexer_is_replaced(db_path: Path) -> None:
     server = RawServer(db_path)
     try:
         server.initialize()
-        deadline = time.monotonic() + 5
-        while not (indexers := _children(server.process.pid)) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        indexers = [_indexer_of(server)]
         time.sleep(2.1)  # restarts are rate-limited to one per 2 s after a start
         os.kill(indexers[0], 9)
         while not _gone(indexers[0]):
