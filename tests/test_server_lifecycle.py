@@ -7,7 +7,10 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from .helpers import SERVER_COMMAND, RawServer, frame, user
 
@@ -121,40 +124,42 @@ def _indexer_of(server: RawServer) -> int:
     return children[0]
 
 
-def test_the_search_indexer_never_outlives_its_sidecar(db_path: Path) -> None:
-    if not Path("/proc/self/task").exists():
-        return  # needs Linux's /proc to find the child
+needs_proc = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the child through Linux's /proc")
+
+
+@pytest.fixture
+def with_indexer(db_path: Path) -> Iterator[tuple[RawServer, int]]:
+    """An initialized sidecar and the pid of its search indexer process."""
     server = RawServer(db_path)
     try:
         server.initialize()
-        indexers = [_indexer_of(server)]
-        server.process.kill()  # kill -9: no shutdown, no cleanup
-        server.process.wait()
-        deadline = time.monotonic() + 1.0
-        while not _gone(indexers[0]) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert _gone(indexers[0])
+        yield server, _indexer_of(server)
     finally:
         server.close()
 
 
-def test_a_dead_search_indexer_is_replaced(db_path: Path) -> None:
-    if not Path("/proc/self/task").exists():
-        return  # needs Linux's /proc to find the child
-    server = RawServer(db_path)
-    try:
-        server.initialize()
-        indexers = [_indexer_of(server)]
-        time.sleep(2.1)  # restarts are rate-limited to one per 2 s after a start
-        os.kill(indexers[0], 9)
-        while not _gone(indexers[0]):
-            time.sleep(0.02)
-        sid = server.request("history/createSession", {"kind": "chat"})["result"]["id"]
-        server.request("history/appendMessages", {"sessionId": sid, "messages": [user("phoenix rising")]})
-        deadline = time.monotonic() + 3
-        while not server.request("history/searchMessages", {"query": "phoenix"})["result"]["hits"]:
-            assert time.monotonic() < deadline, "nothing indexed the message"
-            time.sleep(0.05)
-        assert indexers[0] not in _children(server.process.pid) and len(_children(server.process.pid)) == 1
-    finally:
-        server.close()
+@needs_proc
+def test_the_search_indexer_never_outlives_its_sidecar(with_indexer: tuple[RawServer, int]) -> None:
+    server, indexer = with_indexer
+    server.process.kill()  # kill -9: no shutdown, no cleanup
+    server.process.wait()
+    deadline = time.monotonic() + 1.0
+    while not _gone(indexer) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _gone(indexer)
+
+
+@needs_proc
+def test_a_dead_search_indexer_is_replaced(with_indexer: tuple[RawServer, int]) -> None:
+    server, indexer = with_indexer
+    time.sleep(2.1)  # restarts are rate-limited to one per 2 s after a start
+    os.kill(indexer, 9)
+    while not _gone(indexer):
+        time.sleep(0.02)
+    sid = server.request("history/createSession", {"kind": "chat"})["result"]["id"]
+    server.request("history/appendMessages", {"sessionId": sid, "messages": [user("phoenix rising")]})
+    deadline = time.monotonic() + 3
+    while not server.request("history/searchMessages", {"query": "phoenix"})["result"]["hits"]:
+        assert time.monotonic() < deadline, "nothing indexed the message"
+        time.sleep(0.05)
+    assert indexer not in _children(server.process.pid) and len(_children(server.process.pid)) == 1
