@@ -75,12 +75,23 @@ def open_index(db_path: Path, *, read_only: bool = False) -> Database:
     return Database(search_path(db_path), migrations=SEARCH_MIGRATIONS, read_only=read_only, durable=False)
 
 
+# Filters are single-token tags in the index's `tags` column, written at indexing and
+# asked for at query time by these same functions, so the two can never disagree.
+def session_tag(session_id: str) -> str:
+    return "s" + "".join(tokens(session_id))
+
+
+def role_tag(role: str) -> str:
+    return "r" + role
+
+
 def project_tag(project_id: str) -> str:
+    """A hash: a project path would tokenize into words ("/a/b" would match "/a/b/c")."""
     return "p" + hashlib.blake2b(project_id.encode(), digest_size=8).hexdigest()
 
 
 def _tags(session_id: str, role: str, project_id: str | None) -> str:
-    tags = [f"s{session_id.lower()}", f"r{role}"]
+    tags = [session_tag(session_id), role_tag(role)]
     if project_id is not None:
         tags.append(project_tag(project_id))
     return " ".join(tags)
@@ -273,11 +284,11 @@ def _expander(index: Database) -> Any:
 def _filters(params: p.SearchMessagesParams) -> str:
     filters = []
     if params.session_id is not None:
-        filters.append(f'+tags:"s{" ".join(tokens(params.session_id))}"')
+        filters.append(f'+tags:"{session_tag(params.session_id)}"')
     if params.project_id is not None:
         filters.append(f'+tags:"{project_tag(params.project_id)}"')
     if params.roles:
-        filters.append("+(" + " ".join(f'tags:"r{role.value}"' for role in params.roles) + ")")
+        filters.append("+(" + " ".join(f'tags:"{role_tag(role.value)}"' for role in params.roles) + ")")
     return " ".join(filters)
 
 

@@ -40,37 +40,36 @@ class SessionChanged:
 Change = MessagesAppended | SessionChanged
 
 
-def record_appended(db: Database, session_id: str, project_id: str | None, first_seq: int, last_seq: int) -> None:
+def _record(
+    db: Database,
+    session_id: str,
+    project_id: str | None,
+    change: str,
+    message_seqs: tuple[int, int] | tuple[None, None] = (None, None),
+    snapshot: str | None = None,
+) -> None:
+    """Add one row to the feed, inside the caller's write transaction; prune now and then."""
     seq = db.scalar(
-        "INSERT INTO changes (session_id, project_id, change, first_message_seq, last_message_seq, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
-        (session_id, project_id, APPENDED, first_seq, last_seq, now()),
+        "INSERT INTO changes (session_id, project_id, change, first_message_seq, last_message_seq, snapshot,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+        (session_id, project_id, change, *message_seqs, snapshot, now()),
     )
-    _prune(db, seq)
+    if seq % 1000 == 0:
+        db.execute("DELETE FROM changes WHERE seq <= ?", (seq - KEEP_CHANGES,))
+
+
+def record_appended(db: Database, session_id: str, project_id: str | None, first_seq: int, last_seq: int) -> None:
+    _record(db, session_id, project_id, APPENDED, (first_seq, last_seq))
 
 
 def record_session_change(db: Database, session: p.Session, change: p.SessionChange) -> None:
     # A deleted session can no longer be read back, so its last state travels with the row.
     snapshot = to_json(unstructure(session)) if change is p.SessionChange.DELETED else None
-    seq = db.scalar(
-        "INSERT INTO changes (session_id, project_id, change, snapshot, created_at)"
-        " VALUES (?, ?, ?, ?, ?) RETURNING seq",
-        (session.id, session.project_id, change.value, snapshot, now()),
-    )
-    _prune(db, seq)
+    _record(db, session.id, session.project_id, change.value, snapshot=snapshot)
 
 
 def record_purged(db: Database, session_id: str, project_id: str | None) -> None:
-    seq = db.scalar(
-        "INSERT INTO changes (session_id, project_id, change, created_at) VALUES (?, ?, ?, ?) RETURNING seq",
-        (session_id, project_id, PURGED, now()),
-    )
-    _prune(db, seq)
-
-
-def _prune(db: Database, seq: int) -> None:
-    if seq % 1000 == 0:
-        db.execute("DELETE FROM changes WHERE seq <= ?", (seq - KEEP_CHANGES,))
+    _record(db, session_id, project_id, PURGED)
 
 
 def latest_change(db: Database) -> int:

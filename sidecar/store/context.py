@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from .. import protocol as p
 from . import Store
 from .changes import record_session_change
 from .database import Database
-from .records import MESSAGE_COLUMNS, message_from_row, now
+from .records import MESSAGE_COLUMNS, message_from_row, now, tool_calls_from_json
 from .sessions import load_session
 
 
@@ -60,11 +58,10 @@ def get_context(store: Store, params: p.GetContextParams) -> p.GetContextResult:
                 " WHERE session_id = ? AND compacted = 0 AND idx >= ? ORDER BY idx",
                 (params.session_id, start),
             )
-    pending = [p.ToolCall(id=c["id"], name=c["name"], arguments=c.get("arguments")) for c in json.loads(pending_json)]
     return p.GetContextResult(
         summary=summary,
         messages=_drop_orphan_results([message_from_row(row) for row in rows]),
-        pending_tool_calls=pending,
+        pending_tool_calls=tool_calls_from_json(pending_json) or [],
     )
 
 

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from typing import Any
 
 from .. import protocol as p
 from .database import Database
-from .records import to_json
+from .records import tool_calls_from_json, tool_calls_to_json
+
+# What listSessions' query matches besides the title: the start of the first user prompt.
+FIRST_PROMPT_CHARS = 500
 
 
-def pending_after(pending: list[dict[str, Any]], messages: Iterable[p.MessageInput]) -> list[dict[str, Any]]:
+def pending_after(pending: list[p.ToolCall], messages: Iterable[p.MessageInput]) -> list[p.ToolCall]:
     """The session's unanswered tool calls once `messages` are appended."""
-    calls = {call["id"]: call for call in pending}
+    calls = {call.id: call for call in pending}
     for message in messages:
         if message.tool_call_id is not None:
             calls.pop(message.tool_call_id, None)
-        for call in message.tool_calls or []:
-            calls[call.id] = {"id": call.id, "name": call.name, "arguments": call.arguments}
+        calls.update((call.id, call) for call in message.tool_calls or [])
     return list(calls.values())
 
 
@@ -41,13 +41,11 @@ def refresh_counters(db: Database, session_id: str) -> None:
         " AND (tool_calls IS NOT NULL OR tool_call_id IS NOT NULL) ORDER BY idx",
         (session_id,),
     ):
-        calls = [
-            p.ToolCall(id=c["id"], name=c["name"], arguments=c.get("arguments")) for c in json.loads(calls_json or "[]")
-        ]
+        calls = tool_calls_from_json(calls_json)
         answered.append(p.MessageInput(role=p.Role(role), tool_calls=calls, tool_call_id=tool_call_id))
     db.execute(
         "UPDATE sessions SET pending_tool_calls = ?, first_prompt = coalesce(first_prompt,"
-        " (SELECT substr(content, 1, 500) FROM messages WHERE session_id = ? AND role = 'user'"
+        " (SELECT substr(content, 1, ?) FROM messages WHERE session_id = ? AND role = 'user'"
         " AND content IS NOT NULL ORDER BY idx LIMIT 1)) WHERE id = ?",
-        (to_json(pending_after([], answered)), session_id, session_id),
+        (tool_calls_to_json(pending_after([], answered)), FIRST_PROMPT_CHARS, session_id, session_id),
     )

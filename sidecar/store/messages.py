@@ -6,14 +6,13 @@ The dense per-session `index` is assigned inside the write transaction from the 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .. import protocol as p
 from ..errors import PayloadTooLarge, SessionNotFound, invalid
 from . import Store
 from .changes import record_appended, record_session_change
-from .counters import pending_after
+from .counters import FIRST_PROMPT_CHARS, pending_after
 from .database import Database, Row
 from .records import (
     MESSAGE_COLUMNS,
@@ -22,6 +21,7 @@ from .records import (
     new_id,
     now,
     to_json,
+    tool_calls_from_json,
     tool_calls_to_json,
 )
 from .sessions import load_session
@@ -32,8 +32,6 @@ INSERT_COLUMNS = (
     " metadata, code_excerpt, content"
 )
 INSERT_WIDTH = INSERT_COLUMNS.count(",") + 1
-# What listSessions' query matches besides the title: the start of the first user prompt.
-FIRST_PROMPT_CHARS = 500
 # Rows per INSERT statement: well under the engine's bound-parameter limit.
 INSERT_BATCH = 500
 
@@ -150,7 +148,7 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
                 new_messages,
                 next_index,
                 stamp,
-                pending_after(json.loads(pending_json), new_messages),
+                pending_after(tool_calls_from_json(pending_json) or [], new_messages),
             )
             record_appended(db, params.session_id, project_id, min(seqs), max(seqs))
             if ended_at is not None:  # appending reopens an ended session
@@ -164,7 +162,7 @@ def _count_appended(
     messages: list[p.MessageInput],
     next_index: int,
     stamp: str,
-    pending: list[dict[str, Any]],
+    pending: list[p.ToolCall],
 ) -> None:
     usages = [m.usage for m in messages if m.usage is not None]
     db.execute(
@@ -185,7 +183,7 @@ def _count_appended(
             sum(u.cache_creation_tokens for u in usages),
             sum(u.thinking_tokens for u in usages),
             len(usages),
-            to_json(pending),
+            tool_calls_to_json(pending),
             stamp,
             next((m.content[:FIRST_PROMPT_CHARS] for m in messages if m.role is p.Role.USER and m.content), None),
             session_id,
