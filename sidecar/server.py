@@ -357,9 +357,7 @@ class HistoryServer(LanguageServer):
         """Notice commits by other processes: a stat per tick, a query only when the file moved."""
         while True:
             await asyncio.sleep(POLL_SECONDS)
-            signature = self._signature()
-            if signature != self.file_signature:
-                self.file_signature = signature
+            if self._signature() != self.file_signature:
                 if self.indexer is not None:
                     self.indexer.wake()
                 await self.pump_changes()
@@ -369,6 +367,9 @@ class HistoryServer(LanguageServer):
         if store is None:
             return
         async with self.pump_lock:
+            # Taken before reading: what committed since shows as a new signature, so the
+            # poll loop does not read again after this process's own writes.
+            self.file_signature = self._signature()
             while True:
                 try:
                     cursor, changes = await self.on_db(changes_since, store.db, self.change_cursor)
