@@ -11,7 +11,14 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+from sidecar import protocol as p
+from sidecar.search import index as search
+from sidecar.store import Store, messages, sessions
+from sidecar.store.database import Database
+from sidecar.wire import structure_params
 
 CODE_WORDS = (
     "def return import class self async await yield lambda none true false raise except "
@@ -78,3 +85,27 @@ class Corpus:
             size = max(10, min(2000, size)) if total - made >= 10 else total - made
             made += size
             yield self.session(size)
+
+
+def seed_store(path: Path, total: int) -> str:
+    """Fill the history at `path` with `total` corpus messages over 12 projects (unless it
+    already holds that many); the id of its largest session."""
+    store = Store(path)
+    if store.db.scalar("SELECT count(*) FROM messages") < total:
+        for number, batch in enumerate(Corpus().sessions(total)):
+            params = {"kind": "agent", "projectId": f"/home/dev/project-{number % 12}"}
+            session = sessions.create_session(store, structure_params(params, p.CreateSessionParams))
+            for start in range(0, len(batch), 1000):
+                chunk = {"sessionId": session.id, "messages": batch[start : start + 1000]}
+                messages.append_messages(store, structure_params(chunk, p.AppendMessagesParams))
+    largest: str = store.db.scalar("SELECT id FROM sessions ORDER BY message_count DESC LIMIT 1")
+    store.close()
+    return largest
+
+
+def build_index(path: Path) -> None:
+    """Bring the search index up to date, so a sidecar's indexer starts with nothing to do."""
+    history, index = Database(path, read_only=True), search.open_index(path)
+    search.catch_up(history, index)
+    history.close()
+    index.close()

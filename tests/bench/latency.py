@@ -1,4 +1,4 @@
-"""Round-trip latency of the real sidecar over stdio on a seeded database.
+"""Round-trip latency of the real sidecar over stdio on a seeded corpus (see corpus.py).
 
     python -m tests.bench.latency [--messages 100000] [--rounds 300]
 
@@ -11,76 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from sidecar import protocol as p
-from sidecar.store import Store, messages, sessions
-from sidecar.wire import structure_params
-
 from ..helpers import SERVER_COMMAND, frame
-
-WORDS = [
-    "the",
-    "parser",
-    "fails",
-    "on",
-    "tabs",
-    "because",
-    "the",
-    "tokenizer",
-    "splits",
-    "whitespace",
-    "before",
-    "checking",
-    "indentation",
-]
-
-
-def fake_turn(rng: random.Random, n: int) -> list[dict[str, Any]]:
-    """A user prompt, an assistant reply with a tool call, and its (sometimes long) result."""
-    text = " ".join(rng.choices(WORDS, k=rng.randint(5, 60)))
-    call_id = f"call-{n}"
-    output = "\n".join(" ".join(rng.choices(WORDS, k=12)) for _ in range(rng.choice([1, 5, 40, 200])))
-    return [
-        {"role": "user", "content": text},
-        {
-            "role": "assistant",
-            "content": text[::-1],
-            "usage": {"promptTokens": 900, "completionTokens": 60},
-            "toolCalls": [
-                {"id": call_id, "name": "bash", "arguments": {"cmd": f"grep -n {rng.choice(WORDS)} src/*.py"}}
-            ],
-        },
-        {"role": "tool", "toolCallId": call_id, "content": output},
-    ]
-
-
-def seed(path: Path, total: int, per_session: int = 1000) -> str:
-    rng = random.Random(7)
-    store = Store(path)
-    last = ""
-    for _ in range(max(1, total // per_session)):
-        session = sessions.create_session(store, structure_params({"kind": "agent"}, p.CreateSessionParams))
-        batch: list[dict[str, Any]] = []
-        turn = 0
-        while len(batch) < per_session:
-            batch += fake_turn(rng, turn)
-            turn += 1
-        for start in range(0, per_session, 999):
-            chunk = batch[start : min(start + 999, per_session)]
-            messages.append_messages(
-                store, structure_params({"sessionId": session.id, "messages": chunk}, p.AppendMessagesParams)
-            )
-        last = session.id
-    store.close()
-    return last
+from .corpus import build_index, seed_store
 
 
 class Sidecar:
@@ -121,11 +60,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument("--no-index", action="store_true", help="run the sidecar without its search indexer")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         db_path = Path(folder) / "history.db"
         started = time.perf_counter()
-        session_id = seed(db_path, args.messages)
+        session_id = seed_store(db_path, args.messages)
+        build_index(db_path)
         print(f"seeded {args.messages} messages in {time.perf_counter() - started:.1f} s")
         colds = []
         for _ in range(5):
@@ -136,7 +77,8 @@ def main() -> None:
             sidecar.close()
         print(f"cold start to initialize result: median {statistics.median(colds):.0f} ms (of 5)")
         sidecar = Sidecar(db_path)
-        sidecar.call("initialize", {"processId": None, "capabilities": {}})
+        options = {"searchIndex": not args.no_index}
+        sidecar.call("initialize", {"processId": None, "capabilities": {}, "initializationOptions": options})
         # Appends go to a session of their own, so the context reads see the seeded session as it was.
         scratch = sidecar.call("history/createSession", {"kind": "agent"})[0]["id"]
         cases = {
@@ -156,4 +98,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -16,40 +16,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sidecar import protocol as p
-from sidecar.search import index as search
-from sidecar.store import Store, messages, sessions
-from sidecar.wire import structure_params
-
-from .corpus import Corpus
+from .corpus import build_index, seed_store
 from .latency import Sidecar, percentiles
 
 
 def seed(path: Path, total: int) -> None:
-    store = Store(path)
-    have = store.db.scalar("SELECT count(*) FROM messages")
-    if have >= total:
-        print(f"reusing {have} messages at {path}")
-        return
     started = time.perf_counter()
-    corpus = Corpus()
-    for number, batch in enumerate(corpus.sessions(total)):
-        project = f"/home/dev/project-{number % 12}"
-        session = sessions.create_session(
-            store, structure_params({"kind": "agent", "projectId": project}, p.CreateSessionParams)
-        )
-        for start in range(0, len(batch), 1000):
-            chunk = batch[start : start + 1000]
-            messages.append_messages(
-                store, structure_params({"sessionId": session.id, "messages": chunk}, p.AppendMessagesParams)
-            )
+    seed_store(path, total)
     print(f"seeded {total} messages in {time.perf_counter() - started:.0f} s")
     started = time.perf_counter()
-    index = search.open_index(path)
-    search.catch_up(store.db, index)
+    build_index(path)
     print(f"indexed them in {time.perf_counter() - started:.0f} s")
-    index.close()
-    store.close()
 
 
 QUERIES = [
