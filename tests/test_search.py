@@ -268,3 +268,57 @@ def test_a_full_page_even_when_many_top_hits_are_stale(store: Store, index: Data
     # The index still holds the 60 better-scoring, now deleted, hits.
     hits = search.search_messages(store, make(p.SearchMessagesParams, query="wombat", limit=5)).hits
     assert len(hits) == 5 and {h.session_id for h in hits} == {kept}
+
+
+# -- the two tiers ----------------------------------------------------------------------
+
+
+def tier_sizes(index: Database) -> tuple[int, int]:
+    return index.scalar("SELECT count(*) FROM docs"), index.scalar("SELECT count(*) FROM archive")
+
+
+def test_folding_into_the_archive_keeps_every_hit_and_later_ones_merge_with_it(store: Store, index: Database) -> None:
+    early = new_session(store, *[user(f"otter report {n}" + " otter" * (n % 3)) for n in range(12)])
+    search.catch_up(store.db, index)
+    before = search.search_messages(store, make(p.SearchMessagesParams, query="otter", limit=50)).hits
+    assert tier_sizes(index) == (12, 0)
+
+    assert not search.fold(index)  # not due yet
+    assert search.fold(index, search.Limits(recent=12))
+    assert tier_sizes(index) == (0, 12)
+    after = search.search_messages(store, make(p.SearchMessagesParams, query="otter", limit=50)).hits
+    assert after == before  # same hits, same order, same snippets and scores
+
+    late = new_session(store, user("one more otter otter otter otter"), user("a quiet otter"))
+    search.catch_up(store.db, index)
+    assert tier_sizes(index) == (2, 12)
+    hits = search.search_messages(store, make(p.SearchMessagesParams, query="otter", limit=50)).hits
+    assert len(hits) == 14 and {h.session_id for h in hits} == {early, late}
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert hits[0].session_id == late  # the densest match, from the recent tier, ranks first
+    limited = search.search_messages(store, make(p.SearchMessagesParams, query="otter", limit=3)).hits
+    assert limited == hits[:3]
+
+
+def test_a_backlog_larger_than_the_recent_tier_goes_straight_to_the_archive(store: Store, index: Database) -> None:
+    new_session(store, *[user(f"heron sighting {n}") for n in range(40)])
+    limits = search.Limits(recent=10, archive_changes=10)
+    search.index_new_messages(store.db, index, batch=15, limits=limits)
+    search.index_new_messages(store.db, index, batch=15, limits=limits)
+    assert tier_sizes(index) == (0, 30)  # while more than 10 were waiting
+    search.catch_up(store.db, index, limits)
+    # The last 10 went to `docs`; the archive's 30 new documents were due an optimize,
+    # which folds everything.
+    assert tier_sizes(index) == (0, 40)
+    assert index.scalar("SELECT seq FROM progress WHERE name = 'archive_changes'") == 0
+    assert len(find(store, index, "heron", limit=100)) == 40
+
+
+def test_removals_reach_the_archive(store: Store, index: Database, corpus: dict[str, str]) -> None:
+    search.catch_up(store.db, index)
+    assert search.fold(index, search.Limits(recent=1))
+    sessions.delete_session(store, make(p.DeleteSessionParams, sessionId=corpus["second"]))
+    search.catch_up(store.db, index)
+    assert index.scalar("SELECT count(*) FROM archive WHERE session_id = ?", (corpus["second"],)) == 0
+    assert index.scalar("SELECT seq FROM progress WHERE name = 'archive_changes'") == 2
+    assert [h.session_id for h in find(store, index, "database")] == [corpus["first"]]

@@ -5,6 +5,14 @@ that write would hold the history file's lock, stalling every append of every pr
 Here the indexer reads committed messages (readers never block writers) and writes to
 `<db>-search` under that file's own lock; appends never wait for it.
 
+Two tiers, because of how the engine caches: a query keeps every segment of an FTS index
+resident, and only 192 MiB of segments stay cached between queries, per index. One big
+index written a little at a time has many segments and, past a few hundred thousand
+messages, reloads them on every query (~500 ms at a million). So new documents go to
+`docs`, a small index that takes many small writes; once it holds RECENT_LIMIT documents
+they are folded, in one transaction, into `archive`, which is then optimized into a single
+segment that stays cached (2-5 ms queries at a million). Queries ask both and merge.
+
 It is derived data: deleting the file rebuilds it. Progress is recorded in the index
 itself (the last message seq and change seq it has taken in), so after a crash or a kill
 any process simply carries on from there. Every hit is checked against the history
@@ -24,8 +32,9 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from .. import protocol as p
 from ..errors import HistoryError
@@ -52,7 +61,36 @@ SEARCH_MIGRATIONS = [
     CREATE TABLE progress (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
     INSERT INTO progress (name, seq) VALUES ('messages', 0), ('changes', 0);
     """,
+    """
+    CREATE TABLE archive (
+        seq INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        body TEXT NOT NULL,
+        tags TEXT NOT NULL
+    );
+    CREATE INDEX archive_by_session ON archive (session_id);
+    CREATE INDEX archive_fts ON archive USING fts (body, tags);
+    -- Counters that decide when to fold: documents added to `docs` since the last fold,
+    -- and documents added to or removed from `archive` since it was last optimized.
+    INSERT INTO progress (name, seq) VALUES ('recent', 0), ('archive_changes', 0);
+    """,
 ]
+TABLES = ("docs", "archive")
+
+
+class Limits(NamedTuple):
+    """When to fold `docs` into `archive`."""
+
+    # `docs` is folded at this size: small enough to query fast with many segments
+    # (~1 ms at 100k), large enough that folds (seconds) are rare.
+    recent: int = 100_000
+    # Documents added straight to `archive` or removed from it since it was optimized:
+    # removals leave tombstones that slow its queries (35 ms after 50k of 100k).
+    archive_changes: int = 5_000
+
+
+LIMITS = Limits()
 INDEX_BATCH = 2000
 ROWS_PER_INSERT = 500
 POLL_SECONDS = 0.25
@@ -112,9 +150,19 @@ def _progress(index: Database, name: str) -> int:
     return int(index.scalar("SELECT seq FROM progress WHERE name = ?", (name,)))
 
 
-def index_new_messages(history: Database, index: Database, batch: int = INDEX_BATCH) -> int:
-    """Take in the next batch of committed messages; how many were read."""
+def _count(index: Database, name: str, change: int) -> None:
+    index.execute("UPDATE progress SET seq = seq + ? WHERE name = ?", (change, name))
+
+
+def index_new_messages(history: Database, index: Database, batch: int = INDEX_BATCH, limits: Limits = LIMITS) -> int:
+    """Take in the next batch of committed messages; how many were read.
+
+    A backlog larger than `docs` may hold (a first run over an old history, a big import)
+    goes straight to `archive`, to be optimized once when it is all in.
+    """
     after = _progress(index, "messages")
+    backlog = (history.scalar("SELECT max(seq) FROM messages") or 0) - after
+    table, counter = ("archive", "archive_changes") if backlog > limits.recent else ("docs", "recent")
     rows = history.execute(
         "SELECT m.seq, m.session_id, m.role, m.created_at, m.content, m.code_excerpt, m.tool_calls, s.project_id"
         " FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.seq > ? ORDER BY m.seq LIMIT ?",
@@ -133,10 +181,11 @@ def index_new_messages(history: Database, index: Database, batch: int = INDEX_BA
         for start in range(0, len(docs), ROWS_PER_INSERT):
             chunk = docs[start : start + ROWS_PER_INSERT]
             index.execute(
-                "INSERT INTO docs (seq, session_id, created_at, body, tags) VALUES "
+                f"INSERT INTO {table} (seq, session_id, created_at, body, tags) VALUES "
                 + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
                 [value for doc in chunk for value in doc],
             )
+        _count(index, counter, len(docs))
         for start in range(0, len(words), ROWS_PER_INSERT * 4):
             new_words = words[start : start + ROWS_PER_INSERT * 4]
             index.execute(f"INSERT OR IGNORE INTO terms (term) VALUES {', '.join(['(?)'] * len(new_words))}", new_words)
@@ -158,23 +207,39 @@ def forget_removed_messages(history: Database, index: Database) -> None:
     with index.write():
         for _, session_id, change in rows:
             if change == "deleted":
-                index.execute("DELETE FROM docs WHERE session_id = ?", (session_id,))
+                _delete(index, "session_id = ?", [session_id])
             elif change == "purged":
                 _forget_purged(history, index, session_id)
         index.execute("UPDATE progress SET seq = max(seq, ?) WHERE name = 'changes'", (rows[-1][0],))
 
 
+def _delete(index: Database, where: str, params: list[Any]) -> None:
+    """Delete matching documents from both tiers, counting what the archive loses."""
+    index.execute(f"DELETE FROM docs WHERE {where}", params)
+    removed = index.execute(f"DELETE FROM archive WHERE {where} RETURNING seq", params)
+    _count(index, "archive_changes", len(removed))
+
+
+def _indexed(index: Database, column: str, where: str = "1", params: Sequence[Any] = ()) -> list[Any]:
+    return [
+        row[0]
+        for row in index.execute(
+            f"SELECT {column} FROM docs WHERE {where} UNION SELECT {column} FROM archive WHERE {where}",
+            [*params, *params],
+        )
+    ]
+
+
 def _forget_purged(history: Database, index: Database, session_id: str) -> None:
     kept = {row[0] for row in history.execute("SELECT seq FROM messages WHERE session_id = ?", (session_id,))}
-    indexed = [row[0] for row in index.execute("SELECT seq FROM docs WHERE session_id = ?", (session_id,))]
-    gone = [seq for seq in indexed if seq not in kept]
+    gone = [seq for seq in _indexed(index, "seq", "session_id = ?", [session_id]) if seq not in kept]
     for start in range(0, len(gone), ROWS_PER_INSERT):
         chunk = gone[start : start + ROWS_PER_INSERT]
-        index.execute(f"DELETE FROM docs WHERE seq IN ({', '.join('?' * len(chunk))})", chunk)
+        _delete(index, f"seq IN ({', '.join('?' * len(chunk))})", chunk)
 
 
 def _forget_missing_sessions(history: Database, index: Database) -> None:
-    indexed = [row[0] for row in index.execute("SELECT DISTINCT session_id FROM docs")]
+    indexed = _indexed(index, "session_id")
     for start in range(0, len(indexed), ROWS_PER_INSERT):
         chunk = indexed[start : start + ROWS_PER_INSERT]
         present = {
@@ -183,14 +248,39 @@ def _forget_missing_sessions(history: Database, index: Database) -> None:
         }
         with index.write():
             for session_id in set(chunk) - present:
-                index.execute("DELETE FROM docs WHERE session_id = ?", (session_id,))
+                _delete(index, "session_id = ?", [session_id])
 
 
-def catch_up(history: Database, index: Database) -> None:
-    """Index everything committed so far and forget everything removed so far."""
-    while index_new_messages(history, index) == INDEX_BATCH:
+def _fold_due(index: Database, limits: Limits) -> bool:
+    return _progress(index, "recent") >= limits.recent or _progress(index, "archive_changes") >= limits.archive_changes
+
+
+def fold(index: Database, limits: Limits = LIMITS) -> bool:
+    """Move `docs` into `archive` and optimize both, once either needs it; whether it did.
+
+    One transaction: searches see the old tiers, still cached, until the folded ones are
+    complete. It holds the index's lock for a few seconds (about 20 s at a million
+    messages, mostly optimizing the archive), the one time new messages wait to be indexed.
+    """
+    if not _fold_due(index, limits):
+        return False
+    with index.write():
+        if not _fold_due(index, limits):
+            return False  # another process folded meanwhile
+        index.execute("INSERT INTO archive (seq, session_id, created_at, body, tags) SELECT * FROM docs")
+        index.execute("DELETE FROM docs")
+        index.execute("OPTIMIZE INDEX archive_fts")
+        index.execute("OPTIMIZE INDEX docs_fts")
+        index.execute("UPDATE progress SET seq = 0 WHERE name IN ('recent', 'archive_changes')")
+    return True
+
+
+def catch_up(history: Database, index: Database, limits: Limits = LIMITS) -> None:
+    """Index everything committed so far, forget everything removed so far, fold if due."""
+    while index_new_messages(history, index, limits=limits) == INDEX_BATCH:
         pass
     forget_removed_messages(history, index)
+    fold(index, limits)
 
 
 def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
@@ -293,17 +383,26 @@ def _filters(params: p.SearchMessagesParams) -> str:
 
 
 def _ranked(index: Database, engine: str, params: p.SearchMessagesParams, fetch: int) -> list[Row]:
+    """The best `fetch` hits of both tiers. Each tier scores by its own statistics, which
+    differ little: the recent tier is a sample of the same kind of text."""
+    ranked: list[Row] = []
+    for table in TABLES:
+        ranked += _ranked_in(index, table, engine, params, fetch)
+    return sorted(ranked, key=lambda row: row[1], reverse=True)[:fetch]
+
+
+def _ranked_in(index: Database, table: str, engine: str, params: p.SearchMessagesParams, fetch: int) -> list[Row]:
     # One numbered parameter for both fts_match and fts_score: with two separate
     # parameters the engine scores every hit 0.
     if params.since is None and params.until is None:
         return index.execute(
-            "SELECT seq, fts_score(body, tags, ?1) AS score FROM docs"
+            f"SELECT seq, fts_score(body, tags, ?1) AS score FROM {table}"
             " WHERE fts_match(body, tags, ?1) ORDER BY score DESC LIMIT ?2",
             (engine, fetch),
         )
     # A time range cannot be part of the engine's query: filter the matches around it.
     return index.execute(
-        "SELECT seq, score FROM (SELECT seq, created_at, fts_score(body, tags, ?1) AS score FROM docs"
+        f"SELECT seq, score FROM (SELECT seq, created_at, fts_score(body, tags, ?1) AS score FROM {table}"
         " WHERE fts_match(body, tags, ?1)) WHERE created_at >= ?3 AND created_at < ?4"
         " ORDER BY score DESC LIMIT ?2",
         (engine, fetch, params.since or "", params.until or "\uffff"),
@@ -354,12 +453,12 @@ def search_messages(store: Store, params: p.SearchMessagesParams) -> p.SearchMes
             break
         fetch *= 4
     highlighted: dict[int, str] = {}
-    if live:
+    for table in TABLES if live else ():
         rows = index.execute(
-            f"SELECT seq, fts_highlight(body, '**', '**', ?) FROM docs WHERE seq IN ({', '.join('?' * len(live))})",
+            f"SELECT seq, fts_highlight(body, '**', '**', ?) FROM {table} WHERE seq IN ({', '.join('?' * len(live))})",
             (compiled.highlight, *(seq for seq, _ in live)),
         )
-        highlighted = {row[0]: row[1] for row in rows}
+        highlighted.update({row[0]: row[1] for row in rows})
     hits = []
     for seq, score in live:
         session_id, message_id, index_in_session, role, created_at = stored[seq]
