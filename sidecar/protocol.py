@@ -54,9 +54,10 @@ class ExportFormat(enum.Enum):
 
 
 class TranscriptFormat(enum.Enum):
-    """Which agent wrote a transcript; `auto` tells them apart."""
+    """Which agent wrote a transcript; `agent-history` (addition) is our own jsonl export; `auto` tells them apart."""
     CLAUDE_CODE = "claude-code"
     CODEX = "codex"
+    AGENT_HISTORY = "agent-history"
     AUTO = "auto"
 
 
@@ -584,6 +585,10 @@ class ImportTranscriptResult:
     """ImportTranscriptResult"""
 
     sessions: list[Session] = attrs.field(metadata={'json': 'sessions'})
+    files: int = attrs.field(metadata={'json': 'files', 'minimum': 0})
+    messages: int = attrs.field(metadata={'json': 'messages', 'minimum': 0})
+    skipped_lines: int = attrs.field(metadata={'json': 'skippedLines', 'minimum': 0})
+    skipped_files: int = attrs.field(metadata={'json': 'skippedFiles', 'minimum': 0})
 
 
 @attrs.define(kw_only=True)
@@ -664,7 +669,7 @@ REQUESTS: dict[str, RequestSpec] = {
     APPLY_RETENTION: RequestSpec(method=APPLY_RETENTION, params=ApplyRetentionParams, result=ApplyRetentionResult, errors=('StorageBusy', 'StorageError'), proposed=False),
     STATS: RequestSpec(method=STATS, params=None, result=StatsResult, errors=(), proposed=False),
     EXPORT_SESSION: RequestSpec(method=EXPORT_SESSION, params=ExportSessionParams, result=ExportSessionResult, errors=('SessionNotFound',), proposed=False),
-    IMPORT_TRANSCRIPT: RequestSpec(method=IMPORT_TRANSCRIPT, params=ImportTranscriptParams, result=ImportTranscriptResult, errors=('StorageBusy', 'StorageError'), proposed=True),
+    IMPORT_TRANSCRIPT: RequestSpec(method=IMPORT_TRANSCRIPT, params=ImportTranscriptParams, result=ImportTranscriptResult, errors=('StorageBusy', 'StorageError', 'RequestCancelled'), proposed=False),
     SUBSCRIBE: RequestSpec(method=SUBSCRIBE, params=SubscribeParams, result=EmptyResult, errors=(), proposed=False),
 }
 

@@ -41,6 +41,7 @@ from .search import index as search_index
 from .stdio import claim_stdout, open_stdin, read_frames
 from .store import Settings, Store, Work, context, edits, export, housekeeping, messages, sessions, usage
 from .store.changes import Change, MessagesAppended, changes_since, latest_change
+from .transcripts import importer
 from .wire import structure_params, unstructure
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
     p.APPLY_RETENTION: housekeeping.apply_retention,
     p.STATS: housekeeping.stats,
     p.EXPORT_SESSION: export.export_session,
+    p.IMPORT_TRANSCRIPT: importer.import_transcript,
 }
 # Methods that may commit: the change feed is read right after them.
 WRITES = {
@@ -83,6 +85,7 @@ WRITES = {
     p.COMPACT_SESSION,
     p.SET_METADATA,
     p.APPLY_RETENTION,
+    p.IMPORT_TRANSCRIPT,
 }
 POLL_SECONDS = 0.2
 PARENT_POLL_SECONDS = 0.25

@@ -170,3 +170,29 @@ async def test_default_project_from_initialization_options(db_path: Path) -> Non
     async with running_client(db_path, projectId="/home/me/app") as client:
         session = await client.call("history/createSession", {"kind": "chat"})
         assert session["projectId"] == "/home/me/app"
+
+
+async def test_import_transcript_reports_progress_announces_sessions_and_adds_nothing_twice(
+    client: HistoryClient,
+) -> None:
+    samples = Path(__file__).resolve().parents[2] / "shared" / "data" / "transcripts" / "codex"
+    if not samples.is_dir():
+        pytest.skip("the shared sample transcripts are not here")
+    client.progress_reports["import"] = []
+    result = await client.call("history/importTranscript", {"path": str(samples), "workDoneToken": "import"})
+    assert result["files"] == 2 and result["skippedLines"] == 0 and len(result["sessions"]) == 2
+    assert result["messages"] == sum(s["messageCount"] for s in result["sessions"])
+    kinds = [report.kind for report in client.progress_reports["import"]]
+    assert kinds[0] == "begin" and kinds[-1] == "end"
+    for session in result["sessions"]:
+        await client.wait_for(
+            lambda n, sid=session["id"]: n[0] == p.DID_CHANGE_SESSION and n[1]["sessionId"] == sid, timeout=2.0
+        )
+    again = await client.call("history/importTranscript", {"path": str(samples), "format": "codex"})
+    assert (again["messages"], again["sessions"]) == (0, [])
+    with pytest.raises(JsonRpcException) as raised:
+        await client.call("history/importTranscript", {"path": str(samples / "missing.jsonl")})
+    assert raised.value.code == -32602 and "path" in raised.value.message
+    with pytest.raises(JsonRpcException) as raised:
+        await client.call("history/importTranscript", {"path": str(samples), "format": "cursor"})
+    assert raised.value.code == -32602 and "format" in raised.value.message

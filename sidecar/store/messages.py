@@ -6,6 +6,7 @@ The dense per-session `index` is assigned inside the write transaction from the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .. import protocol as p
@@ -27,11 +28,13 @@ from .records import (
 from .sessions import load_session
 
 INSERT_COLUMNS = (
-    "id, session_id, idx, role, tokens, created_at, prompt_tokens, completion_tokens, cache_read_tokens,"
+    "id, session_id, idx, role, compacted, tokens, created_at, prompt_tokens, completion_tokens, cache_read_tokens,"
     " cache_creation_tokens, thinking_tokens, client_message_id, tool_call_id, agent_name, tool_calls,"
     " metadata, code_excerpt, content"
 )
 INSERT_WIDTH = INSERT_COLUMNS.count(",") + 1
+# Positions in a row of INSERT_COLUMNS that callers fill in.
+ROW_ID, ROW_SESSION, ROW_INDEX, ROW_COMPACTED, ROW_CREATED_AT = 0, 1, 2, 4, 6
 # Rows per INSERT statement: well under the engine's bound-parameter limit.
 INSERT_BATCH = 500
 
@@ -41,11 +44,17 @@ def _message_bytes(message: p.MessageInput, tool_calls_json: str | None, metadat
     return sum(len(text.encode()) for text in texts if text is not None)
 
 
-def _prepare(store: Store, session_id: str, messages: list[p.MessageInput], stamp: str) -> list[list[Any]]:
-    """Validate and encode each message outside the transaction, so the lock is held briefly."""
+def prepare_rows(
+    store: Store, session_id: str, messages: list[p.MessageInput], stamps: Sequence[str], ids: Sequence[str] = ()
+) -> list[list[Any]]:
+    """Validate and encode each message outside the transaction, so the lock is held briefly.
+
+    `stamps` are the messages' creation times; `ids` their ids (default: new ones). Rows
+    have no index yet.
+    """
     limit = store.settings.max_message_bytes
     rows = []
-    for position, message in enumerate(messages):
+    for position, (message, stamp) in enumerate(zip(messages, stamps, strict=True)):
         if message.role is p.Role.TOOL and message.tool_call_id is None:
             raise invalid(f"messages[{position}].toolCallId", "required for role tool")
         calls_json = tool_calls_to_json(message.tool_calls)
@@ -59,10 +68,11 @@ def _prepare(store: Store, session_id: str, messages: list[p.MessageInput], stam
         usage = message.usage
         rows.append(
             [
-                new_id(),
+                ids[position] if ids else new_id(),
                 session_id,
                 None,
                 message.role.value,
+                0,
                 estimated_tokens(message),
                 stamp,
                 *(
@@ -100,7 +110,8 @@ def _known_client_ids(db: Database, session_id: str, messages: list[p.MessageInp
     return {row[0]: p.AppendedMessage(id=row[1], index=row[2], created_at=row[3]) for row in rows}
 
 
-def _insert(db: Database, rows: list[list[Any]]) -> list[int]:
+def insert_rows(db: Database, rows: list[list[Any]]) -> list[int]:
+    """Insert prepared rows, in statements of INSERT_BATCH; their seqs."""
     seqs: list[int] = []
     for start in range(0, len(rows), INSERT_BATCH):
         batch = rows[start : start + INSERT_BATCH]
@@ -115,7 +126,7 @@ def _insert(db: Database, rows: list[list[Any]]) -> list[int]:
 
 def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMessagesResult:
     db, stamp = store.db, now()
-    rows = _prepare(store, params.session_id, params.messages, stamp)
+    rows = prepare_rows(store, params.session_id, params.messages, [stamp] * len(params.messages))
     with db.write():
         state = db.one(
             "SELECT next_index, project_id, ended_at, pending_tool_calls FROM sessions WHERE id = ?",
@@ -132,7 +143,7 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
             if key is not None and key in results:
                 appended.append(results[key])
                 continue
-            row[2] = next_index
+            row[ROW_INDEX] = next_index
             result = p.AppendedMessage(id=row[0], index=next_index, created_at=stamp)
             if key is not None:
                 results[key] = result
@@ -141,7 +152,7 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
             new_messages.append(message)
             next_index += 1
         if new_rows:
-            seqs = _insert(db, new_rows)
+            seqs = insert_rows(db, new_rows)
             _count_appended(
                 db,
                 params.session_id,

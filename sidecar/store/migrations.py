@@ -117,6 +117,11 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
+    # 2: where an imported session came from, so importing it again adds nothing.
+    """
+    ALTER TABLE sessions ADD COLUMN import_key TEXT;
+    CREATE UNIQUE INDEX sessions_by_import_key ON sessions (import_key);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

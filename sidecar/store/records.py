@@ -26,8 +26,11 @@ EDIT_COLUMNS = "id, session_id, message_id, file_path, kind, diff, new_path, cre
 USAGE_COLUMNS = ("prompt_tokens", "completion_tokens", "cache_read_tokens", "cache_creation_tokens", "thinking_tokens")
 
 
-def new_id() -> str:
-    return str(ULID())
+def new_id(at: str | None = None) -> str:
+    """A ULID; for a record made at an earlier time `at` (an import), one of that time."""
+    if at is None:
+        return str(ULID())
+    return str(ULID.from_datetime(datetime.fromisoformat(at.replace("Z", "+00:00"))))
 
 
 def now() -> str:

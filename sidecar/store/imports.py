@@ -1,0 +1,189 @@
+"""Writing whole sessions read from elsewhere: other agents' transcripts, or our own export.
+
+A session is written in one transaction, so an import never leaves half a session. Each
+carries the key that identifies it in its source (`claude-code:<session uuid>`, …), kept
+in `sessions.import_key`: importing the same source again finds the session and adds only
+the messages it lacks (a transcript that grew since), matched by `clientMessageId`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from .. import protocol as p
+from ..errors import PayloadTooLarge
+from . import Store
+from .changes import record_appended, record_session_change
+from .counters import refresh_counters
+from .database import Database
+from .messages import ROW_COMPACTED, ROW_CREATED_AT, ROW_ID, ROW_INDEX, ROW_SESSION, insert_rows, prepare_rows
+from .records import new_id, to_json
+from .sessions import load_session
+
+
+@attrs.define
+class ImportedMessage:
+    message: p.MessageInput
+    created_at: str
+    id: str | None = None  # kept when the source is our own export
+    compacted: bool = False
+
+
+@attrs.define
+class ImportedSession:
+    key: str
+    kind: str
+    messages: list[ImportedMessage]
+    created_at: str
+    updated_at: str
+    id: str | None = None
+    project_id: str | None = None
+    title: str | None = None
+    agent_name: str | None = None
+    model: str | None = None
+    parent_session_id: str | None = None
+    parent_key: str | None = None  # resolved to parent_session_id when that source was imported
+    forked_from_message_id: str | None = None
+    ended_at: str | None = None
+    metadata: dict[str, Any] = attrs.Factory(dict)
+    # (summary, through_index, created_at), in order
+    compactions: list[tuple[str, int, str]] = attrs.Factory(list)
+    edits: list[p.Edit] = attrs.Factory(list)
+
+
+@attrs.define
+class ImportOutcome:
+    session: p.Session
+    added: int  # messages written; 0 when everything was already there
+    skipped: int  # messages over the size limit, left out
+
+
+def _rows(store: Store, session: ImportedSession) -> tuple[list[tuple[ImportedMessage, list[Any]]], int]:
+    """Each message encoded as a row, outside the lock; those over the size limit left out."""
+    rows, skipped = [], 0
+    for imported in session.messages:
+        try:
+            message_id = imported.id or new_id(imported.created_at)
+            [row] = prepare_rows(store, "", [imported.message], [imported.created_at], [message_id])
+        except PayloadTooLarge:
+            skipped += 1
+            continue
+        row[ROW_COMPACTED] = int(imported.compacted)
+        rows.append((imported, row))
+    return rows, skipped
+
+
+def _existing(db: Database, session: ImportedSession) -> str | None:
+    found = db.scalar("SELECT id FROM sessions WHERE import_key = ?", (session.key,))
+    if found is None and session.id is not None:
+        found = db.scalar("SELECT id FROM sessions WHERE id = ?", (session.id,))
+    return None if found is None else str(found)
+
+
+def import_sessions(store: Store, sessions: list[ImportedSession]) -> list[ImportOutcome]:
+    """Write whole sessions, all in one transaction: one fsync for many small sessions."""
+    prepared = [(session, *_rows(store, session)) for session in sessions]
+    with store.db.write():
+        return [_write(store, session, rows, skipped) for session, rows, skipped in prepared]
+
+
+def _write(
+    store: Store, session: ImportedSession, rows: list[tuple[ImportedMessage, list[Any]]], skipped: int
+) -> ImportOutcome:
+    db = store.db
+    session_id = _existing(db, session)
+    if session_id is None:
+        session_id = _create(db, session, store.settings.default_project_id)
+        change = p.SessionChange.CREATED
+        known: set[str] = set()
+    else:
+        change = p.SessionChange.UPDATED
+        known = _known_messages(db, session_id)
+    new = [(imported, row) for imported, row in rows if not _is_known(imported, row, known)]
+    if new:
+        _insert(db, session_id, [row for _, row in new])
+    if change is p.SessionChange.CREATED:
+        _insert_compactions_and_edits(db, session_id, session)
+    refresh_counters(db, session_id)
+    written = load_session(db, session_id)
+    if new or change is p.SessionChange.CREATED:
+        record_session_change(db, written, change)
+    return ImportOutcome(written, len(new), skipped)
+
+
+def _create(db: Database, session: ImportedSession, default_project_id: str | None) -> str:
+    session_id = session.id or new_id(session.created_at)
+    parent = session.parent_session_id
+    if parent is None and session.parent_key is not None:
+        parent = db.scalar("SELECT id FROM sessions WHERE import_key = ?", (session.parent_key,))
+    db.execute(
+        "INSERT INTO sessions (id, project_id, kind, title, agent_name, model, parent_session_id,"
+        " forked_from_message_id, created_at, updated_at, ended_at, metadata, import_key)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            session_id,
+            session.project_id or default_project_id,
+            session.kind,
+            session.title,
+            session.agent_name,
+            session.model,
+            parent,
+            session.forked_from_message_id,
+            session.created_at,
+            session.updated_at,
+            session.ended_at,
+            to_json(session.metadata),
+            session.key,
+        ),
+    )
+    return session_id
+
+
+def _known_messages(db: Database, session_id: str) -> set[str]:
+    rows = db.execute("SELECT id, client_message_id FROM messages WHERE session_id = ?", (session_id,))
+    return {value for row in rows for value in row if value is not None}
+
+
+def _is_known(imported: ImportedMessage, row: list[Any], known: set[str]) -> bool:
+    key = imported.message.client_message_id
+    return (key is not None and key in known) or row[ROW_ID] in known
+
+
+def _insert(db: Database, session_id: str, rows: list[list[Any]]) -> None:
+    next_index = int(db.scalar("SELECT next_index FROM sessions WHERE id = ?", (session_id,)))
+    for position, row in enumerate(rows):
+        row[ROW_SESSION] = session_id
+        row[ROW_INDEX] = next_index + position
+    seqs = insert_rows(db, rows)
+    updated_at = max(row[ROW_CREATED_AT] for row in rows)
+    db.execute(
+        "UPDATE sessions SET next_index = ?, updated_at = max(updated_at, ?) WHERE id = ?",
+        (next_index + len(rows), updated_at, session_id),
+    )
+    project_id = db.scalar("SELECT project_id FROM sessions WHERE id = ?", (session_id,))
+    record_appended(db, session_id, project_id, min(seqs), max(seqs))
+
+
+def _insert_compactions_and_edits(db: Database, session_id: str, session: ImportedSession) -> None:
+    for summary, through_index, created_at in session.compactions:
+        db.execute(
+            "INSERT INTO compactions (session_id, summary, through_index, created_at) VALUES (?, ?, ?, ?)",
+            (session_id, summary, through_index, created_at),
+        )
+    for edit in session.edits:
+        db.execute(
+            "INSERT INTO edits (id, session_id, message_id, file_path, kind, diff, new_path, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                edit.id,
+                session_id,
+                edit.message_id,
+                edit.file_path,
+                edit.kind.value,
+                edit.diff,
+                edit.new_path,
+                edit.created_at,
+            ),
+        )

@@ -1,0 +1,76 @@
+"""Reading other agents' transcripts (and our own export) into sessions to import.
+
+Each format is a module with `read(path) -> Transcript`; `importer.py` finds the files,
+tells the formats apart and writes what they read through the storage core. Readers never
+write: a line they cannot use is counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ..store.imports import ImportedSession
+
+
+@attrs.define
+class Transcript:
+    sessions: list[ImportedSession] = attrs.Factory(list)
+    skipped_lines: int = 0  # not JSON, not an object, or missing what its kind needs
+
+
+class Malformed(Exception):
+    """A line of a known kind without the fields that kind must have."""
+
+
+def json_lines(path: Path) -> Iterator[dict[str, Any] | None]:
+    """Each line's JSON object, or None for a line that is not one (blank lines skipped)."""
+    with path.open("rb") as lines:
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except ValueError:  # invalid JSON or invalid UTF-8
+                yield None
+                continue
+            yield value if isinstance(value, dict) else None
+
+
+def stamp(text: Any) -> str:
+    """A source timestamp as the contract writes times: ISO 8601 UTC with milliseconds."""
+    if not isinstance(text, str):
+        raise Malformed("no timestamp")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise Malformed(f"bad timestamp {text!r}") from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def text_of(content: Any) -> str:
+    """The readable text of a content value: a string, or a list of blocks."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return "" if content is None else json.dumps(content, ensure_ascii=False)
+    parts = []
+    for block in content:
+        if isinstance(block, str):
+            parts.append(block)
+        elif not isinstance(block, dict):
+            continue
+        elif isinstance(block.get("text"), str):
+            parts.append(block["text"])
+        elif block.get("type") in ("image", "input_image"):
+            parts.append("[image]")
+        elif block.get("type") == "tool_reference":
+            parts.append(f"[tool {block.get('tool_name', '')}]")
+    return "\n".join(parts)

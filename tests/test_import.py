@@ -1,0 +1,258 @@
+"""Importing real Claude Code and Codex transcripts, and our own export, through the core.
+
+Expected figures are computed here straight from the sample files, in a few lines each,
+independently of the importer's readers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sidecar import protocol as p
+from sidecar.errors import InvalidParams
+from sidecar.store import Store, context, edits, export, messages, sessions
+from sidecar.transcripts import importer
+from sidecar.wire import structure_params
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "transcripts"
+CLAUDE = sorted((SAMPLES / "claude-code").glob("*.jsonl"))
+CODEX = sorted((SAMPLES / "codex").glob("*.jsonl"))
+pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="the shared sample transcripts are not here")
+
+
+def run_import(store: Store, path: Path, **raw: Any) -> p.ImportTranscriptResult:
+    return importer.import_transcript(store, structure_params({"path": str(path), **raw}, p.ImportTranscriptParams))
+
+
+def rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def all_messages(store: Store, session_id: str) -> list[p.Message]:
+    params = structure_params({"sessionId": session_id, "limit": 1000}, p.GetMessagesParams)
+    page = messages.get_messages(store, params)
+    assert not page.has_more
+    return page.messages
+
+
+def usage_totals(session: p.Session) -> tuple[int, int, int, int, int]:
+    u = session.usage
+    return (u.prompt_tokens, u.completion_tokens, u.cache_read_tokens, u.cache_creation_tokens, u.thinking_tokens)
+
+
+# -- Claude Code ------------------------------------------------------------------------
+
+
+def claude_expected(path: Path) -> dict[str, Any]:
+    entries = [r for r in rows(path) if r.get("type") in ("user", "assistant")]
+    calls = {b["id"] for r in entries if r["type"] == "assistant" for b in r["message"]["content"]
+             if isinstance(b, dict) and b.get("type") == "tool_use"}  # fmt: skip
+    results = [b for r in entries if r["type"] == "user" and isinstance(r["message"]["content"], list)
+               for b in r["message"]["content"] if b.get("type") == "tool_result"]  # fmt: skip
+    usage_by_call = {r["message"]["id"]: r["message"]["usage"] for r in entries if r["type"] == "assistant"}
+    user_texts = 0
+    for r in entries:
+        content = r["message"]["content"]
+        if r["type"] == "user" and not r.get("isCompactSummary"):
+            blocks = content if isinstance(content, list) else [{"type": "text", "text": content}]
+            user_texts += any(b.get("type") != "tool_result" for b in blocks)
+    return {
+        "messages": len(usage_by_call) + user_texts + len(results),
+        "tool_calls": len(calls),
+        "results": len(results),
+        "paired": sum(b["tool_use_id"] in calls for b in results),
+        "errors": sum(bool(b.get("is_error")) for b in results),
+        "usage": (
+            sum(u.get("input_tokens", 0) for u in usage_by_call.values()),
+            sum(u.get("output_tokens", 0) for u in usage_by_call.values()),
+            sum(u.get("cache_read_input_tokens", 0) for u in usage_by_call.values()),
+            sum(u.get("cache_creation_input_tokens", 0) for u in usage_by_call.values()),
+            0,
+        ),
+        "compactions": sum(bool(r.get("isCompactSummary")) for r in entries),
+        "cwd": next(r["cwd"] for r in entries if r.get("cwd")),
+    }
+
+
+@pytest.mark.parametrize("path", CLAUDE, ids=lambda path: path.name[:40])
+def test_claude_code_sessions_match_their_files(store: Store, path: Path) -> None:
+    expected = claude_expected(path)
+    result = run_import(store, path)
+    assert (result.files, result.skipped_lines, len(result.sessions)) == (1, 0, 1)
+    session = result.sessions[0]
+    stored = all_messages(store, session.id)
+    tool_messages = [m for m in stored if m.role is p.Role.TOOL]
+    call_ids = {call.id for m in stored for call in m.tool_calls or []}
+    assert session.message_count == len(stored) == expected["messages"] == result.messages
+    assert session.tool_call_count == expected["tool_calls"]
+    assert len(tool_messages) == expected["results"]
+    assert sum(m.tool_call_id in call_ids for m in tool_messages) == expected["paired"]
+    assert sum(bool((m.metadata or {}).get("isError")) for m in tool_messages) == expected["errors"]
+    assert usage_totals(session) == expected["usage"]
+    assert session.project_id == expected["cwd"]
+    assert [m.index for m in stored] == list(range(len(stored)))
+    assert sum(m.compacted for m in stored) > 0 if expected["compactions"] else not any(m.compacted for m in stored)
+
+
+def test_sidechains_carry_an_agent_name_and_sub_agent_files_link_to_their_session(store: Store, tmp_path: Path) -> None:
+    # The 2.1 layout: <project>/<session>.jsonl and <project>/<session>/subagents/agent-<id>.jsonl
+    project = tmp_path / ".claude" / "projects" / "-experiments-worktrees"
+    main_id = "ef958aa1-0e93-49f0-bb71-150f63befcd1"
+    (project / main_id / "subagents").mkdir(parents=True)
+    shutil.copy(SAMPLES / "claude-code" / f"iansherr__claude-code-log__{main_id}.jsonl", project / f"{main_id}.jsonl")
+    for suffix in (".jsonl", ".meta.json"):
+        shutil.copy(
+            SAMPLES / "claude-code" / f"iansherr__claude-code-log__agent-a52886dc180afb356{suffix}",
+            project / main_id / "subagents" / f"agent-a52886dc180afb356{suffix}",
+        )
+    result = run_import(store, tmp_path / ".claude" / "projects")
+    assert result.files == 2
+    main, sub = sorted(result.sessions, key=lambda s: s.kind)
+    assert (main.kind, sub.kind) == ("agent", "subagent")
+    assert sub.parent_session_id == main.id
+    meta = json.loads((project / main_id / "subagents" / "agent-a52886dc180afb356.meta.json").read_text())
+    assert sub.agent_name == meta["agentType"]
+    assert {m.agent_name for m in all_messages(store, sub.id)} == {meta["agentType"]}
+
+    inline = run_import(store, next(path for path in CLAUDE if "5c0375b4" in path.name)).sessions[0]
+    sidechain_rows = [r for r in rows(next(path for path in CLAUDE if "5c0375b4" in path.name)) if r.get("isSidechain")]
+    named = [m for m in all_messages(store, inline.id) if m.agent_name == "sidechain"]
+    assert sidechain_rows and named and inline.agent_name is None
+
+
+def test_a_compaction_becomes_the_summary_of_the_context(store: Store) -> None:
+    path = next(path for path in CLAUDE if "a6-e4c2a0fbd1" in path.name)
+    summary_row = next(r for r in rows(path) if r.get("isCompactSummary"))
+    session = run_import(store, path).sessions[0]
+    rebuilt = context.get_context(store, structure_params({"sessionId": session.id}, p.GetContextParams))
+    assert rebuilt.summary == summary_row["message"]["content"]
+    assert all(not m.compacted for m in rebuilt.messages)
+
+
+# -- Codex --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", CODEX, ids=lambda path: path.name[:40])
+def test_codex_sessions_match_their_files(store: Store, path: Path) -> None:
+    items = [r["payload"] for r in rows(path) if r["type"] == "response_item"]
+    calls = [i for i in items if i["type"] in ("function_call", "custom_tool_call")]
+    outputs = [i for i in items if i["type"] in ("function_call_output", "custom_tool_call_output")]
+    texts = [i for i in items if i["type"] == "message"]
+    counts = [r["payload"]["info"] for r in rows(path) if r["payload"].get("type") == "token_count"]
+    final = [info for info in counts if info][-1]["total_token_usage"]
+    meta = next(r["payload"] for r in rows(path) if r["type"] == "session_meta")
+
+    result = run_import(store, path)
+    session = result.sessions[0]
+    stored = all_messages(store, session.id)
+    assert session.message_count == len(stored) == len(calls) + len(outputs) + len(texts)
+    assert session.tool_call_count == len(calls)
+    assert {m.tool_call_id for m in stored if m.role is p.Role.TOOL} == {c["call_id"] for c in calls}
+    prompt, completion, cache_read, _, thinking = usage_totals(session)
+    assert prompt + cache_read == final["input_tokens"]
+    assert cache_read == final["cached_input_tokens"]
+    assert completion == final["output_tokens"]
+    assert thinking == final["reasoning_output_tokens"]
+    assert session.project_id == meta["cwd"] and session.metadata["sourceSessionId"] == meta["id"]
+    assert session.created_at.startswith(meta["timestamp"][:19])
+
+
+# -- again, broken, grown -------------------------------------------------------------------
+
+
+def test_importing_again_adds_nothing(store: Store) -> None:
+    first = run_import(store, SAMPLES)
+    assert first.files == len(CLAUDE) + len(CODEX) and first.skipped_files == 0 and first.messages > 1000
+    before = housekeeping_counts(store)
+    again = run_import(store, SAMPLES)
+    assert (again.files, again.messages, again.sessions) == (first.files, 0, [])
+    assert housekeeping_counts(store) == before
+
+
+def housekeeping_counts(store: Store) -> tuple[int, int]:
+    return store.db.scalar("SELECT count(*) FROM sessions"), store.db.scalar("SELECT count(*) FROM messages")
+
+
+def test_malformed_lines_are_skipped_and_counted(store: Store, tmp_path: Path) -> None:
+    source = next(path for path in CLAUDE if "1af7fc5e" in path.name)
+    lines = source.read_bytes().splitlines(keepends=True)
+    broken = tmp_path / "broken.jsonl"
+    garbage = [
+        b"{not json\n",
+        b"[1, 2, 3]\n",
+        b'{"type": "user", "sessionId": "x", "timestamp": "2025"}\n',
+        b"\xff\xfe\n",
+    ]
+    broken.write_bytes(b"".join(lines[:5] + garbage[:2] + lines[5:10] + garbage[2:] + lines[10:]))
+    result = run_import(store, broken)
+    assert result.skipped_lines == 4
+    assert result.sessions[0].message_count == claude_expected(source)["messages"]
+
+
+def test_a_transcript_that_grew_adds_only_its_new_messages(store: Store, tmp_path: Path) -> None:
+    source = next(path for path in CLAUDE if "7acd37a8" in path.name)
+    lines = source.read_bytes().splitlines(keepends=True)
+    growing = tmp_path / "growing.jsonl"
+    growing.write_bytes(b"".join(lines[: len(lines) // 2]))
+    first = run_import(store, growing)
+    growing.write_bytes(b"".join(lines))
+    second = run_import(store, growing)
+    assert second.sessions[0].id == first.sessions[0].id
+    assert first.messages + second.messages == claude_expected(source)["messages"]
+    assert second.sessions[0].message_count == claude_expected(source)["messages"]
+
+
+def test_a_path_that_does_not_exist_is_invalid_params(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(InvalidParams) as raised:
+        run_import(store, tmp_path / "nowhere")
+    assert raised.value.data["field"] == "path"
+
+
+def test_a_file_of_no_known_format_is_counted_not_imported(store: Store, tmp_path: Path) -> None:
+    (tmp_path / "notes.jsonl").write_text('{"hello": "world"}\n')
+    result = run_import(store, tmp_path)
+    assert (result.files, result.skipped_files, result.sessions) == (0, 1, [])
+
+
+# -- our own export, round trip -------------------------------------------------------------
+
+
+def test_the_jsonl_export_imports_back_to_the_same_session(store: Store, tmp_path: Path) -> None:
+    source = next(path for path in CLAUDE if "a6-e4c2a0fbd1" in path.name)  # has a compaction
+    session = run_import(store, source).sessions[0]
+    first_message = all_messages(store, session.id)[0]
+    edit = structure_params(
+        {
+            "sessionId": session.id,
+            "messageId": first_message.id,
+            "filePath": "a.txt",
+            "kind": "create",
+            "diff": "--- /dev/null\n+++ b/a.txt\n@@ -0,0 +1 @@\n+hello\n",
+        },
+        p.RecordEditParams,
+    )
+    edits.record_edit(store, edit)
+    sessions.update_session(
+        store,
+        structure_params(
+            {"sessionId": session.id, "title": "Round trip", "metadata": {"k": [1]}}, p.UpdateSessionParams
+        ),
+    )
+    sessions.end_session(store, structure_params({"sessionId": session.id}, p.SessionParams))
+
+    def exported() -> str:
+        params = structure_params({"sessionId": session.id, "format": "jsonl"}, p.ExportSessionParams)
+        return export.export_session(store, params).content
+
+    original = exported()
+    (tmp_path / "export.jsonl").write_text(original)
+    assert run_import(store, tmp_path / "export.jsonl").messages == 0  # still there: nothing added
+    sessions.delete_session(store, structure_params({"sessionId": session.id}, p.DeleteSessionParams))
+    result = run_import(store, tmp_path / "export.jsonl", format="auto")
+    assert [s.id for s in result.sessions] == [session.id]
+    assert exported() == original
