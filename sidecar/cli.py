@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
         help="keep the search index current until stdin closes (the sidecar runs this itself)",
     )
     index.add_argument("--db", type=Path, help="the database file")
+    from .terminal import add_commands
+
+    add_commands(commands, f"the database file (default: ${DB_ENV}, else {default_db_path()})")
     return parser
 
 
@@ -83,4 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "index":
         return _index(args)
-    return 2
+    os.umask(0o077)
+    from .terminal import run
+
+    return run(args, (args.db or default_db_path()).expanduser())

@@ -146,13 +146,6 @@ async def test_edits_retention_stats_export_subscribe(client: HistoryClient) -> 
     assert await client.call("history/subscribe", {"sessionIds": [sid]}) == {}
 
 
-@pytest.mark.parametrize("method", [m for m, spec in p.REQUESTS.items() if spec.proposed])
-async def test_proposed_methods_are_unknown_to_this_version(client: HistoryClient, method: str) -> None:
-    with pytest.raises(JsonRpcException) as raised:
-        await client.call(method, {"query": "x", "path": "x"})
-    assert raised.value.code == -32601
-
-
 async def test_a_restart_keeps_everything(db_path: Path) -> None:
     async with running_client(db_path) as first:
         sid = (await first.call("history/createSession", {"kind": "chat"}))["id"]

@@ -150,6 +150,11 @@ def _progress(index: Database, name: str) -> int:
     return int(index.scalar("SELECT seq FROM progress WHERE name = ?", (name,)))
 
 
+def indexed_through(index: Database) -> int:
+    """The seq of the last message the index has taken in."""
+    return _progress(index, "messages")
+
+
 def _count(index: Database, name: str, change: int) -> None:
     index.execute("UPDATE progress SET seq = seq + ? WHERE name = ?", (change, name))
 
