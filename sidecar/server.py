@@ -88,6 +88,7 @@ WRITES = {
     p.IMPORT_TRANSCRIPT,
 }
 POLL_SECONDS = 0.2
+JSON_RPC_MEMBERS = {"jsonrpc", "id", "method", "params", "result", "error"}
 PARENT_POLL_SECONDS = 0.25
 PROGRESS_INTERVAL = 0.1
 RETENTION_PERIOD = 24 * 3600
@@ -399,16 +400,21 @@ class HistoryServer(LanguageServer):
     # -- frames -----------------------------------------------------------------------
 
     def receive(self, data: dict[str, Any]) -> None:
+        # Members JSON-RPC does not define are ignored (pygls would reject the message).
+        data = {key: value for key, value in data.items() if key in JSON_RPC_MEMBERS}
         try:
             message = self.protocol.structure_message(data)
-        except JsonRpcException as error:
+        except JsonRpcException:
             if "id" in data and "method" in data:
-                self.send_error(data["id"], error.code, f"invalid params: {data['method']}")
+                self.send_error(data["id"], -32600, f"invalid request: {data['method']} cannot be read")
             return
         self.protocol.handle_message(message)
 
     def send_error(self, request_id: Any, code: int, message: str) -> None:
-        self.protocol._send_response(request_id, error=lsp.ResponseError(code=code, message=message))
+        # Written as a plain object: pygls would drop a null id, which JSON-RPC requires
+        # when the request's id could not be read.
+        error = {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+        self.protocol._send_data(error)
 
     async def serve_stdio(self) -> None:
         logs.install(self, asyncio.get_running_loop())

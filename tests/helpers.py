@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -111,7 +112,7 @@ def frame(payload: bytes | dict[str, Any]) -> bytes:
 class RawServer:
     """The sidecar driven byte by byte, for what a well-behaved client library never sends."""
 
-    def __init__(self, db_path: Path, *extra: str) -> None:
+    def __init__(self, db_path: Path, *extra: str, ignore_sigxfsz: bool = False) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             [*SERVER_COMMAND, "--db", str(db_path), *extra],
@@ -119,6 +120,8 @@ class RawServer:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
+            # Past a file-size limit, SIGXFSZ kills; ignored, the write fails as on a full disk.
+            preexec_fn=(lambda: signal.signal(signal.SIGXFSZ, signal.SIG_IGN)) if ignore_sigxfsz else None,
         )
         self.next_id = 0
 
@@ -154,6 +157,10 @@ class RawServer:
             if message.get("id") == request_id:
                 return message
 
+    @staticmethod
+    def frame_of(request_id: int, method: str, params: Any) -> bytes:
+        return frame({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+
     def request(self, method: str, params: Any = None, *, omit_params: bool = False) -> dict[str, Any]:
         self.next_id += 1
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": self.next_id, "method": method}
@@ -175,6 +182,9 @@ class RawServer:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
+        self.close_pipes()
+
+    def close_pipes(self) -> None:
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()

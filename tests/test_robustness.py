@@ -1,0 +1,131 @@
+"""Crashes, full disks and many windows, against real sidecar processes on one real file.
+
+The figures these tests use (rounds, processes, messages) are the ones the README states.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import resource
+import signal
+import time
+from pathlib import Path
+
+from sidecar.search import index as search
+from sidecar.store import Store
+from sidecar.store.database import Database
+
+from .helpers import HistoryClient, RawServer, running_client
+
+KILL_ROUNDS = 20
+WINDOWS = 3
+MESSAGES_PER_WINDOW = 30
+
+
+def test_kill_9_during_appends_loses_no_acknowledged_message(db_path: Path) -> None:
+    """20 rounds: a stream of appends, kill -9 at a random moment, restart, check."""
+    rng = random.Random(7)
+    acknowledged: dict[str, int] = {}  # content → index the server acknowledged
+    session_id = ""
+    for round_number in range(KILL_ROUNDS):
+        server = RawServer(db_path)
+        server.initialize(searchIndex=round_number % 2 == 0)  # indexers get killed too, half the time
+        if not session_id:
+            session_id = server.request("history/createSession", {"kind": "agent"})["result"]["id"]
+        deadline = time.monotonic() + rng.uniform(0.05, 0.4)
+        n = 0
+        while time.monotonic() < deadline:
+            content = f"round {round_number} message {n}"
+            batch = [{"role": "user", "content": content, "clientMessageId": content}]
+            reply = server.request("history/appendMessages", {"sessionId": session_id, "messages": batch})
+            acknowledged[content] = reply["result"]["messages"][0]["index"]
+            n += 1
+        # One more request in flight when the kill lands: it may or may not commit.
+        server.send(
+            RawServer.frame_of(
+                999_999,
+                "history/appendMessages",
+                {"sessionId": session_id, "messages": [{"role": "user", "content": f"in flight {round_number}"}]},
+            )
+        )
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(5)
+        server.close_pipes()
+
+    store = Store(db_path)
+    rows = store.db.execute("SELECT content, idx FROM messages WHERE session_id = ? ORDER BY idx", (session_id,))
+    stored = {content: index for content, index in rows}
+    assert all(stored.get(content) == index for content, index in acknowledged.items())
+    assert [index for _, index in rows] == list(range(len(rows)))  # dense, no duplicates
+    assert len(acknowledged) >= KILL_ROUNDS
+    assert store.db.scalar("PRAGMA integrity_check") == "ok"
+    # Search catches up with everything, including what the killed indexers never took in.
+    index = search.open_index(db_path)
+    search.catch_up(store.db, index)
+    assert search.indexed_through(index) == store.db.scalar("SELECT max(seq) FROM messages")
+    assert index.scalar("PRAGMA integrity_check") == "ok"
+    index.close()
+    store.close()
+
+
+def _limit_file_size(server: RawServer, limit: int) -> None:
+    resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+
+def test_a_full_disk_is_storage_error_nothing_half_written_and_service_resumes(db_path: Path) -> None:
+    # SIGXFSZ would kill the process at the limit; ignored, the write fails with EFBIG,
+    # as it fails with ENOSPC on a full disk.
+    server = RawServer(db_path, ignore_sigxfsz=True)
+    server.initialize(searchIndex=False)
+    session_id = server.request("history/createSession", {"kind": "agent"})["result"]["id"]
+    small = [{"role": "user", "content": "before the disk filled"}]
+    server.request("history/appendMessages", {"sessionId": session_id, "messages": small})
+    used = max(path.stat().st_size for path in db_path.parent.iterdir() if path.is_file())
+    _limit_file_size(server, used + 64 * 1024)  # room for a little, not for 2 MB
+
+    big = [{"role": "user", "content": f"{n} " + "x" * 100_000} for n in range(20)]
+    reply = server.request("history/appendMessages", {"sessionId": session_id, "messages": big})
+    assert reply["error"]["code"] == -32005, reply
+    page = server.request("history/getMessages", {"sessionId": session_id})["result"]
+    assert [m["content"] for m in page["messages"]] == ["before the disk filled"]  # all or nothing
+
+    _limit_file_size(server, resource.RLIM_INFINITY)  # space is back
+    reply = server.request("history/appendMessages", {"sessionId": session_id, "messages": big})
+    assert [m["index"] for m in reply["result"]["messages"]] == list(range(1, 21))
+    server.request("shutdown")
+    server.close_pipes()
+    check = Database(db_path, read_only=True)
+    assert check.scalar("PRAGMA integrity_check") == "ok"
+    check.close()
+
+
+async def test_three_windows_append_at_once_and_each_hears_the_others(db_path: Path) -> None:
+    async with running_client(db_path) as first:
+        session_id = (await first.call("history/createSession", {"kind": "agent"}))["id"]
+        async with running_client(db_path) as second, running_client(db_path) as third:
+            windows: list[HistoryClient] = [first, second, third]
+
+            async def append_many(window: int, client: HistoryClient) -> list[float]:
+                acknowledged = []
+                for n in range(MESSAGES_PER_WINDOW):
+                    batch = [{"role": "user", "content": f"window {window} message {n}"}]
+                    await client.call("history/appendMessages", {"sessionId": session_id, "messages": batch})
+                    acknowledged.append(time.monotonic())
+                return acknowledged
+
+            started = time.monotonic()
+            await asyncio.gather(*(append_many(w, c) for w, c in enumerate(windows)))
+            # Each window hears every message, its own and the other two windows'.
+            total = WINDOWS * MESSAGES_PER_WINDOW
+            deadline = time.monotonic() + 1.0
+            while any(len(client.appended(session_id)) < total for client in windows):
+                assert time.monotonic() < deadline, [len(c.appended(session_id)) for c in windows]
+                await asyncio.sleep(0.02)
+            heard = [sorted(m["index"] for m in client.appended(session_id)) for client in windows]
+            assert heard == [list(range(total))] * WINDOWS
+            page = await first.call("history/getMessages", {"sessionId": session_id, "limit": 1000})
+            contents = [m["content"] for m in page["messages"]]
+            assert sorted(contents) == sorted(f"window {w} message {n}" for w in range(3) for n in range(30))
+            assert [m["index"] for m in page["messages"]] == list(range(total))
+            assert time.monotonic() - started < 30
