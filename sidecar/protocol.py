@@ -233,6 +233,8 @@ class InitializationOptions:
     max_message_bytes: int | None = attrs.field(default=None, metadata={'json': 'maxMessageBytes', 'minimum': 1})
     busy_timeout_ms: int | None = attrs.field(default=None, metadata={'json': 'busyTimeoutMs', 'minimum': 0})
     search_index: bool = attrs.field(default=True, metadata={'json': 'searchIndex'})
+    redact: bool = attrs.field(default=True, metadata={'json': 'redact'})
+    encryption_key_file: str | None = attrs.field(default=None, metadata={'json': 'encryptionKeyFile'})
 
 
 @attrs.define(kw_only=True)
@@ -571,6 +573,7 @@ class StatsResult:
     db_path: str = attrs.field(metadata={'json': 'dbPath'})
     db_bytes: int = attrs.field(metadata={'json': 'dbBytes'})
     schema_version: int = attrs.field(metadata={'json': 'schemaVersion'})
+    redactions: dict[str, int] = attrs.field(metadata={'json': 'redactions'})
 
 
 @attrs.define(kw_only=True)

@@ -41,6 +41,7 @@ from .search import index as search_index
 from .stdio import claim_stdout, open_stdin, read_frames
 from .store import Settings, Store, Work, context, edits, export, housekeeping, messages, sessions, usage
 from .store.changes import Change, MessagesAppended, changes_since, latest_change
+from .store.encryption import load_key
 from .transcripts import importer
 from .wire import structure_params, unstructure
 
@@ -295,12 +296,14 @@ class HistoryServer(LanguageServer):
             problems = [Problem(f"initializationOptions.{x.field}".rstrip("."), x.message) for x in error.problems]
             raise rpc_error(InvalidParams(problems)) from None
         path = Path(options.db_path).expanduser() if options.db_path else self.db_path
-        settings = Settings(default_project_id=options.project_id)
+        settings = Settings(default_project_id=options.project_id, redact=options.redact)
         if options.max_message_bytes is not None:
             settings.max_message_bytes = options.max_message_bytes
         if options.busy_timeout_ms is not None:
             settings.busy_timeout_ms = options.busy_timeout_ms
         try:
+            key_file = Path(options.encryption_key_file) if options.encryption_key_file else None
+            settings.encryption_key = load_key(key_file)
             self.store = Store(path, read_only=options.read_only, settings=settings)
         except HistoryError as error:
             log.error("%s", error.message)
@@ -308,7 +311,7 @@ class HistoryServer(LanguageServer):
         self.change_cursor = latest_change(self.store.db)
         log.info("serving %s (schema %s)", path, self.store.db.schema_version)
         if options.search_index and not options.read_only:
-            self.indexer = search_index.Indexer(path)
+            self.indexer = search_index.Indexer(path, settings.encryption_key)
         if params.process_id is not None:
             self.spawn(self._watch_parent(params.process_id))
         if options.retention is not None:

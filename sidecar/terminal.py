@@ -27,7 +27,8 @@ from rich.table import Table
 from . import protocol as p
 from .errors import HistoryError, InvalidParams, SessionNotFound, invalid
 from .search import index as search
-from .store import Store, Work, export, housekeeping, sessions
+from .store import Settings, Store, Work, export, housekeeping, sessions
+from .store.encryption import load_key
 from .transcripts import importer
 from .wire import structure_params, unstructure
 
@@ -85,7 +86,7 @@ def add_commands(commands: Any, db_help: str) -> None:
 
 def run(args: argparse.Namespace, db_path: Path) -> int:
     try:
-        store = Store(db_path)
+        store = Store(db_path, settings=Settings(encryption_key=load_key()))
     except HistoryError as error:
         err.print(f"[red]error:[/red] {escape(error.message)}")
         return EXIT_STORAGE

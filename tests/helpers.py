@@ -184,6 +184,15 @@ class RawServer:
         self.process.wait()
         self.close_pipes()
 
+    def finish(self) -> str:
+        """End input, wait for the server to exit, and return everything it logged."""
+        assert self.process.stdin is not None and self.process.stderr is not None
+        self.process.stdin.close()
+        self.process.wait(10)
+        logged = self.process.stderr.read().decode(errors="replace")
+        self.close_pipes()
+        return logged
+
     def close_pipes(self) -> None:
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             if stream is not None:

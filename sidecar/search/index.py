@@ -40,6 +40,7 @@ from .. import protocol as p
 from ..errors import HistoryError
 from ..store import Store
 from ..store.database import Database, Row
+from ..store.encryption import KEY_ENV, load_key
 from .query import compile_query, tokens
 
 log = logging.getLogger(__name__)
@@ -106,11 +107,18 @@ def search_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + "-search")
 
 
-def open_index(db_path: Path, *, read_only: bool = False) -> Database:
+def open_index(db_path: Path, *, read_only: bool = False, encryption_key: str | None = None) -> Database:
     # Not fsynced: the index and its progress marker commit together, so after a power
     # cut it is consistent and at worst re-indexes its last rounds; and appends to the
     # history file never queue behind an index fsync.
-    return Database(search_path(db_path), migrations=SEARCH_MIGRATIONS, read_only=read_only, durable=False)
+    # Encrypted with the history's key: it holds the same text.
+    return Database(
+        search_path(db_path),
+        migrations=SEARCH_MIGRATIONS,
+        read_only=read_only,
+        durable=False,
+        encryption_key=encryption_key,
+    )
 
 
 # Filters are single-token tags in the index's `tags` column, written at indexing and
@@ -297,8 +305,9 @@ def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
     """
     with contextlib.suppress(OSError):
         os.nice(10)  # background work: the sidecars' request paths come first
-    history = Database(db_path, read_only=True)
-    index = open_index(db_path)
+    key = load_key()  # handed over by the sidecar in the environment, never on the command line
+    history = Database(db_path, read_only=True, encryption_key=key)
+    index = open_index(db_path, encryption_key=key)
     try:
         while True:
             try:
@@ -324,8 +333,9 @@ class Indexer:
     most once per RESTART_SECONDS; it carries on from the index's progress marker.
     """
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, encryption_key: str | None = None) -> None:
         self.db_path = db_path
+        self.environment = {**os.environ, **({KEY_ENV: encryption_key} if encryption_key else {})}
         self.started = 0.0
         self.process = self._start()
 
@@ -335,6 +345,7 @@ class Indexer:
             [sys.executable, "-m", "sidecar", "index", "--db", str(self.db_path)],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
+            env=self.environment,
         )
         assert process.stdin is not None
         os.set_blocking(process.stdin.fileno(), False)
@@ -361,7 +372,9 @@ class Indexer:
 def search_index(store: Store) -> Database:
     """The store's connection to its search index (same thread as the store's own)."""
     if store.search is None:
-        store.search = open_index(store.path, read_only=store.db.read_only)
+        store.search = open_index(
+            store.path, read_only=store.db.read_only, encryption_key=store.settings.encryption_key
+        )
     return store.search
 
 

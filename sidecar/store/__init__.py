@@ -23,6 +23,8 @@ class Settings:
     default_project_id: str | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    redact: bool = True  # credentials in messages are masked before they are stored
+    encryption_key: str | None = attrs.field(default=None, repr=False)  # never in a log line
 
 
 class Store:
@@ -30,7 +32,12 @@ class Store:
 
     def __init__(self, path: Path, *, read_only: bool = False, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
-        self.db = Database(path, read_only=read_only, busy_timeout_ms=self.settings.busy_timeout_ms)
+        self.db = Database(
+            path,
+            read_only=read_only,
+            busy_timeout_ms=self.settings.busy_timeout_ms,
+            encryption_key=self.settings.encryption_key,
+        )
         # The search index's connection, opened on first use by sidecar.search.
         self.search: Database | None = None
 

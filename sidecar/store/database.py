@@ -18,6 +18,7 @@ from typing import Any
 import turso
 
 from ..errors import StorageBusy, StorageError
+from .encryption import CIPHER
 from .migrations import MIGRATIONS, migrate
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,13 @@ def prepare_file(path: Path) -> None:
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+ENCRYPTED_MAGIC = b"Turso\x00"  # an encrypted file's header
+
+
+def is_encrypted(path: Path) -> bool:
+    with contextlib.suppress(OSError), path.open("rb") as file:
+        return file.read(len(ENCRYPTED_MAGIC)) == ENCRYPTED_MAGIC
+    return False
 
 
 def refuse_foreign_file(path: Path) -> None:
@@ -61,7 +69,7 @@ def refuse_foreign_file(path: Path) -> None:
         return
     with path.open("rb") as file:
         header = file.read(100)
-    if not header.startswith(SQLITE_MAGIC):
+    if not header.startswith((SQLITE_MAGIC, ENCRYPTED_MAGIC)):
         raise StorageError(f"{path} is not a database file; refusing to touch it (move it away or choose --db)")
     if len(header) < 20 or header[18] != 2 or header[19] != 2:
         raise StorageError(f"{path} is a database of some other program; refusing to touch it")
@@ -85,13 +93,24 @@ class Database:
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         migrations: Sequence[str] = MIGRATIONS,
         durable: bool = True,
+        encryption_key: str | None = None,
     ) -> None:
         self.path = path
         self.read_only = read_only
         refuse_foreign_file(path)
+        if encryption_key is None and is_encrypted(path):
+            raise StorageError(
+                f"{path} is encrypted: give its key ($AGENT_HISTORY_KEY, $AGENT_HISTORY_KEY_FILE"
+                " or the encryptionKeyFile initialization option)"
+            )
         prepare_file(path)
         try:
-            self.connection = turso.connect(str(path), experimental_features=ENGINE_FEATURES, isolation_level=None)
+            self.connection = turso.connect(
+                str(path),
+                experimental_features=ENGINE_FEATURES + (",encryption" if encryption_key else ""),
+                encryption=turso.EncryptionOpts(cipher=CIPHER, hexkey=encryption_key) if encryption_key else None,
+                isolation_level=None,
+            )
             self.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             # FULL: every commit is on disk when it returns. A derived file (the search index)
             # may choose NORMAL: still consistent after a crash, the last commits redone.

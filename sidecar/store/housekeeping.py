@@ -9,6 +9,7 @@ from . import NO_WORK, Store, Work
 from .changes import record_purged, record_session_change
 from .counters import refresh_counters
 from .database import Database
+from .redaction import redaction_counts
 from .sessions import delete_sessions, load_session
 
 # Sessions deleted per transaction: short enough that other processes' writes keep flowing.
@@ -93,4 +94,5 @@ def stats(store: Store, params: None = None) -> p.StatsResult:
         db_path=str(db.path),
         db_bytes=db.file_bytes(),
         schema_version=db.schema_version,
+        redactions=redaction_counts(db),
     )

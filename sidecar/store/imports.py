@@ -8,6 +8,7 @@ the messages it lacks (a transcript that grew since), matched by `clientMessageI
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import attrs
@@ -18,8 +19,18 @@ from . import Store
 from .changes import record_appended, record_session_change
 from .counters import refresh_counters
 from .database import Database
-from .messages import ROW_COMPACTED, ROW_CREATED_AT, ROW_ID, ROW_INDEX, ROW_SESSION, insert_rows, prepare_rows
+from .messages import (
+    ROW_COMPACTED,
+    ROW_CREATED_AT,
+    ROW_ID,
+    ROW_INDEX,
+    ROW_SESSION,
+    Prepared,
+    insert_rows,
+    prepare_rows,
+)
 from .records import new_id, to_json
+from .redaction import record_redactions
 from .sessions import load_session
 
 
@@ -60,18 +71,18 @@ class ImportOutcome:
     skipped: int  # messages over the size limit, left out
 
 
-def _rows(store: Store, session: ImportedSession) -> tuple[list[tuple[ImportedMessage, list[Any]]], int]:
+def _rows(store: Store, session: ImportedSession) -> tuple[list[tuple[ImportedMessage, Prepared]], int]:
     """Each message encoded as a row, outside the lock; those over the size limit left out."""
     rows, skipped = [], 0
     for imported in session.messages:
         try:
             message_id = imported.id or new_id(imported.created_at)
-            [row] = prepare_rows(store, "", [imported.message], [imported.created_at], [message_id])
+            [prepared] = prepare_rows(store, "", [imported.message], [imported.created_at], [message_id])
         except PayloadTooLarge:
             skipped += 1
             continue
-        row[ROW_COMPACTED] = int(imported.compacted)
-        rows.append((imported, row))
+        prepared.row[ROW_COMPACTED] = int(imported.compacted)
+        rows.append((imported, prepared))
     return rows, skipped
 
 
@@ -90,7 +101,7 @@ def import_sessions(store: Store, sessions: list[ImportedSession]) -> list[Impor
 
 
 def _write(
-    store: Store, session: ImportedSession, rows: list[tuple[ImportedMessage, list[Any]]], skipped: int
+    store: Store, session: ImportedSession, rows: list[tuple[ImportedMessage, Prepared]], skipped: int
 ) -> ImportOutcome:
     db = store.db
     session_id = _existing(db, session)
@@ -101,9 +112,10 @@ def _write(
     else:
         change = p.SessionChange.UPDATED
         known = _known_messages(db, session_id)
-    new = [(imported, row) for imported, row in rows if not _is_known(imported, row, known)]
+    new = [prepared for imported, prepared in rows if not _is_known(imported, prepared.row, known)]
     if new:
-        _insert(db, session_id, [row for _, row in new])
+        _insert(db, session_id, [prepared.row for prepared in new])
+        record_redactions(db, sum((prepared.redactions for prepared in new), Counter[str]()))
     if change is p.SessionChange.CREATED:
         _insert_compactions_and_edits(db, session_id, session)
     refresh_counters(db, session_id)

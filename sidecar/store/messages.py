@@ -6,8 +6,11 @@ The dense per-session `index` is assigned inside the write transaction from the 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
+
+import attrs
 
 from .. import protocol as p
 from ..errors import PayloadTooLarge, SessionNotFound, invalid
@@ -25,6 +28,7 @@ from .records import (
     tool_calls_from_json,
     tool_calls_to_json,
 )
+from .redaction import record_redactions, redact_text, redact_value
 from .sessions import load_session
 
 INSERT_COLUMNS = (
@@ -44,19 +48,43 @@ def _message_bytes(message: p.MessageInput, tool_calls_json: str | None, metadat
     return sum(len(text.encode()) for text in texts if text is not None)
 
 
+@attrs.define
+class Prepared:
+    """A message ready to insert: its row, the message as stored (redacted), what was masked."""
+
+    row: list[Any]
+    message: p.MessageInput
+    redactions: Counter[str]
+
+
+def _redacted(message: p.MessageInput, counts: Counter[str]) -> p.MessageInput:
+    calls = message.tool_calls
+    return attrs.evolve(
+        message,
+        content=None if message.content is None else redact_text(message.content, counts),
+        code_excerpt=None if message.code_excerpt is None else redact_text(message.code_excerpt, counts),
+        tool_calls=None
+        if calls is None
+        else [attrs.evolve(c, arguments=redact_value(c.arguments, counts)) for c in calls],
+    )
+
+
 def prepare_rows(
     store: Store, session_id: str, messages: list[p.MessageInput], stamps: Sequence[str], ids: Sequence[str] = ()
-) -> list[list[Any]]:
-    """Validate and encode each message outside the transaction, so the lock is held briefly.
+) -> list[Prepared]:
+    """Validate, redact and encode each message outside the transaction, so the lock is
+    held briefly.
 
     `stamps` are the messages' creation times; `ids` their ids (default: new ones). Rows
     have no index yet.
     """
     limit = store.settings.max_message_bytes
-    rows = []
-    for position, (message, stamp) in enumerate(zip(messages, stamps, strict=True)):
-        if message.role is p.Role.TOOL and message.tool_call_id is None:
+    prepared = []
+    for position, (original, stamp) in enumerate(zip(messages, stamps, strict=True)):
+        if original.role is p.Role.TOOL and original.tool_call_id is None:
             raise invalid(f"messages[{position}].toolCallId", "required for role tool")
+        redactions = Counter[str]()
+        message = _redacted(original, redactions) if store.settings.redact else original
         calls_json = tool_calls_to_json(message.tool_calls)
         metadata_json = None if message.metadata is None else to_json(message.metadata)
         size = _message_bytes(message, calls_json, metadata_json)
@@ -66,36 +94,35 @@ def prepare_rows(
                 {"field": f"messages[{position}]", "bytes": size, "limit": limit},
             )
         usage = message.usage
-        rows.append(
-            [
-                ids[position] if ids else new_id(),
-                session_id,
-                None,
-                message.role.value,
-                0,
-                estimated_tokens(message),
-                stamp,
-                *(
-                    (
-                        usage.prompt_tokens,
-                        usage.completion_tokens,
-                        usage.cache_read_tokens,
-                        usage.cache_creation_tokens,
-                        usage.thinking_tokens,
-                    )
-                    if usage
-                    else (None,) * 5
-                ),
-                message.client_message_id,
-                message.tool_call_id,
-                message.agent_name,
-                calls_json,
-                metadata_json,
-                message.code_excerpt,
-                message.content,
-            ]
-        )
-    return rows
+        row = [
+            ids[position] if ids else new_id(),
+            session_id,
+            None,
+            message.role.value,
+            0,
+            estimated_tokens(message),
+            stamp,
+            *(
+                (
+                    usage.prompt_tokens,
+                    usage.completion_tokens,
+                    usage.cache_read_tokens,
+                    usage.cache_creation_tokens,
+                    usage.thinking_tokens,
+                )
+                if usage
+                else (None,) * 5
+            ),
+            message.client_message_id,
+            message.tool_call_id,
+            message.agent_name,
+            calls_json,
+            metadata_json,
+            message.code_excerpt,
+            message.content,
+        ]
+        prepared.append(Prepared(row, message, redactions))
+    return prepared
 
 
 def _known_client_ids(db: Database, session_id: str, messages: list[p.MessageInput]) -> dict[str, p.AppendedMessage]:
@@ -126,7 +153,7 @@ def insert_rows(db: Database, rows: list[list[Any]]) -> list[int]:
 
 def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMessagesResult:
     db, stamp = store.db, now()
-    rows = prepare_rows(store, params.session_id, params.messages, [stamp] * len(params.messages))
+    prepared = prepare_rows(store, params.session_id, params.messages, [stamp] * len(params.messages))
     with db.write():
         state = db.one(
             "SELECT next_index, project_id, ended_at, pending_tool_calls FROM sessions WHERE id = ?",
@@ -137,8 +164,8 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
         next_index, project_id, ended_at, pending_json = state
         results = _known_client_ids(db, params.session_id, params.messages)
         appended: list[p.AppendedMessage] = []
-        new_rows, new_messages = [], []
-        for message, row in zip(params.messages, rows, strict=True):
+        new_rows, new_messages, redactions = [], [], Counter[str]()
+        for message, row, found in ((x.message, x.row, x.redactions) for x in prepared):
             key = message.client_message_id
             if key is not None and key in results:
                 appended.append(results[key])
@@ -150,6 +177,7 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
             appended.append(result)
             new_rows.append(row)
             new_messages.append(message)
+            redactions.update(found)
             next_index += 1
         if new_rows:
             seqs = insert_rows(db, new_rows)
@@ -162,6 +190,7 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
                 pending_after(tool_calls_from_json(pending_json) or [], new_messages),
             )
             record_appended(db, params.session_id, project_id, min(seqs), max(seqs))
+            record_redactions(db, redactions)
             if ended_at is not None:  # appending reopens an ended session
                 record_session_change(db, load_session(db, params.session_id), p.SessionChange.UPDATED)
     return p.AppendMessagesResult(messages=appended)

@@ -122,6 +122,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sessions ADD COLUMN import_key TEXT;
     CREATE UNIQUE INDEX sessions_by_import_key ON sessions (import_key);
     """,
+    # 3: how many secrets of each kind were redacted at ingest.
+    """
+    CREATE TABLE redactions (kind TEXT PRIMARY KEY, count INTEGER NOT NULL);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
