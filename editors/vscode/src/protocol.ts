@@ -1,0 +1,648 @@
+// Generated from protocol/history.model.json by protocol/generate_typescript.py. Do not edit.
+/* eslint-disable */
+
+/** Who wrote a message. */
+export type Role = "system" | "user" | "assistant" | "tool";
+
+/** What an edit did to a file. */
+export type EditKind = "create" | "insert" | "replace" | "delete" | "rename";
+
+/** How `history/getUsage` groups its figures. `agent` is the message's agentName, else the session's; `day` is the UTC day of the message. */
+export type UsageGroupBy = "agent" | "model" | "day" | "session";
+
+/** What happened to a session, in `history/didChangeSession`. */
+export type SessionChange = "created" | "updated" | "ended" | "deleted" | "compacted" | "forked";
+
+/** `markdown` reads well (tool calls and long outputs folded in <details>); `json` is one document {session, messages, edits}; `jsonl` is lossless: one {"type":"session"} line, then one {"type":"message"} line per message, then one {"type":"edit"} line per edit. */
+export type ExportFormat = "markdown" | "json" | "jsonl";
+
+/** Which agent wrote a transcript; `agent-history` (addition) is our own jsonl export; `auto` tells them apart. */
+export type TranscriptFormat = "claude-code" | "codex" | "agent-history" | "auto";
+
+/** Token counts of one model call (non-negative integers; absent counts are 0). */
+export interface Usage {
+  /** Tokens sent to the model. */
+  promptTokens?: number | null;
+  /** Tokens the model produced. For a message this is its own size in tokens when known. */
+  completionTokens?: number | null;
+  /** Prompt tokens served from the provider's cache. */
+  cacheReadTokens?: number | null;
+  /** Prompt tokens written to the provider's cache. */
+  cacheCreationTokens?: number | null;
+  /** Reasoning tokens. */
+  thinkingTokens?: number | null;
+}
+
+/** Token counts summed over many messages. */
+export interface SessionUsage extends Usage {
+  /** How many messages carried usage (model calls). */
+  apiCalls?: number | null;
+}
+
+/** A tool call made by an assistant message. */
+export interface ToolCall {
+  /** The call's id, unique in its session; a tool message answers it with `toolCallId`. */
+  id: string;
+  /** The tool's name. */
+  name: string;
+  /** The call's arguments: any JSON. */
+  arguments?: unknown | null;
+}
+
+/** A conversation between a user and an agent. */
+export interface Session {
+  /** ULID. */
+  id: string;
+  /** The project (usually the workspace folder) this session belongs to. */
+  projectId?: string | null;
+  /** What sort of session: free text chosen by the client, e.g. `chat`, `agent`, `task`. */
+  kind: string;
+  /** Human-readable title. */
+  title?: string | null;
+  /** The agent that runs the session. */
+  agentName?: string | null;
+  /** The model the session mainly uses. */
+  model?: string | null;
+  /** The session this one was forked from. */
+  parentSessionId?: string | null;
+  /** The parent's message this fork was taken at. */
+  forkedFromMessageId?: string | null;
+  /** ISO 8601 UTC with milliseconds. */
+  createdAt: string;
+  /** Last append, update, end, or compaction. */
+  updatedAt: string;
+  /** When the session was ended; absent while it is open. */
+  endedAt?: string | null;
+  /** Messages stored (purged ones no longer count). */
+  messageCount: number;
+  /** Assistant messages with content. */
+  turnCount: number;
+  /** Tool calls made. */
+  toolCallCount: number;
+  /** Token usage summed over the session's messages. */
+  usage: SessionUsage;
+  /** Any JSON object; the store never interprets it. The key `todo` holds the session's TODO list. */
+  metadata: Record<string, unknown>;
+}
+
+/** A message as a client appends it. */
+export interface MessageInput {
+  /** Who wrote it. */
+  role: Role;
+  /** The text. */
+  content?: string | null;
+  /** Code the message quotes or produced. */
+  codeExcerpt?: string | null;
+  /** Tool calls made by an assistant message. */
+  toolCalls?: ToolCall[] | null;
+  /** For role `tool`: the id of the call this message answers (required for that role). */
+  toolCallId?: string | null;
+  /** The (sub-)agent that wrote it, when not the session's agent. */
+  agentName?: string | null;
+  /** Token usage of the model call that produced it. */
+  usage?: Usage | null;
+  /** Any JSON object. */
+  metadata?: Record<string, unknown> | null;
+  /** A client-chosen id: appending the same id to the same session again appends nothing and returns the first result, so a client may retry after a timeout. */
+  clientMessageId?: string | null;
+}
+
+/** A stored message. */
+export interface Message extends MessageInput {
+  /** ULID. */
+  id: string;
+  /** Its session. */
+  sessionId: string;
+  /** Dense per session, from 0, in append order. */
+  index: number;
+  /** True once a compaction summarised it; it stays readable until purged. */
+  compacted: boolean;
+  /** When it was appended. */
+  createdAt: string;
+}
+
+/** Where an appended message landed. */
+export interface AppendedMessage {
+  /** ULID. */
+  id: string;
+  /** Its index in the session. */
+  index: number;
+  /** When it was appended. */
+  createdAt: string;
+}
+
+/** A change an agent made to a file. */
+export interface Edit {
+  /** ULID. */
+  id: string;
+  /** The session's id. */
+  sessionId: string;
+  /** The message that made the edit. */
+  messageId?: string | null;
+  /** The file, as the client names it. */
+  filePath: string;
+  /** What the edit did. */
+  kind: EditKind;
+  /** A unified diff (may be empty for a pure rename). */
+  diff: string;
+  /** For `rename`: the new path. */
+  newPath?: string | null;
+  /** When it was recorded. */
+  createdAt: string;
+}
+
+/** One inverse patch. */
+export interface Patch {
+  /** The file to apply it to (for an undone rename, the renamed path). */
+  filePath: string;
+  /** A unified diff that undoes the edit. */
+  diff: string;
+}
+
+/** A user prompt. */
+export interface RecentPrompt {
+  /** The session's id. */
+  sessionId: string;
+  /** The message. */
+  messageId: string;
+  /** What the user wrote. */
+  content: string;
+  /** When. */
+  createdAt: string;
+}
+
+/** One search result. */
+export interface SearchHit {
+  /** The session's id. */
+  sessionId: string;
+  /** The message. */
+  messageId: string;
+  /** Its index. */
+  index: number;
+  /** Its role. */
+  role: Role;
+  /** When. */
+  createdAt: string;
+  /** Text around the match, matched words marked with `**`. */
+  snippet: string;
+  /** Relevance; higher is better. */
+  score: number;
+}
+
+/** Usage of one group. */
+export interface UsageGroup {
+  /** The group's key (agent name, model, UTC day `YYYY-MM-DD`, or session id; `unknown` when absent). */
+  key: string;
+  /** Its usage. */
+  usage: SessionUsage;
+}
+
+/** What to delete. Every limit is optional; a policy with none deletes nothing. */
+export interface RetentionPolicy {
+  /** Delete sessions not updated for this many days. */
+  maxAgeDays?: number | null;
+  /** Keep only this many sessions, the most recently updated. */
+  maxSessions?: number | null;
+  /** Keep only this many sessions per project, the most recently updated. */
+  maxSessionsPerProject?: number | null;
+  /** Delete compacted messages older than this many days. */
+  purgeCompactedOlderThanDays?: number | null;
+}
+
+/** `initialize.initializationOptions`. */
+export interface InitializationOptions {
+  /** The database file; overrides `--db` and the default. */
+  dbPath?: string | null;
+  /** The projectId given to sessions created or imported without one. Filters that omit projectId still span all projects. */
+  projectId?: string | null;
+  /** Refuse every write with StorageError. */
+  readOnly?: boolean | null;
+  /** A policy applied at start and then daily. */
+  retention?: RetentionPolicy | null;
+  /** Addition: the per-message size limit in bytes (default 8 MiB). */
+  maxMessageBytes?: number | null;
+  /** Addition: how long a write waits for another process's lock before StorageBusy (default 5000). */
+  busyTimeoutMs?: number | null;
+  /** Addition: run the background search indexer (default true). With false, searches see only what another process has indexed. */
+  searchIndex?: boolean | null;
+  /** Addition: mask well-known credential formats (cloud keys, API tokens, private key blocks, passwords in URLs) in content, code excerpts, tool arguments and tool results before they are stored (default true). */
+  redact?: boolean | null;
+  /** Addition: encrypt the database and its search index at rest (aegis256) with the key in this file (64 hex digits; the file must be mode 0600). `$AGENT_HISTORY_KEY` takes precedence, then `$AGENT_HISTORY_KEY_FILE`. Every process on one file must use the same key. */
+  encryptionKeyFile?: string | null;
+}
+
+/** `capabilities.experimental.history` in the initialize result. */
+export interface HistoryCapabilities {
+  /** The database file in use. */
+  dbPath: string;
+  /** The schema version (PRAGMA user_version). */
+  schemaVersion: number;
+  /** The history/* methods this server answers. */
+  features: string[];
+}
+
+export interface CreateSessionParams {
+  /** Defaults to initializationOptions.projectId. */
+  projectId?: string | null;
+  /** What sort of session. */
+  kind: string;
+  /** Title. */
+  title?: string | null;
+  /** Agent. */
+  agentName?: string | null;
+  /** Model. */
+  model?: string | null;
+  /** Initial metadata. */
+  metadata?: Record<string, unknown> | null;
+}
+
+/** Names one session. */
+export interface SessionParams {
+  /** The session's id. */
+  sessionId: string;
+}
+
+export interface ListSessionsParams {
+  /** Only this project. */
+  projectId?: string | null;
+  /** Only this kind. */
+  kind?: string | null;
+  /** Only this agent. */
+  agentName?: string | null;
+  /** Only sessions whose title or first user prompt contains this text (case-insensitive). */
+  query?: string | null;
+  /** Include ended sessions. */
+  includeEnded?: boolean | null;
+  /** Page size. */
+  limit?: number | null;
+  /** `nextCursor` of the previous page. */
+  cursor?: string | null;
+}
+
+export interface UpdateSessionParams {
+  /** The session's id. */
+  sessionId: string;
+  /** New title. */
+  title?: string | null;
+  /** Merged into the session's metadata key by key; a null value deletes its key. */
+  metadata?: Record<string, unknown> | null;
+}
+
+export interface DeleteSessionParams {
+  /** The session's id. */
+  sessionId: string;
+  /** Addition: an LSP progress token (string or integer); when given, the server reports `$/progress` begin/report/end under it. */
+  workDoneToken?: unknown | null;
+}
+
+export interface ForkSessionParams {
+  /** The session's id. */
+  sessionId: string;
+  /** The last message the fork holds (default: the newest). */
+  atMessageId?: string | null;
+  /** Addition: an LSP progress token (string or integer); when given, the server reports `$/progress` begin/report/end under it. */
+  workDoneToken?: unknown | null;
+}
+
+export interface AppendMessagesParams {
+  /** The session's id. */
+  sessionId: string;
+  /** 1 to 1000 messages, appended all or nothing; more is PayloadTooLarge. */
+  messages: MessageInput[];
+}
+
+export interface GetMessagesParams {
+  /** The session's id. */
+  sessionId: string;
+  /** Only messages with a greater index. */
+  afterIndex?: number | null;
+  /** Only messages with a smaller index. Given alone, the page is the `limit` messages just before it, so a client can scroll back. */
+  beforeIndex?: number | null;
+  /** Only these roles. */
+  roles?: Role[] | null;
+  /** Page size. */
+  limit?: number | null;
+}
+
+export interface GetContextParams {
+  /** The session's id. */
+  sessionId: string;
+  /** At most this many messages (default: no limit). */
+  maxMessages?: number | null;
+  /** At most this many tokens; a message counts its recorded completionTokens where known, else ceil(chars / 4) of its content, code excerpt and tool calls. */
+  maxTokens?: number | null;
+}
+
+export interface RecentPromptsParams {
+  /** Only this project. */
+  projectId?: string | null;
+  /** How many. */
+  limit?: number | null;
+}
+
+export interface SearchMessagesParams {
+  /** Words (all must match), "exact phrases", a OR b, NOT word or -word, prefix*. */
+  query: string;
+  /** Only this project. */
+  projectId?: string | null;
+  /** Only this session. */
+  sessionId?: string | null;
+  /** Only these roles. */
+  roles?: Role[] | null;
+  /** Only messages created at or after this time. */
+  since?: string | null;
+  /** Only messages created before this time. */
+  until?: string | null;
+  /** How many hits. */
+  limit?: number | null;
+}
+
+export interface RecordEditParams {
+  /** The session's id. */
+  sessionId: string;
+  /** The message that made the edit; must be in the session. */
+  messageId?: string | null;
+  /** The file. */
+  filePath: string;
+  /** What it did. */
+  kind: EditKind;
+  /** A unified diff of the change. */
+  diff: string;
+  /** For `rename`: the new path (required for that kind). */
+  newPath?: string | null;
+}
+
+export interface ListEditsParams {
+  /** Only edits of this file (as filePath or newPath). */
+  filePath?: string | null;
+  /** Only this session's edits. */
+  sessionId?: string | null;
+  /** Only edits recorded at or after this time. */
+  since?: string | null;
+  /** How many. */
+  limit?: number | null;
+}
+
+export interface RevertEditsParams {
+  /** The session's id. */
+  sessionId: string;
+  /** Undo only the edits after this one (default: all). */
+  afterEditId?: string | null;
+}
+
+export interface CompactSessionParams {
+  /** The session's id. */
+  sessionId: string;
+  /** The summary that replaces the compacted messages in getContext. */
+  summary: string;
+  /** How many of the newest non-compacted messages stay as they are. */
+  preserveCount: number;
+}
+
+export interface GetUsageParams {
+  /** Only this session. */
+  sessionId?: string | null;
+  /** Only this project. */
+  projectId?: string | null;
+  /** Only messages created at or after this time. */
+  since?: string | null;
+  /** Only messages created before this time. */
+  until?: string | null;
+  /** Also give figures per group. */
+  groupBy?: UsageGroupBy | null;
+}
+
+export interface GetMetadataParams {
+  /** The session's id. */
+  sessionId: string;
+  /** The key. */
+  key: string;
+}
+
+export interface SetMetadataParams {
+  /** The session's id. */
+  sessionId: string;
+  /** The key. */
+  key: string;
+  /** Any JSON; null (or absent) deletes the key. */
+  value?: unknown | null;
+}
+
+export interface ApplyRetentionParams extends RetentionPolicy {
+  /** Report what would go, delete nothing. */
+  dryRun?: boolean | null;
+  /** Addition: an LSP progress token (string or integer); when given, the server reports `$/progress` begin/report/end under it. */
+  workDoneToken?: unknown | null;
+}
+
+export interface ExportSessionParams {
+  /** The session's id. */
+  sessionId: string;
+  /** The output format. */
+  format: ExportFormat;
+  /** Addition: an LSP progress token (string or integer); when given, the server reports `$/progress` begin/report/end under it. */
+  workDoneToken?: unknown | null;
+}
+
+export interface ImportTranscriptParams {
+  /** A transcript file or a directory of them. */
+  path: string;
+  /** Which agent wrote it. */
+  format?: TranscriptFormat | null;
+  /** Overrides the working directory as projectId. */
+  projectId?: string | null;
+  /** Addition: an LSP progress token (string or integer); when given, the server reports `$/progress` begin/report/end under it. */
+  workDoneToken?: unknown | null;
+}
+
+export interface SubscribeParams {
+  /** Only sessions of this project. */
+  projectId?: string | null;
+  /** Only these sessions. */
+  sessionIds?: string[] | null;
+}
+
+/** An empty object. */
+export interface EmptyResult {
+}
+
+export interface ListSessionsResult {
+  /** Newest updatedAt first. */
+  sessions: Session[];
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  nextCursor?: string | null;
+}
+
+export interface DeleteSessionResult {
+  /** False when no session had that id (deleting is idempotent). */
+  deleted: boolean;
+}
+
+export interface AppendMessagesResult {
+  /** One per input message, in order. */
+  messages: AppendedMessage[];
+}
+
+export interface GetMessagesResult {
+  /** In index order. */
+  messages: Message[];
+  /** More messages lie beyond the page in the direction of paging. */
+  hasMore: boolean;
+}
+
+export interface GetContextResult {
+  /** The latest compaction summary. */
+  summary?: string | null;
+  /** Oldest first. */
+  messages: Message[];
+  /** Calls with no result yet. */
+  pendingToolCalls: ToolCall[];
+}
+
+export interface RecentPromptsResult {
+  /** Newest first. */
+  prompts: RecentPrompt[];
+}
+
+export interface SearchMessagesResult {
+  /** Best first. */
+  hits: SearchHit[];
+}
+
+export interface ListEditsResult {
+  /** Oldest first. */
+  edits: Edit[];
+}
+
+export interface RevertEditsResult {
+  /** Newest edit's inverse first: apply in this order. */
+  patches: Patch[];
+}
+
+export interface CompactSessionResult {
+  /** Messages newly compacted. */
+  compactedCount: number;
+}
+
+export interface GetUsageResult {
+  /** Over everything selected. */
+  total: SessionUsage;
+  /** Per group when groupBy is given, largest total first. */
+  groups: UsageGroup[];
+}
+
+export interface GetMetadataResult {
+  /** The value, or null when the key is absent. */
+  value?: unknown | null;
+}
+
+export interface ApplyRetentionResult {
+  /** Sessions deleted (or that would be). */
+  deletedSessions: number;
+  /** Compacted messages purged (or that would be). */
+  purgedMessages: number;
+  /** The deleted sessions. */
+  sessionIds: string[];
+}
+
+export interface StatsResult {
+  /** Sessions. */
+  sessions: number;
+  /** Messages. */
+  messages: number;
+  /** Edits. */
+  edits: number;
+  /** Compacted messages. */
+  compactedMessages: number;
+  /** The database file. */
+  dbPath: string;
+  /** Bytes on disk (database and write-ahead log). */
+  dbBytes: number;
+  /** PRAGMA user_version. */
+  schemaVersion: number;
+  /** Addition: how many credentials of each kind (aws-access-key, github-token, private-key, url-password, …) were masked at ingest. */
+  redactions: Record<string, number>;
+}
+
+export interface ExportSessionResult {
+  /** The exported text. */
+  content: string;
+}
+
+export interface ImportTranscriptResult {
+  /** The sessions created or given new messages (empty when everything was already imported). */
+  sessions: Session[];
+  /** Addition: transcript files read. */
+  files: number;
+  /** Addition: messages added. */
+  messages: number;
+  /** Addition: lines skipped as malformed (not JSON, or missing what their kind needs), plus messages over the size limit. */
+  skippedLines: number;
+  /** Addition: `.jsonl` files of no known format (with format `auto`). */
+  skippedFiles: number;
+}
+
+export interface DidAppendMessagesParams {
+  /** The session's id. */
+  sessionId: string;
+  /** The committed messages, in index order. */
+  messages: Message[];
+}
+
+export interface DidChangeSessionParams {
+  /** The session's id. */
+  sessionId: string;
+  /** What happened. */
+  change: SessionChange;
+  /** The session after the change (for `deleted`, as it was). */
+  session: Session;
+}
+
+/** Every request: method -> [params, result]. */
+export interface Requests {
+  "history/createSession": [CreateSessionParams, Session];
+  "history/getSession": [SessionParams, Session];
+  "history/listSessions": [ListSessionsParams, ListSessionsResult];
+  "history/updateSession": [UpdateSessionParams, Session];
+  "history/endSession": [SessionParams, Session];
+  "history/deleteSession": [DeleteSessionParams, DeleteSessionResult];
+  "history/forkSession": [ForkSessionParams, Session];
+  "history/appendMessages": [AppendMessagesParams, AppendMessagesResult];
+  "history/getMessages": [GetMessagesParams, GetMessagesResult];
+  "history/getContext": [GetContextParams, GetContextResult];
+  "history/recentPrompts": [RecentPromptsParams, RecentPromptsResult];
+  "history/searchMessages": [SearchMessagesParams, SearchMessagesResult];
+  "history/recordEdit": [RecordEditParams, Edit];
+  "history/listEdits": [ListEditsParams, ListEditsResult];
+  "history/revertEdits": [RevertEditsParams, RevertEditsResult];
+  "history/compactSession": [CompactSessionParams, CompactSessionResult];
+  "history/getUsage": [GetUsageParams, GetUsageResult];
+  "history/getMetadata": [GetMetadataParams, GetMetadataResult];
+  "history/setMetadata": [SetMetadataParams, EmptyResult];
+  "history/applyRetention": [ApplyRetentionParams, ApplyRetentionResult];
+  "history/stats": [null, StatsResult];
+  "history/exportSession": [ExportSessionParams, ExportSessionResult];
+  "history/importTranscript": [ImportTranscriptParams, ImportTranscriptResult];
+  "history/subscribe": [SubscribeParams, EmptyResult];
+}
+
+/** Every notification from the sidecar: method -> params. */
+export interface Notifications {
+  "history/didAppendMessages": DidAppendMessagesParams;
+  "history/didChangeSession": DidChangeSessionParams;
+}
+
+/** The contract's error codes by name. */
+export const ErrorCodes = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  RequestCancelled: -32800,
+  SessionNotFound: -32001,
+  MessageNotFound: -32002,
+  PayloadTooLarge: -32003,
+  StorageBusy: -32004,
+  StorageError: -32005,
+} as const;
