@@ -145,10 +145,13 @@ async function search(history: HistoryClient): Promise<void> {
     hits.map((hit: SearchHit) => ({
       label: `${hit.role} #${hit.index}`,
       description: hit.createdAt.slice(0, 16).replace("T", " "),
-      detail: hit.snippet,
+      detail: hit.snippet.replace(/\*\*/g, ""), // quick picks show no markdown
       hit,
     })),
-    { placeHolder: hits.length ? `${hits.length} hits for ${query}` : `nothing found for ${query}`, matchOnDetail: true },
+    {
+      placeHolder: hits.length ? `${hits.length} hit${hits.length === 1 ? "" : "s"} for ${query}` : `nothing found for ${query}`,
+      matchOnDetail: true,
+    },
   );
   if (picked) {
     await openTranscript(picked.hit.sessionId, picked.hit.index);

