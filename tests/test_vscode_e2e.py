@@ -134,4 +134,4 @@ def test_the_view_shows_a_session_appended_elsewhere_live_and_search_opens_the_h
     steps = json.loads((exchange / "steps.json").read_text())
     assert "error" not in steps, steps["error"]
     assert steps["view"] and steps["opened"]
-    assert steps["liveMs"] < 1000 + 500  # the sidecar's 1 s, plus the view's debounce and rendering
+    assert steps["liveMs"] < 1000  # from the other process's acknowledged append to the row on screen
