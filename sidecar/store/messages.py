@@ -58,15 +58,17 @@ class Prepared:
 
 
 def _redacted(message: p.MessageInput, counts: Counter[str]) -> p.MessageInput:
+    """The message with its credentials masked (the same object when it had none)."""
+    found = Counter[str]()
+    content = None if message.content is None else redact_text(message.content, found)
+    code = None if message.code_excerpt is None else redact_text(message.code_excerpt, found)
     calls = message.tool_calls
-    return attrs.evolve(
-        message,
-        content=None if message.content is None else redact_text(message.content, counts),
-        code_excerpt=None if message.code_excerpt is None else redact_text(message.code_excerpt, counts),
-        tool_calls=None
-        if calls is None
-        else [attrs.evolve(c, arguments=redact_value(c.arguments, counts)) for c in calls],
-    )
+    if calls is not None:
+        calls = [attrs.evolve(call, arguments=redact_value(call.arguments, found)) for call in calls]
+    if not found:
+        return message
+    counts.update(found)
+    return attrs.evolve(message, content=content, code_excerpt=code, tool_calls=calls)
 
 
 def prepare_rows(
