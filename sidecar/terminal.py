@@ -127,6 +127,16 @@ def _tokens(usage: p.SessionUsage) -> int:
     return usage.prompt_tokens + usage.completion_tokens + usage.cache_read_tokens + usage.cache_creation_tokens
 
 
+def _first_prompts(store: Store, session_ids: list[str]) -> dict[str, str]:
+    """Each session's first user prompt (kept for listSessions' query), in one query."""
+    if not session_ids:
+        return {}
+    rows = store.db.execute(
+        f"SELECT id, first_prompt FROM sessions WHERE id IN ({', '.join('?' * len(session_ids))})", session_ids
+    )
+    return {session_id: prompt for session_id, prompt in rows if prompt}
+
+
 def _sessions(store: Store, args: argparse.Namespace) -> int:
     params = _params({"projectId": args.project, "query": args.query, "limit": args.limit}, p.ListSessionsParams)
     result = sessions.list_sessions(store, params)
@@ -140,13 +150,14 @@ def _sessions(store: Store, args: argparse.Namespace) -> int:
     table.add_column("title or first prompt", no_wrap=True, overflow="ellipsis", ratio=1)
     table.add_column("msgs", justify="right", no_wrap=True, min_width=5)
     table.add_column("tokens", justify="right", no_wrap=True, min_width=11)
+    first_prompts = _first_prompts(store, [session.id for session in result.sessions])
     for session in result.sessions:
-        first = store.db.scalar("SELECT first_prompt FROM sessions WHERE id = ?", (session.id,)) or ""
+        label = session.title or first_prompts.get(session.id) or ""
         table.add_row(
             session.id,
             session.updated_at[:16].replace("T", " "),
             escape(session.project_id or ""),
-            escape((session.title or first).splitlines()[0][:60] if (session.title or first) else ""),
+            escape(label.strip().split("\n", 1)[0][:60]),
             str(session.message_count),
             f"{_tokens(session.usage):,}",
         )
