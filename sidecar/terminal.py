@@ -111,10 +111,6 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(unstructure(value), ensure_ascii=False, indent=2) + "\n")
 
 
-def _params(raw: dict[str, Any], cls: type[Any]) -> Any:
-    return structure_params({key: value for key, value in raw.items() if value is not None}, cls)
-
-
 def _resolve(store: Store, prefix: str) -> str:
     """A full session id from an id or a unique prefix of one."""
     rows = store.db.execute("SELECT id FROM sessions WHERE id >= ? AND id < ? LIMIT 2", (prefix, prefix + "\uffff"))
@@ -138,7 +134,9 @@ def _first_prompts(store: Store, session_ids: list[str]) -> dict[str, str]:
 
 
 def _sessions(store: Store, args: argparse.Namespace) -> int:
-    params = _params({"projectId": args.project, "query": args.query, "limit": args.limit}, p.ListSessionsParams)
+    params = structure_params(
+        {"projectId": args.project, "query": args.query, "limit": args.limit}, p.ListSessionsParams
+    )
     result = sessions.list_sessions(store, params)
     if args.json:
         _print_json(result)
@@ -168,7 +166,7 @@ def _sessions(store: Store, args: argparse.Namespace) -> int:
 
 
 def _exported(store: Store, session_id: str, format_name: str) -> str:
-    params = _params({"sessionId": _resolve(store, session_id), "format": format_name}, p.ExportSessionParams)
+    params = structure_params({"sessionId": _resolve(store, session_id), "format": format_name}, p.ExportSessionParams)
     return export.export_session(store, params).content
 
 
@@ -200,7 +198,9 @@ def _catch_up_index(store: Store) -> None:
 
 def _search(store: Store, args: argparse.Namespace) -> int:
     raw = {"query": args.query, "projectId": args.project, "roles": args.role, "limit": args.limit}
-    params = _params({**raw, "sessionId": args.session and _resolve(store, args.session)}, p.SearchMessagesParams)
+    params = structure_params(
+        {**raw, "sessionId": args.session and _resolve(store, args.session)}, p.SearchMessagesParams
+    )
     _catch_up_index(store)
     result = search.search_messages(store, params)
     if args.json:
@@ -236,7 +236,7 @@ def _import(store: Store, args: argparse.Namespace) -> int:
     for path in args.paths:
         raw = {"path": str(path.expanduser()), "format": args.format, "projectId": args.project}
         with _progress_bar(f"importing {path}", enabled=not args.json and err.is_terminal) as work:
-            results.append(importer.import_transcript(store, _params(raw, p.ImportTranscriptParams), work))
+            results.append(importer.import_transcript(store, structure_params(raw, p.ImportTranscriptParams), work))
     _catch_up_index(store)  # so `agent-history search` finds the imported messages at once
     if args.json:
         sys.stdout.write(json.dumps([unstructure(r) for r in results], ensure_ascii=False, indent=2) + "\n")
@@ -271,7 +271,7 @@ def _gc(store: Store, args: argparse.Namespace) -> int:
         "purgeCompactedOlderThanDays": args.purge_compacted_older_than_days,
         "dryRun": args.dry_run,
     }
-    result = housekeeping.apply_retention(store, _params(raw, p.ApplyRetentionParams))
+    result = housekeeping.apply_retention(store, structure_params(raw, p.ApplyRetentionParams))
     if args.json:
         _print_json(result)
         return EXIT_OK

@@ -71,7 +71,7 @@ class ImportOutcome:
     skipped: int  # messages over the size limit, left out
 
 
-def _rows(store: Store, session: ImportedSession) -> tuple[list[tuple[ImportedMessage, Prepared]], int]:
+def _rows(store: Store, session: ImportedSession) -> tuple[list[Prepared], int]:
     """Each message encoded as a row, outside the lock; those over the size limit left out."""
     rows, skipped = [], 0
     for imported in session.messages:
@@ -82,7 +82,7 @@ def _rows(store: Store, session: ImportedSession) -> tuple[list[tuple[ImportedMe
             skipped += 1
             continue
         prepared.row[ROW_COMPACTED] = int(imported.compacted)
-        rows.append((imported, prepared))
+        rows.append(prepared)
     return rows, skipped
 
 
@@ -100,9 +100,7 @@ def import_sessions(store: Store, sessions: list[ImportedSession]) -> list[Impor
         return [_write(store, session, rows, skipped) for session, rows, skipped in prepared]
 
 
-def _write(
-    store: Store, session: ImportedSession, rows: list[tuple[ImportedMessage, Prepared]], skipped: int
-) -> ImportOutcome:
+def _write(store: Store, session: ImportedSession, rows: list[Prepared], skipped: int) -> ImportOutcome:
     db = store.db
     session_id = _existing(db, session)
     if session_id is None:
@@ -112,16 +110,18 @@ def _write(
     else:
         change = p.SessionChange.UPDATED
         known = _known_messages(db, session_id)
-    new = [prepared for imported, prepared in rows if not _is_known(imported, prepared.row, known)]
+    new = [prepared for prepared in rows if not _is_known(prepared, known)]
     if new:
         _insert(db, session_id, [prepared.row for prepared in new])
         record_redactions(db, sum((prepared.redactions for prepared in new), Counter[str]()))
     if change is p.SessionChange.CREATED:
         _insert_compactions_and_edits(db, session_id, session)
-    refresh_counters(db, session_id)
-    written = load_session(db, session_id)
-    if new or change is p.SessionChange.CREATED:
+    if new or change is p.SessionChange.CREATED:  # else nothing changed: no recount, no notice
+        refresh_counters(db, session_id)
+        written = load_session(db, session_id)
         record_session_change(db, written, change)
+    else:
+        written = load_session(db, session_id)
     return ImportOutcome(written, len(new), skipped)
 
 
@@ -158,13 +158,15 @@ def _known_messages(db: Database, session_id: str) -> set[str]:
     return {value for row in rows for value in row if value is not None}
 
 
-def _is_known(imported: ImportedMessage, row: list[Any], known: set[str]) -> bool:
-    key = imported.message.client_message_id
-    return (key is not None and key in known) or row[ROW_ID] in known
+def _is_known(prepared: Prepared, known: set[str]) -> bool:
+    key = prepared.message.client_message_id
+    return (key is not None and key in known) or prepared.row[ROW_ID] in known
 
 
 def _insert(db: Database, session_id: str, rows: list[list[Any]]) -> None:
-    next_index = int(db.scalar("SELECT next_index FROM sessions WHERE id = ?", (session_id,)))
+    state = db.one("SELECT next_index, project_id FROM sessions WHERE id = ?", (session_id,))
+    assert state is not None  # created or found in this transaction
+    next_index, project_id = state
     for position, row in enumerate(rows):
         row[ROW_SESSION] = session_id
         row[ROW_INDEX] = next_index + position
@@ -174,7 +176,6 @@ def _insert(db: Database, session_id: str, rows: list[list[Any]]) -> None:
         "UPDATE sessions SET next_index = ?, updated_at = max(updated_at, ?) WHERE id = ?",
         (next_index + len(rows), updated_at, session_id),
     )
-    project_id = db.scalar("SELECT project_id FROM sessions WHERE id = ?", (session_id,))
     record_appended(db, session_id, project_id, min(seqs), max(seqs))
 
 

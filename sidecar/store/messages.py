@@ -57,8 +57,9 @@ class Prepared:
     redactions: Counter[str]
 
 
-def _redacted(message: p.MessageInput, counts: Counter[str]) -> p.MessageInput:
-    """The message with its credentials masked (the same object when it had none)."""
+def _redacted(message: p.MessageInput) -> tuple[p.MessageInput, Counter[str]]:
+    """The message with its credentials masked (the same object when it had none), and
+    how many of each kind were masked."""
     found = Counter[str]()
     content = None if message.content is None else redact_text(message.content, found)
     code = None if message.code_excerpt is None else redact_text(message.code_excerpt, found)
@@ -66,9 +67,8 @@ def _redacted(message: p.MessageInput, counts: Counter[str]) -> p.MessageInput:
     if calls is not None:
         calls = [attrs.evolve(call, arguments=redact_value(call.arguments, found)) for call in calls]
     if not found:
-        return message
-    counts.update(found)
-    return attrs.evolve(message, content=content, code_excerpt=code, tool_calls=calls)
+        return message, found
+    return attrs.evolve(message, content=content, code_excerpt=code, tool_calls=calls), found
 
 
 def prepare_rows(
@@ -85,8 +85,7 @@ def prepare_rows(
     for position, (original, stamp) in enumerate(zip(messages, stamps, strict=True)):
         if original.role is p.Role.TOOL and original.tool_call_id is None:
             raise invalid(f"messages[{position}].toolCallId", "required for role tool")
-        redactions = Counter[str]()
-        message = _redacted(original, redactions) if store.settings.redact else original
+        message, redactions = _redacted(original) if store.settings.redact else (original, Counter[str]())
         calls_json = tool_calls_to_json(message.tool_calls)
         metadata_json = None if message.metadata is None else to_json(message.metadata)
         size = _message_bytes(message, calls_json, metadata_json)

@@ -55,20 +55,23 @@ def import_transcript(store: Store, params: p.ImportTranscriptParams, work: Work
     path = Path(params.path).expanduser()
     if not path.exists():
         raise invalid("path", f"{params.path!r} does not exist")
-    files = transcript_files(path)
-    total_bytes, done_bytes = sum(found.stat().st_size for found in files), 0
+    files = [(found, found.stat().st_size) for found in transcript_files(path)]
+    total_bytes, done_bytes = sum(size for _, size in files), 0
     result = p.ImportTranscriptResult(sessions=[], files=0, messages=0, skipped_lines=0, skipped_files=0)
     pending: list[ImportedSession] = []
-    for number, found in enumerate(files):
+    pending_messages = 0
+    for number, (found, size) in enumerate(files):
         name = detect(found) if params.format is p.TranscriptFormat.AUTO else params.format.value
         if name is None:
             result.skipped_files += 1
         else:
-            pending += _read(found, name, params.project_id, result)
-        done_bytes += found.stat().st_size
-        if sum(len(session.messages) for session in pending) >= WRITE_BATCH or number == len(files) - 1:
+            sessions = _read(found, name, params.project_id, result)
+            pending += sessions
+            pending_messages += sum(len(session.messages) for session in sessions)
+        done_bytes += size
+        if pending_messages >= WRITE_BATCH or number == len(files) - 1:
             _write(store, pending, result)
-            pending = []
+            pending, pending_messages = [], 0
             work.checkpoint(done_bytes, total_bytes)
     return result
 
