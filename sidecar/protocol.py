@@ -223,6 +223,15 @@ class RetentionPolicy:
 
 
 @attrs.define(kw_only=True)
+class SyncOptions:
+    """Where and how often to sync."""
+
+    url: str = attrs.field(metadata={'json': 'url'})
+    auth_token_file: str | None = attrs.field(default=None, metadata={'json': 'authTokenFile'})
+    interval_seconds: float = attrs.field(default=10, metadata={'json': 'intervalSeconds'})
+
+
+@attrs.define(kw_only=True)
 class InitializationOptions:
     """`initialize.initializationOptions`."""
 
@@ -235,6 +244,7 @@ class InitializationOptions:
     search_index: bool = attrs.field(default=True, metadata={'json': 'searchIndex'})
     redact: bool = attrs.field(default=True, metadata={'json': 'redact'})
     encryption_key_file: str | None = attrs.field(default=None, metadata={'json': 'encryptionKeyFile'})
+    sync: SyncOptions | None = attrs.field(default=None, metadata={'json': 'sync'})
 
 
 @attrs.define(kw_only=True)
@@ -563,6 +573,19 @@ class ApplyRetentionResult:
 
 
 @attrs.define(kw_only=True)
+class SyncResult:
+    """What one sync round moved."""
+
+    online: bool = attrs.field(metadata={'json': 'online'})
+    pushed_messages: int = attrs.field(metadata={'json': 'pushedMessages'})
+    pulled_messages: int = attrs.field(metadata={'json': 'pulledMessages'})
+    deleted: int = attrs.field(metadata={'json': 'deleted'})
+    renumbered: int = attrs.field(metadata={'json': 'renumbered'})
+    session_ids: list[str] = attrs.field(metadata={'json': 'sessionIds'})
+    error: str | None = attrs.field(default=None, metadata={'json': 'error'})
+
+
+@attrs.define(kw_only=True)
 class StatsResult:
     """StatsResult"""
 
@@ -646,6 +669,7 @@ STATS = "history/stats"
 EXPORT_SESSION = "history/exportSession"
 IMPORT_TRANSCRIPT = "history/importTranscript"
 SUBSCRIBE = "history/subscribe"
+SYNC = "history/sync"
 DID_APPEND_MESSAGES = "history/didAppendMessages"
 DID_CHANGE_SESSION = "history/didChangeSession"
 
@@ -674,6 +698,7 @@ REQUESTS: dict[str, RequestSpec] = {
     EXPORT_SESSION: RequestSpec(method=EXPORT_SESSION, params=ExportSessionParams, result=ExportSessionResult, errors=('SessionNotFound',), proposed=False),
     IMPORT_TRANSCRIPT: RequestSpec(method=IMPORT_TRANSCRIPT, params=ImportTranscriptParams, result=ImportTranscriptResult, errors=('StorageBusy', 'StorageError', 'RequestCancelled'), proposed=False),
     SUBSCRIBE: RequestSpec(method=SUBSCRIBE, params=SubscribeParams, result=EmptyResult, errors=(), proposed=False),
+    SYNC: RequestSpec(method=SYNC, params=None, result=SyncResult, errors=('StorageBusy', 'StorageError'), proposed=False),
 }
 
 NOTIFICATIONS: dict[str, type] = {

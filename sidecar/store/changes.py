@@ -17,6 +17,7 @@ from .database import Database
 from .records import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, now, session_from_row, to_json
 
 KEEP_CHANGES = 10_000
+SYNCED_THROUGH = "synced_through"  # sync_state: the last change copied to the sync replica
 APPENDED = "appended"
 # Recorded for the search indexer only: compacted messages of a session were purged.
 PURGED = "purged"
@@ -55,7 +56,11 @@ def _record(
         (session_id, project_id, change, *message_seqs, snapshot, now()),
     )
     if seq % 1000 == 0:
-        db.execute("DELETE FROM changes WHERE seq <= ?", (seq - KEEP_CHANGES,))
+        # Changes not yet copied to the sync replica are kept, however many there are.
+        db.execute(
+            "DELETE FROM changes WHERE seq <= min(?, coalesce((SELECT value FROM sync_state WHERE name = ?), ?))",
+            (seq - KEEP_CHANGES, SYNCED_THROUGH, seq),
+        )
 
 
 def record_appended(db: Database, session_id: str, project_id: str | None, first_seq: int, last_seq: int) -> None:
@@ -118,3 +123,15 @@ def _load_event(
             return None
         session = session_from_row(row)
     return SessionChanged(session_id, project_id, p.SessionChange(change), session)
+
+
+def synced_through(db: Database) -> int | None:
+    value = db.scalar("SELECT value FROM sync_state WHERE name = ?", (SYNCED_THROUGH,))
+    return None if value is None else int(value)
+
+
+def set_synced_through(db: Database, seq: int) -> None:
+    db.execute(
+        "INSERT INTO sync_state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        (SYNCED_THROUGH, seq),
+    )

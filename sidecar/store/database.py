@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,10 +91,14 @@ class Database:
         *,
         read_only: bool = False,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
-        migrations: Sequence[str] = MIGRATIONS,
+        migrations: Sequence[str] | None = MIGRATIONS,
         durable: bool = True,
         encryption_key: str | None = None,
+        connect: Callable[[str], Any] | None = None,
     ) -> None:
+        """`migrations=None` for a file whose schema its owner keeps (the sync replica, whose
+        user_version the sync engine resets); `connect` opens it some other way than
+        `turso.connect` with this store's flags."""
         self.path = path
         self.read_only = read_only
         refuse_foreign_file(path)
@@ -105,11 +109,15 @@ class Database:
             )
         prepare_file(path)
         try:
-            self.connection = turso.connect(
-                str(path),
-                experimental_features=ENGINE_FEATURES + (",encryption" if encryption_key else ""),
-                encryption=turso.EncryptionOpts(cipher=CIPHER, hexkey=encryption_key) if encryption_key else None,
-                isolation_level=None,
+            self.connection = (
+                connect(str(path))
+                if connect
+                else turso.connect(
+                    str(path),
+                    experimental_features=ENGINE_FEATURES + (",encryption" if encryption_key else ""),
+                    encryption=turso.EncryptionOpts(cipher=CIPHER, hexkey=encryption_key) if encryption_key else None,
+                    isolation_level=None,
+                )
             )
             self.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             # FULL: every commit is on disk when it returns. A derived file (the search index)
@@ -120,7 +128,7 @@ class Database:
             if isinstance(error, (KeyboardInterrupt, SystemExit)):
                 raise
             raise StorageError(f"cannot open {path} as an agent-history database: {error}") from error
-        self.schema_version = migrate(self, migrations, read_only=read_only)
+        self.schema_version = 0 if migrations is None else migrate(self, migrations, read_only=read_only)
         restrict_permissions(path)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:

@@ -28,17 +28,18 @@ def load_key(key_file: Path | None = None) -> str | None:
             key_file = Path(os.environ[KEY_FILE_ENV])
         if key_file is None:
             return None
-        text, source = _read_key_file(key_file.expanduser()), str(key_file)
+        text, source = read_secret_file(key_file.expanduser(), "key file"), str(key_file)
     if not KEY_SHAPE.fullmatch(text.strip()):
         raise StorageError(f"{source}: an encryption key is 64 hex digits (32 bytes), e.g. `openssl rand -hex 32`")
     return text.strip().lower()
 
 
-def _read_key_file(path: Path) -> str:
+def read_secret_file(path: Path, what: str) -> str:
+    """A key or token from a file only its owner may read; errors name the file, never its text."""
     try:
         mode = path.stat().st_mode
         if stat.S_IMODE(mode) & 0o077:
-            raise StorageError(f"{path}: a key file must be readable by its owner only (chmod 600 {path})")
+            raise StorageError(f"{path}: a {what} must be readable by its owner only (chmod 600 {path})")
         return path.read_text()
     except OSError as error:
-        raise StorageError(f"cannot read the key file {path}: {error.strerror}") from None
+        raise StorageError(f"cannot read the {what} {path}: {error.strerror}") from None

@@ -71,7 +71,7 @@ class ImportOutcome:
     skipped: int  # messages over the size limit, left out
 
 
-def _rows(store: Store, session: ImportedSession) -> tuple[list[Prepared], int]:
+def encode_session(store: Store, session: ImportedSession) -> tuple[list[Prepared], int]:
     """Each message encoded as a row, outside the lock; those over the size limit left out."""
     rows, skipped = [], 0
     for imported in session.messages:
@@ -95,12 +95,12 @@ def _existing(db: Database, session: ImportedSession) -> str | None:
 
 def import_sessions(store: Store, sessions: list[ImportedSession]) -> list[ImportOutcome]:
     """Write whole sessions, all in one transaction: one fsync for many small sessions."""
-    prepared = [(session, *_rows(store, session)) for session in sessions]
+    prepared = [(session, *encode_session(store, session)) for session in sessions]
     with store.db.write():
-        return [_write(store, session, rows, skipped) for session, rows, skipped in prepared]
+        return [write_session(store, session, rows, skipped) for session, rows, skipped in prepared]
 
 
-def _write(store: Store, session: ImportedSession, rows: list[Prepared], skipped: int) -> ImportOutcome:
+def write_session(store: Store, session: ImportedSession, rows: list[Prepared], skipped: int) -> ImportOutcome:
     db = store.db
     session_id = _existing(db, session)
     if session_id is None:

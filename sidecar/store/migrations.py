@@ -126,6 +126,11 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE redactions (kind TEXT PRIMARY KEY, count INTEGER NOT NULL);
     """,
+    # 4: how far the change feed has been copied to the sync replica (sidecar.sync); the
+    # feed keeps every change past this point until it is.
+    """
+    CREATE TABLE sync_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -229,6 +229,8 @@ export interface InitializationOptions {
   redact?: boolean | null;
   /** Addition: encrypt the database and its search index at rest (aegis256) with the key in this file (64 hex digits; the file must be mode 0600). `$AGENT_HISTORY_KEY` takes precedence, then `$AGENT_HISTORY_KEY_FILE`. Every process on one file must use the same key. */
   encryptionKeyFile?: string | null;
+  /** Addition: keep this history in sync with a Turso Cloud database or any server speaking Turso's sync protocol. Without it nothing leaves this machine. */
+  sync?: SyncOptions | null;
 }
 
 /** `capabilities.experimental.history` in the initialize result. */
@@ -545,6 +547,34 @@ export interface ApplyRetentionResult {
   sessionIds: string[];
 }
 
+/** Where and how often to sync. */
+export interface SyncOptions {
+  /** The remote database: `libsql://…` / `https://…` (Turso Cloud) or `http://host:port` (a `tursodb --sync-server`). */
+  url: string;
+  /** A file (mode 0600) holding the auth token. `$AGENT_HISTORY_SYNC_TOKEN` takes precedence; neither is needed for a server without auth. */
+  authTokenFile?: string | null;
+  /** How often to sync in the background (default 10 s); local writes never wait for it. */
+  intervalSeconds?: number | null;
+}
+
+/** What one sync round moved. */
+export interface SyncResult {
+  /** Whether the remote answered. When false, local changes stay queued in the replica for the next round. */
+  online: boolean;
+  /** Messages of this store newly copied to the replica (sent if online). */
+  pushedMessages: number;
+  /** Messages from other machines added to this store. */
+  pulledMessages: number;
+  /** Sessions and messages deleted here because another machine deleted them. */
+  deleted: number;
+  /** Messages whose index changed to the order all machines agree on. */
+  renumbered: number;
+  /** Sessions changed here by what was pulled. */
+  sessionIds: string[];
+  /** Why the remote could not be reached, when it could not. */
+  error?: string | null;
+}
+
 export interface StatsResult {
   /** Sessions. */
   sessions: number;
@@ -624,6 +654,7 @@ export interface Requests {
   "history/exportSession": [ExportSessionParams, ExportSessionResult];
   "history/importTranscript": [ImportTranscriptParams, ImportTranscriptResult];
   "history/subscribe": [SubscribeParams, EmptyResult];
+  "history/sync": [null, SyncResult];
 }
 
 /** Every notification from the sidecar: method -> params. */

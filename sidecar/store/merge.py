@@ -1,0 +1,104 @@
+"""Bringing in what another machine wrote: messages placed in an agreed order, deletions.
+
+The sync layer (sidecar.sync) decides the order of a session's messages; the store writes
+the missing ones and renumbers the session so every machine shows the same indexes.
+Each function is one transaction, with the change feed told, so clients hear of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from .. import protocol as p
+from . import Store
+from .changes import record_purged, record_session_change
+from .counters import refresh_counters
+from .database import Database
+from .imports import ImportedSession, encode_session, write_session
+from .sessions import delete_sessions, load_session
+
+
+@attrs.frozen
+class Merged:
+    added: int
+    renumbered: int
+
+
+def merge_session(store: Store, session: ImportedSession, order: Sequence[str]) -> Merged:
+    """Add the session's messages this store lacks, then number all of them in `order`.
+
+    Messages of the session that `order` does not name (written here since the order was
+    taken) keep their place after those it does.
+    """
+    rows, skipped = encode_session(store, session)
+    db = store.db
+    with db.write():
+        outcome = write_session(store, session, rows, skipped)
+        moved = renumber(db, outcome.session.id, order)
+        if moved and not outcome.added:  # else write_session has announced the session already
+            record_session_change(db, load_session(db, outcome.session.id), p.SessionChange.UPDATED)
+    return Merged(outcome.added, moved)
+
+
+def renumber(db: Database, session_id: str, order: Sequence[str]) -> int:
+    """Give the session's messages the indexes they already use, reassigned in `order`.
+
+    Returns how many messages moved. Inside the caller's transaction.
+    """
+    current = db.execute("SELECT id, idx FROM messages WHERE session_id = ? ORDER BY idx", (session_id,))
+    present = {message_id for message_id, _ in current}
+    ordered = [message_id for message_id in order if message_id in present]
+    named = set(ordered)
+    desired = ordered + [message_id for message_id, _ in current if message_id not in named]
+    moves = [(wanted, idx) for (held, idx), wanted in zip(current, desired, strict=True) if wanted != held]
+    # Two steps, so no two rows ever share an index: the unique index checks row by row.
+    for position, (message_id, _) in enumerate(moves):
+        db.execute("UPDATE messages SET idx = ? WHERE id = ?", (-1 - position, message_id))
+    for message_id, idx in moves:
+        db.execute("UPDATE messages SET idx = ? WHERE id = ?", (idx, message_id))
+    return len(moves)
+
+
+def update_session_record(store: Store, session_id: str, fields: dict[str, Any]) -> bool:
+    """Take another machine's title, end and metadata for a session; False if nothing differed."""
+    db = store.db
+    with db.write():
+        row = db.one("SELECT title, ended_at, metadata, updated_at FROM sessions WHERE id = ?", (session_id,))
+        if row is None or (row[0], row[1], row[2]) == (fields["title"], fields["ended_at"], fields["metadata"]):
+            return False
+        db.execute(
+            "UPDATE sessions SET title = ?, ended_at = ?, metadata = ?, updated_at = max(updated_at, ?) WHERE id = ?",
+            (fields["title"], fields["ended_at"], fields["metadata"], fields["updated_at"], session_id),
+        )
+        record_session_change(db, load_session(db, session_id), p.SessionChange.UPDATED)
+    return True
+
+
+def delete_everywhere(store: Store, session_ids: Sequence[str], message_ids: Sequence[str]) -> tuple[int, list[str]]:
+    """Delete sessions and single messages another machine deleted: how many of them were
+    here, and the sessions that changed."""
+    db = store.db
+    with db.write():
+        sessions = [row[0] for row in _existing(db, "sessions", "id", session_ids)]
+        delete_sessions(db, sessions)
+        messages = _existing(db, "messages", "id, session_id", message_ids)
+        touched = {session_id: None for _, session_id in messages}
+        for message_id, _ in messages:
+            db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+        for session_id in touched:
+            refresh_counters(db, session_id)
+            session = load_session(db, session_id)
+            record_purged(db, session_id, session.project_id)
+            record_session_change(db, session, p.SessionChange.UPDATED)
+    return len(sessions) + len(messages), [*sessions, *touched]
+
+
+def _existing(db: Database, table: str, columns: str, ids: Sequence[str]) -> list[Any]:
+    found: list[Any] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found += db.execute(f"SELECT {columns} FROM {table} WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+    return found

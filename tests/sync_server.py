@@ -1,0 +1,84 @@
+"""A real Turso sync server on loopback: `tursodb DB --sync-server 127.0.0.1:PORT`.
+
+The binary comes from the npm package @tursodatabase/cli-linux-x64-gnu, installed on first
+use into tests/.tools (git-ignored).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TOOLS = Path(__file__).parent / ".tools" / "tursodb"
+PACKAGE = "@tursodatabase/cli-linux-x64-gnu@0.7.0"
+BINARY = TOOLS / "node_modules" / "@tursodatabase" / "cli-linux-x64-gnu" / "tursodb"
+
+needs_npm = pytest.mark.skipif(shutil.which("npm") is None, reason="npm is needed to install tursodb")
+
+
+def tursodb() -> Path:
+    if not BINARY.exists():
+        TOOLS.mkdir(parents=True, exist_ok=True)
+        (TOOLS / "package.json").write_text('{"private": true}\n')  # npm installs here, not above
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--no-save", PACKAGE],
+            cwd=TOOLS,
+            check=True,
+            capture_output=True,
+        )
+    return BINARY
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class SyncServer:
+    """One server process on one database file; stop() and start() it again on the same port."""
+
+    def __init__(self, folder: Path) -> None:
+        self.database = folder / "remote.db"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = folder / "remote.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(tursodb()), str(self.database), "--sync-server", f"127.0.0.1:{self.port}"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"tursodb did not listen on {self.port}: {self.log.read_text()}")
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+@contextlib.contextmanager
+def sync_server(folder: Path) -> Iterator[SyncServer]:
+    server = SyncServer(folder)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
