@@ -36,19 +36,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--db", type=Path, help=f"the database file (default: ${DB_ENV}, else {default_db_path()})")
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    add_sync_arguments(serve)
     index = commands.add_parser(
         "index",
         help="keep the search index current until stdin closes (the sidecar runs this itself)",
     )
     index.add_argument("--db", type=Path, help="the database file")
+    worker = commands.add_parser(
+        "sync-worker", help="run sync rounds until stdin closes (the sidecar runs this itself)"
+    )
+    worker.add_argument("--db", type=Path, help="the database file")
     from .terminal import add_commands
 
     add_commands(commands, f"the database file (default: ${DB_ENV}, else {default_db_path()})")
     return parser
 
 
+def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sync-url", help="sync with this Turso database (libsql://…, https://…, http://host:port)")
+    parser.add_argument("--sync-token-file", type=Path, help="a 0600 file holding its auth token")
+
+
+def apply_sync_arguments(args: argparse.Namespace) -> None:
+    """Command-line sync settings travel as the environment, as the sidecar and its worker read them."""
+    from .sync.config import TOKEN_FILE_ENV, URL_ENV
+
+    if args.sync_url:
+        os.environ[URL_ENV] = args.sync_url
+    if args.sync_token_file:
+        os.environ[TOKEN_FILE_ENV] = str(args.sync_token_file)
+
+
 def _serve(args: argparse.Namespace) -> int:
-    os.umask(0o077)  # the database, its WAL and anything else we create: owner only
+    os.umask(0o077)
+    apply_sync_arguments(args)  # the database, its WAL and anything else we create: owner only
     logging.basicConfig(
         stream=sys.stderr,
         level=args.log_level.upper(),
@@ -87,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "index":
         return _index(args)
     os.umask(0o077)
+    if args.command == "sync-worker":
+        logging.basicConfig(stream=sys.stderr, level="WARNING", format="agent-history sync %(levelname)s: %(message)s")
+        from .sync.worker import worker_main
+
+        worker_main((args.db or default_db_path()).expanduser())
+        return 0
     from .terminal import run
 
     return run(args, (args.db or default_db_path()).expanduser())

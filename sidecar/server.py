@@ -42,6 +42,8 @@ from .stdio import claim_stdout, open_stdin, read_frames
 from .store import Settings, Store, Work, context, edits, export, housekeeping, messages, sessions, usage
 from .store.changes import Change, MessagesAppended, changes_since, latest_change
 from .store.encryption import load_key
+from .sync.config import sync_config
+from .sync.worker import SyncWorker
 from .transcripts import importer
 from .wire import structure_params, unstructure
 
@@ -168,6 +170,7 @@ class HistoryServer(LanguageServer):
         self.file_signature: tuple[int, ...] = ()
         self.active_work: set[Work] = set()
         self.indexer: search_index.Indexer | None = None
+        self.sync_worker: SyncWorker | None = None
         self.background: set[asyncio.Task[Any]] = set()
         self._register()
 
@@ -189,7 +192,7 @@ class HistoryServer(LanguageServer):
 
     def history_capabilities(self) -> dict[str, Any]:
         store = self.require_store()
-        features = sorted([*OPERATIONS, p.SUBSCRIBE])
+        features = sorted([*OPERATIONS, p.SUBSCRIBE, *([p.SYNC] if self.sync_worker else [])])
         return {"dbPath": str(store.path), "schemaVersion": store.db.schema_version, "features": features}
 
     # -- requests ---------------------------------------------------------------------
@@ -199,6 +202,7 @@ class HistoryServer(LanguageServer):
             self.feature(method)(self._handler(p.REQUESTS[method], operation))
         for method, bound in (
             (p.SUBSCRIBE, self._subscribe),
+            (p.SYNC, self._sync),
             (lsp.INITIALIZE, self._initialize),
             (lsp.SHUTDOWN, self._shutdown),
         ):
@@ -232,6 +236,8 @@ class HistoryServer(LanguageServer):
                 self.spawn(self.pump_changes())
                 if self.indexer is not None:
                     self.indexer.wake()
+                if self.sync_worker is not None:
+                    self.spawn(self.sync_worker.wake())
 
     async def _run_cancellable(self, operation: Callable[..., Any], args: list[Any], work: Work | None) -> Any:
         """Run on the database thread. If the client cancels, a job that has not started is
@@ -285,6 +291,19 @@ class HistoryServer(LanguageServer):
         self.subscription = Subscription(params.project_id, ids)
         return {}
 
+    async def _sync(self, raw: Any) -> Any:
+        if self.sync_worker is None:
+            raise JsonRpcException(
+                code=-32600,
+                message="invalid request: sync is not configured (initializationOptions.sync.url"
+                " or $AGENT_HISTORY_SYNC_URL)",
+            )
+        reply = await self.sync_worker.sync()
+        self.spawn(self.pump_changes())  # what was pulled, announced now rather than at the next poll
+        if "error" in reply:
+            raise JsonRpcException(message=reply["error"]["message"], code=p.ERROR_CODES[reply["error"]["name"]])
+        return reply["result"]
+
     # -- lifecycle --------------------------------------------------------------------
 
     def _initialize(self, params: lsp.InitializeParams) -> None:
@@ -304,6 +323,16 @@ class HistoryServer(LanguageServer):
         try:
             key_file = Path(options.encryption_key_file) if options.encryption_key_file else None
             settings.encryption_key = load_key(key_file)
+            sync = sync_config(options.sync)
+            if sync is not None and (settings.encryption_key or options.read_only):
+                raise StorageError(
+                    "sync cannot be combined with "
+                    + (
+                        "encryption at rest: the sync replica would hold the history unencrypted"
+                        if settings.encryption_key
+                        else "read-only mode: pulled messages must be written"
+                    )
+                )
             self.store = Store(path, read_only=options.read_only, settings=settings)
         except HistoryError as error:
             log.error("%s", error.message)
@@ -312,6 +341,9 @@ class HistoryServer(LanguageServer):
         log.info("serving %s (schema %s)", path, self.store.db.schema_version)
         if options.search_index and not options.read_only:
             self.indexer = search_index.Indexer(path, settings.encryption_key)
+        if sync is not None:
+            self.sync_worker = SyncWorker(path, sync)
+            self.spawn(self.sync_worker.start())
         if params.process_id is not None:
             self.spawn(self._watch_parent(params.process_id))
         if options.retention is not None:
@@ -323,6 +355,8 @@ class HistoryServer(LanguageServer):
             task.cancel()
         if self.indexer is not None:
             self.indexer.stop()
+        if self.sync_worker is not None:
+            self.sync_worker.stop()
 
     async def _watch_parent(self, pid: int) -> None:
         """Exit when the editor that started us is gone, even if it never closed our stdin."""
@@ -435,6 +469,8 @@ class HistoryServer(LanguageServer):
             work.cancel()
         if self.indexer is not None:
             self.indexer.stop()
+        if self.sync_worker is not None:
+            self.sync_worker.stop()
         if self.store is not None:
             closing = self.db_thread.submit(self.store.close)
             with contextlib.suppress(Exception):

@@ -25,14 +25,17 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from . import protocol as p
+from .cli import add_sync_arguments, apply_sync_arguments
 from .errors import HistoryError, InvalidParams, SessionNotFound, invalid
 from .search import index as search
 from .store import Settings, Store, Work, export, housekeeping, sessions
 from .store.encryption import load_key
+from .sync.config import sync_config
+from .sync.worker import one_round
 from .transcripts import importer
 from .wire import structure_params, unstructure
 
-EXIT_OK, EXIT_NOTHING_FOUND, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_STORAGE = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_NOTHING_FOUND, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_STORAGE, EXIT_OFFLINE = 0, 1, 2, 3, 4, 5
 out = Console(highlight=False, soft_wrap=False)
 if not out.is_terminal:
     out.width = 200  # piped into a file or a pager: keep ids and figures whole
@@ -82,6 +85,9 @@ def add_commands(commands: Any, db_help: str) -> None:
     gc.add_argument("--max-sessions-per-project", type=int, help="keep at most this many per project")
     gc.add_argument("--purge-compacted-older-than-days", type=int, help="purge compacted messages this old")
     gc.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+
+    syncing = command("sync", "push this history to the sync remote and pull other machines' (exit 5: offline)", _sync)
+    add_sync_arguments(syncing)
 
 
 def run(args: argparse.Namespace, db_path: Path) -> int:
@@ -280,3 +286,25 @@ def _gc(store: Store, args: argparse.Namespace) -> int:
     for session_id in result.session_ids:
         out.print(f"  {session_id}")
     return EXIT_OK
+
+
+def _sync(store: Store, args: argparse.Namespace) -> int:
+    apply_sync_arguments(args)
+    config = sync_config(None)
+    if config is None:
+        err.print("[red]error:[/red] no sync remote: give --sync-url or set $AGENT_HISTORY_SYNC_URL")
+        return EXIT_USAGE
+    if store.settings.encryption_key:
+        err.print("[red]error:[/red] sync cannot be combined with encryption at rest (the replica is unencrypted)")
+        return EXIT_USAGE
+    result = one_round(store, config)
+    if args.json:
+        _print_json(result)
+    else:
+        out.print(
+            f"pushed {result.pushed_messages} messages; pulled {result.pulled_messages};"
+            f" deleted {result.deleted}; renumbered {result.renumbered}"
+        )
+        if not result.online:
+            err.print(f"[yellow]offline:[/yellow] {escape(result.error or '')}; local changes wait for the next sync")
+    return EXIT_OK if result.online else EXIT_OFFLINE
