@@ -32,7 +32,7 @@ async def test_initialize_reports_the_store_and_its_features(uninitialized: tupl
     assert history["dbPath"] == str(db_path)
     assert history["schemaVersion"] == SCHEMA_VERSION
     served = {method for method, spec in p.REQUESTS.items() if not spec.proposed}
-    assert set(history["features"]) == served
+    assert set(history["features"]) == served - {p.SYNC}  # listed only when sync is configured
     assert result.server_info is not None and result.server_info.name == "agent-history"
     await client.shutdown_session()
 
