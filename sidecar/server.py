@@ -42,8 +42,8 @@ from .stdio import claim_stdout, open_stdin, read_frames
 from .store import Settings, Store, Work, context, edits, export, housekeeping, messages, sessions, usage
 from .store.changes import Change, MessagesAppended, changes_since, latest_change
 from .store.encryption import load_key
+from .sync.client import SyncWorker
 from .sync.config import sync_config
-from .sync.worker import SyncWorker
 from .transcripts import importer
 from .wire import structure_params, unstructure
 

@@ -43,13 +43,18 @@ def pair(server: SyncServer, tmp_path: Path, *schema: str) -> tuple[Any, Any]:
     return first, second
 
 
+def push_both_then_pull(first: Any, second: Any) -> None:
+    first.push()
+    second.push()
+    first.pull()
+    second.pull()
+
+
 def test_rows_with_the_same_rowid_on_two_machines_overwrite_each_other(server: SyncServer, tmp_path: Path) -> None:
     first, second = pair(server, tmp_path, "CREATE TABLE m (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT)")
     first.execute("INSERT INTO m (body) VALUES ('from the first')")
     second.execute("INSERT INTO m (body) VALUES ('from the second')")
-    first.push()
-    second.push()
-    first.pull()
+    push_both_then_pull(first, second)
     assert first.execute("SELECT seq, body FROM m").fetchall() == [(1, "from the second")]  # one is gone
 
 
@@ -77,10 +82,7 @@ def test_rows_keyed_by_distinct_text_ids_all_survive(server: SyncServer, tmp_pat
     first, second = pair(server, tmp_path, "CREATE TABLE m (id TEXT PRIMARY KEY, session TEXT, body TEXT)")
     first.execute("INSERT INTO m VALUES ('01A', 's', 'a')")
     second.execute("INSERT INTO m VALUES ('01B', 's', 'b')")
-    first.push()
-    second.push()
-    first.pull()
-    second.pull()
+    push_both_then_pull(first, second)
     for machine in (first, second):
         assert machine.execute("SELECT id FROM m ORDER BY id").fetchall() == [("01A",), ("01B",)]
 
@@ -92,9 +94,7 @@ def test_a_counter_updated_on_both_machines_keeps_one_sides_value(server: SyncSe
     second.pull()
     first.execute("UPDATE c SET n = n + 1")
     second.execute("UPDATE c SET n = n + 1")
-    first.push()
-    second.push()
-    first.pull()
+    push_both_then_pull(first, second)
     assert first.execute("SELECT n FROM c").fetchall() == [(1,)]  # not 2
 
 
