@@ -92,12 +92,19 @@ def open_replica(db_path: Path, config: SyncConfig) -> Database:
     return replica
 
 
-def exchange(replica: Database) -> bool:
+def exchange(replica: Database, *, checkpoint: bool = False) -> bool:
     """Push the replica's local changes, then pull the remote's; True if any came in.
-    Never inside a transaction. Network trouble raises turso's DatabaseError."""
+    Never inside a transaction. Network trouble raises turso's DatabaseError.
+
+    `checkpoint` folds the WAL into the file after a push: copying 20,000 messages left a
+    100 MB WAL for 23 MB of data (measured, tests/bench/sync.py).
+    """
     connection = cast(turso.sync.ConnectionSync, replica.connection)
     connection.push()
-    return bool(connection.pull())
+    pulled = bool(connection.pull())
+    if checkpoint or pulled:
+        connection.checkpoint()
+    return pulled
 
 
 # -- records ------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from .replica import (
 log = logging.getLogger(__name__)
 CHANGES_PER_BATCH = 500
 SESSIONS_PER_BATCH = 50
+ROWS_PER_INSERT = 200
 
 
 @attrs.define
@@ -50,7 +51,7 @@ def sync_round(store: Store, replica: Database, *, merge: bool = True) -> p.Sync
     pushed = copy_changes(store, replica)
     online, error = True, None
     try:
-        pulled = exchange(replica)
+        pulled = exchange(replica, checkpoint=bool(pushed))
     except Exception as problem:  # the engine reports network trouble as DatabaseError
         online, error, pulled = False, str(problem), False
         log.info("sync: remote not reached: %s", problem)
@@ -147,17 +148,19 @@ def _copy_messages(db: Database, replica: Database, session_id: str, where: str,
     if session_id in known:
         return 0  # deleted on another machine: the merge deletes it here too
     last = replica.scalar("SELECT max(order_key) FROM messages WHERE session_id = ?", (session_id,))
-    copied = 0
+    rows: list[tuple[str, str, str, str]] = []
     for message in messages:
-        if message.id in known:
-            continue
-        last = order_key(message.created_at, last)
+        if message.id not in known:
+            last = order_key(message.created_at, last)
+            rows.append((message.id, session_id, last, message_record(message)))
+    for start in range(0, len(rows), ROWS_PER_INSERT):  # one statement per batch: each costs a prepare
+        batch = rows[start : start + ROWS_PER_INSERT]
         replica.execute(
-            "INSERT OR IGNORE INTO messages (id, session_id, order_key, record) VALUES (?, ?, ?, ?)",
-            (message.id, session_id, last, message_record(message)),
+            "INSERT OR IGNORE INTO messages (id, session_id, order_key, record) VALUES "
+            + ", ".join(["(?, ?, ?, ?)"] * len(batch)),
+            [value for row in batch for value in row],
         )
-        copied += 1
-    return copied
+    return len(rows)
 
 
 def _copy_sessions(db: Database, replica: Database, session_ids: dict[str, None]) -> None:
