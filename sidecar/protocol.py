@@ -226,9 +226,9 @@ class RetentionPolicy:
 class SyncOptions:
     """Where and how often to sync."""
 
-    url: str = attrs.field(metadata={'json': 'url'})
+    url: str = attrs.field(metadata={'json': 'url', 'minLength': 1})
     auth_token_file: str | None = attrs.field(default=None, metadata={'json': 'authTokenFile'})
-    interval_seconds: float = attrs.field(default=10, metadata={'json': 'intervalSeconds'})
+    interval_seconds: float = attrs.field(default=10, metadata={'json': 'intervalSeconds', 'minimum': 0.1})
 
 
 @attrs.define(kw_only=True)

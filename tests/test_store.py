@@ -13,7 +13,7 @@ import pytest
 
 from sidecar import protocol as p
 from sidecar.errors import InvalidParams, MessageNotFound, PayloadTooLarge, SessionNotFound, StorageError
-from sidecar.store import Settings, Store, housekeeping, messages, sessions
+from sidecar.store import Settings, Store, changes, housekeeping, messages, sessions
 from sidecar.store.migrations import SCHEMA_VERSION
 from sidecar.wire import structure_params, unstructure
 
@@ -451,3 +451,22 @@ def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path: Path) ->
         opener.join(60)
     assert [o.exitcode for o in openers] == [0, 0, 0, 0]
     assert Store(path).db.schema_version == SCHEMA_VERSION
+
+
+def test_the_change_feed_keeps_what_sync_has_not_copied_up_to_a_bound(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(changes, "KEEP_CHANGES", 10)
+    session = new_session(store)
+    with store.db.write():
+        changes.set_synced_through(store.db, 5)
+    while changes.latest_change(store.db) < 1000:
+        append(store, session.id, user("one change"))
+    assert store.db.scalar("SELECT min(seq) FROM changes") <= 6  # pruned, but not past the copy
+    assert changes.synced_through(store.db) == 5
+
+    monkeypatch.setattr(changes, "KEEP_UNSYNCED", 100)  # sync abandoned: the feed is bounded
+    while changes.latest_change(store.db) < 2000:
+        append(store, session.id, user("one change"))
+    assert store.db.scalar("SELECT min(seq) FROM changes") == 2000 - 100 + 1
+    assert changes.synced_through(store.db) is None  # so the next round copies everything

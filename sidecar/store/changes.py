@@ -17,6 +17,7 @@ from .database import Database
 from .records import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, now, session_from_row, to_json
 
 KEEP_CHANGES = 10_000
+KEEP_UNSYNCED = 1_000_000
 SYNCED_THROUGH = "synced_through"  # sync_state: the last change copied to the sync replica
 APPENDED = "appended"
 # Recorded for the search indexer only: compacted messages of a session were purged.
@@ -56,10 +57,13 @@ def _record(
         (session_id, project_id, change, *message_seqs, snapshot, now()),
     )
     if seq % 1000 == 0:
-        # Changes not yet copied to the sync replica are kept, however many there are.
+        # Changes not yet copied to the sync replica are kept, up to KEEP_UNSYNCED (sync
+        # switched off for good must not grow the feed forever; past it, the next round
+        # copies everything again).
         db.execute(
-            "DELETE FROM changes WHERE seq <= min(?, coalesce((SELECT value FROM sync_state WHERE name = ?), ?))",
-            (seq - KEEP_CHANGES, SYNCED_THROUGH, seq),
+            "DELETE FROM changes WHERE seq <= min(?, max(?,"
+            " coalesce((SELECT value FROM sync_state WHERE name = ?), ?)))",
+            (seq - KEEP_CHANGES, seq - KEEP_UNSYNCED, SYNCED_THROUGH, seq),
         )
 
 
@@ -126,8 +130,13 @@ def _load_event(
 
 
 def synced_through(db: Database) -> int | None:
+    """The last change copied to the sync replica; None if never, or if the feed has since
+    been pruned past it (then everything must be copied again)."""
     value = db.scalar("SELECT value FROM sync_state WHERE name = ?", (SYNCED_THROUGH,))
-    return None if value is None else int(value)
+    if value is None:
+        return None
+    oldest = db.scalar("SELECT min(seq) FROM changes")
+    return None if oldest is not None and oldest > int(value) + 1 else int(value)
 
 
 def set_synced_through(db: Database, seq: int) -> None:

@@ -98,6 +98,9 @@ def run_worker(db_path: Path, config: SyncConfig, requests: int, output: IO[str]
             except HistoryError as error:
                 log.warning("sync round failed: %s", error.message)
                 body = {"error": {"name": type(error).__name__, "message": error.message}}
+            except Exception as error:  # a bug or a record we cannot read: report it, keep serving
+                log.exception("sync round failed")
+                body = {"error": {"name": "StorageError", "message": f"sync round failed: {error}"}}
             last_round, wake_due = time.monotonic(), None
             for request_id in ids:
                 _reply(output, request_id, body)
