@@ -5,7 +5,7 @@ end, {
   nargs = "*",
   complete = function(_, line)
     if #vim.split(line, "%s+") <= 2 then
-      return { "sessions", "search", "show", "export", "usage" }
+      return { "sessions", "search", "show", "export", "usage", "sync" }
     end
     return {}
   end,

@@ -68,6 +68,8 @@ local ok, failure = xpcall(function()
 
   local _, err = history.request("history/getSession", { sessionId = "no such session" })
   step("errors come back as errors", err ~= nil and err.code == -32001, err)
+  local _, unsynced = history.request("history/sync", vim.NIL)
+  step("sync without a remote is refused", unsynced ~= nil and unsynced.code == -32600, unsynced)
 
   vim.cmd("checkhealth agent_history")
   local health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")

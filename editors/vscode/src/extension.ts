@@ -5,7 +5,7 @@ import * as path from "path";
 import * as vscode from "vscode";
 import { LanguageClient, LanguageClientOptions, ServerOptions } from "vscode-languageclient/node";
 import { HistoryClient } from "./history";
-import type { ExportFormat, SearchHit, Session } from "./protocol";
+import type { ExportFormat, SearchHit, Session, SyncOptions } from "./protocol";
 
 const SCHEME = "agent-history";
 let language: LanguageClient | undefined;
@@ -188,11 +188,13 @@ async function exportSession(history: HistoryClient, sessionId: string): Promise
 export async function activate(context: vscode.ExtensionContext): Promise<AgentHistoryApi> {
   const { command, args } = sidecarCommand();
   const databasePath = vscode.workspace.getConfiguration("agentHistory").get<string>("databasePath");
+  const sync = vscode.workspace.getConfiguration("agentHistory").get<SyncOptions | null>("sync");
   const serverOptions: ServerOptions = { command, args };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [], // a sidecar, not a language server: no documents
     initializationOptions: {
       ...(databasePath ? { dbPath: databasePath } : {}),
+      ...(sync?.url ? { sync } : {}),
       projectId: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
     },
     outputChannelName: "Agent History",
@@ -237,6 +239,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
     vscode.window.onDidChangeActiveTextEditor(() => void showActiveTokens().catch(() => status.hide())),
     vscode.commands.registerCommand("agentHistory.refresh", () => view.refreshSoon()),
     vscode.commands.registerCommand("agentHistory.search", run(() => search(history))),
+    vscode.commands.registerCommand(
+      "agentHistory.sync",
+      run(async () => {
+        const moved = await history.request("history/sync", null);
+        const summary = `pushed ${moved.pushedMessages}, pulled ${moved.pulledMessages} messages`;
+        if (moved.online) {
+          void vscode.window.showInformationMessage(`Agent History synced: ${summary}.`);
+        } else {
+          void vscode.window.showWarningMessage(`Agent History is offline (${moved.error ?? "no answer"}); changes wait.`);
+        }
+      }),
+    ),
     vscode.commands.registerCommand(
       "agentHistory.open",
       run(async (argument) => {

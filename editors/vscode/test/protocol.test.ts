@@ -122,6 +122,12 @@ test("errors carry the contract's codes and name the field", async () => {
       return true;
     },
   );
+  // The extension's "Sync Now" on a sidecar without sync configured.
+  await assert.rejects(sidecar.history.request("history/sync", null), (error: ResponseError<unknown>) => {
+    assert.equal(error.code, -32600);
+    assert.match(error.message, /sync is not configured/);
+    return true;
+  });
 });
 
 test("a cancelled request is answered as cancelled and commits nothing", async () => {

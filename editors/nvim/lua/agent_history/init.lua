@@ -233,6 +233,21 @@ function M.usage(session_id)
   return buffer
 end
 
+--- Sync now (init_options.sync must be set); says what moved.
+function M.sync()
+  local result, err = M.request("history/sync", vim.NIL)
+  if err then
+    return fail(err)
+  end
+  local summary = string.format("pushed %d, pulled %d messages", result.pushedMessages, result.pulledMessages)
+  if result.online then
+    vim.notify("agent-history: synced: " .. summary)
+  else
+    vim.notify("agent-history: offline (" .. (result.error or "no answer") .. "); changes wait", vim.log.levels.WARN)
+  end
+  return result
+end
+
 function M.command(args)
   local sub, rest = args.fargs[1], vim.list_slice(args.fargs, 2)
   if sub == "sessions" or sub == nil then
@@ -245,8 +260,10 @@ function M.command(args)
     return M.export(rest[1], rest[2], rest[3] or (rest[1] .. "." .. (rest[2] == "markdown" and "md" or rest[2] or "md")))
   elseif sub == "usage" then
     return M.usage(rest[1])
+  elseif sub == "sync" then
+    return M.sync()
   end
-  fail({ message = "unknown subcommand " .. sub .. " (sessions, search, show, export, usage)" })
+  fail({ message = "unknown subcommand " .. sub .. " (sessions, search, show, export, usage, sync)" })
 end
 
 return M
