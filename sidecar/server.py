@@ -343,7 +343,7 @@ class HistoryServer(LanguageServer):
             self.indexer = search_index.Indexer(path, settings.encryption_key)
         if sync is not None:
             self.sync_worker = SyncWorker(path, sync)
-            self.spawn(self.sync_worker.start())
+            self.spawn(self.sync_worker.wake())  # the first round, at start-up
         if params.process_id is not None:
             self.spawn(self._watch_parent(params.process_id))
         if options.retention is not None:

@@ -156,6 +156,15 @@ class Database:
         finally:
             cursor.close()
 
+    def by_ids(self, select: str, ids: Sequence[str], chunk: int = 500) -> list[Row]:
+        """`select` (no WHERE) for rows whose id is in `ids`, a bounded number of
+        parameters a statement."""
+        rows: list[Row] = []
+        for start in range(0, len(ids), chunk):
+            part = list(ids[start : start + chunk])
+            rows += self.execute(f"{select} WHERE id IN ({', '.join('?' * len(part))})", part)
+        return rows
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = self.execute(sql, params)
         return rows[0] if rows else None

@@ -82,9 +82,9 @@ def delete_everywhere(store: Store, session_ids: Sequence[str], message_ids: Seq
     here, and the sessions that changed."""
     db = store.db
     with db.write():
-        sessions = [row[0] for row in _existing(db, "sessions", "id", session_ids)]
+        sessions = [row[0] for row in db.by_ids("SELECT id FROM sessions", session_ids)]
         delete_sessions(db, sessions)
-        messages = _existing(db, "messages", "id, session_id", message_ids)
+        messages = db.by_ids("SELECT id, session_id FROM messages", message_ids)
         touched = {session_id: None for _, session_id in messages}
         for message_id, _ in messages:
             db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
@@ -94,11 +94,3 @@ def delete_everywhere(store: Store, session_ids: Sequence[str], message_ids: Seq
             record_purged(db, session_id, session.project_id)
             record_session_change(db, session, p.SessionChange.UPDATED)
     return len(sessions) + len(messages), [*sessions, *touched]
-
-
-def _existing(db: Database, table: str, columns: str, ids: Sequence[str]) -> list[Any]:
-    found: list[Any] = []
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        found += db.execute(f"SELECT {columns} FROM {table} WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
-    return found

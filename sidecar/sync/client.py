@@ -61,10 +61,8 @@ class SyncWorker:
         with contextlib.suppress(ConnectionError):
             await process.stdin.drain()
 
-    async def start(self) -> None:
-        await self._send("\n")
-
     async def wake(self) -> None:
+        """Ask for a round soon (the first wake-up starts the process)."""
         await self._send("\n")
 
     async def sync(self) -> dict[str, Any]:

@@ -167,7 +167,7 @@ def _copy_sessions(db: Database, replica: Database, session_ids: dict[str, None]
     """Write the sessions' records where they changed (a deleted one has none to write)."""
     ids = list(session_ids)
     gone = _present(replica, "deletions", ids)
-    for row in _rows_by_id(db, f"SELECT {SESSION_COLUMNS} FROM sessions", [i for i in ids if i not in gone]):
+    for row in db.by_ids(f"SELECT {SESSION_COLUMNS} FROM sessions", [i for i in ids if i not in gone]):
         session = session_from_row(row)
         record = session_record(session)
         if replica.scalar("SELECT record FROM sessions WHERE id = ?", (session.id,)) != record:
@@ -177,16 +177,8 @@ def _copy_sessions(db: Database, replica: Database, session_ids: dict[str, None]
             )
 
 
-def _rows_by_id(db: Database, select: str, ids: list[str]) -> list[Any]:
-    rows: list[Any] = []
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        rows += db.execute(f"{select} WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
-    return rows
-
-
 def _present(replica: Database, table: str, ids: list[str]) -> set[str]:
-    return {row[0] for row in _rows_by_id(replica, f"SELECT id FROM {table}", ids)}
+    return {row[0] for row in replica.by_ids(f"SELECT id FROM {table}", ids)}
 
 
 # -- replica -> store ---------------------------------------------------------------------
