@@ -216,8 +216,11 @@ async def test_a_message_appended_on_one_machine_reaches_the_other_sidecar_as_a_
     ):
         session = await laptop.call("history/createSession", {"kind": "agent", "title": "travels"})
         await laptop.call("history/appendMessages", {"sessionId": session["id"], "messages": [user("hello")]})
+        # The worker's own rounds (at start, every interval, after writes) may push the message
+        # before this request's round does, so only "online" is certain here; the desktop
+        # receiving it below is what proves the push.
         pushed = await laptop.call("history/sync")
-        assert pushed["online"] and pushed["pushedMessages"] == 1
+        assert pushed["online"] and pushed["pushedMessages"] in (0, 1)
         # No history/sync on the desktop: its worker pulls in the background.
         _, params = await desktop.wait_for(lambda n: n[0] == p.DID_APPEND_MESSAGES, timeout=10)
         assert params["sessionId"] == session["id"] and params["messages"][0]["content"] == "hello"
@@ -246,7 +249,8 @@ async def test_two_sidecars_on_one_file_take_turns_at_the_replica(server: SyncSe
         await second.call("history/appendMessages", {"sessionId": session["id"], "messages": [user("from two")]})
         results = await asyncio.gather(first.call("history/sync"), second.call("history/sync"))
         assert all(result["online"] for result in results)
-        assert sum(result["pushedMessages"] for result in results) == 1
+        # Never pushed twice; a background round may have pushed it before either request.
+        assert sum(result["pushedMessages"] for result in results) in (0, 1)
     other = Store(tmp_path / "other" / "history.db")
     try:
         assert sync(other, server).pulled_messages == 1
