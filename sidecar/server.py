@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
+import json
 import logging
 import os
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
+import orjson
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 from pygls.io_ import StdoutWriter
@@ -142,6 +144,27 @@ def _plain_handler(bound: Callable[[Any], Any]) -> Callable[[Any], Any]:
 class HistoryProtocol(LanguageServerProtocol):
     _server: HistoryServer
 
+    def write_json(self, message: dict[str, Any]) -> None:
+        """One frame of a message that is plain JSON already.
+
+        orjson encodes a getContext(50) result ~12x faster than json; what it refuses (a
+        lone surrogate a client sent us, an integer past 64 bits) json escapes instead.
+        """
+        try:
+            body = orjson.dumps(message)
+        except orjson.JSONEncodeError:
+            body = json.dumps(message, separators=(",", ":")).encode()
+        if self.writer is not None:
+            self.writer.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        # Our results are plain JSON already: pygls would walk them again with cattrs
+        # before encoding (~30% of a getContext(50) round trip).
+        if error is None and isinstance(result, dict):
+            self.write_json({"jsonrpc": "2.0", "id": msg_id, "result": result})
+        else:
+            super()._send_response(msg_id, result, error)
+
     @lsp_method(lsp.INITIALIZE)
     def lsp_initialize(self, params: lsp.InitializeParams) -> Any:
         result = yield from super().lsp_initialize(params)
@@ -153,6 +176,8 @@ class HistoryProtocol(LanguageServerProtocol):
 
 
 class HistoryServer(LanguageServer):
+    protocol: HistoryProtocol
+
     def __init__(self, db_path: Path) -> None:
         super().__init__(
             "agent-history",
@@ -425,14 +450,16 @@ class HistoryServer(LanguageServer):
                     return
 
     def _notify(self, change: Change) -> None:
+        params: p.DidAppendMessagesParams | p.DidChangeSessionParams
         if isinstance(change, MessagesAppended):
-            params: Any = p.DidAppendMessagesParams(session_id=change.session_id, messages=change.messages)
-            self.protocol.notify(p.DID_APPEND_MESSAGES, unstructure(params))
+            method = p.DID_APPEND_MESSAGES
+            params = p.DidAppendMessagesParams(session_id=change.session_id, messages=change.messages)
         else:
+            method = p.DID_CHANGE_SESSION
             params = p.DidChangeSessionParams(
                 session_id=change.session_id, change=change.change, session=change.session
             )
-            self.protocol.notify(p.DID_CHANGE_SESSION, unstructure(params))
+        self.protocol.write_json({"jsonrpc": "2.0", "method": method, "params": unstructure(params)})
 
     # -- frames -----------------------------------------------------------------------
 
@@ -450,8 +477,7 @@ class HistoryServer(LanguageServer):
     def send_error(self, request_id: Any, code: int, message: str) -> None:
         # Written as a plain object: pygls would drop a null id, which JSON-RPC requires
         # when the request's id could not be read.
-        error = {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
-        self.protocol._send_data(error)
+        self.protocol.write_json({"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}})
 
     async def serve_stdio(self) -> None:
         logs.install(self, asyncio.get_running_loop())

@@ -22,6 +22,9 @@ SYNCED_THROUGH = "synced_through"  # sync_state: the last change copied to the s
 APPENDED = "appended"
 # Recorded for the search indexer only: compacted messages of a session were purged.
 PURGED = "purged"
+# The messages of an `appended` change: a seq range of one session. The `+` keeps the
+# planner on the seq range; on the session's index it would walk all of its messages.
+APPENDED_ROWS = "seq BETWEEN ? AND ? AND +session_id = ?"
 
 
 @attrs.frozen
@@ -51,9 +54,9 @@ def _record(
     snapshot: str | None = None,
 ) -> None:
     """Add one row to the feed, inside the caller's write transaction; prune now and then."""
-    seq = db.scalar(
+    seq = db.insert(
         "INSERT INTO changes (session_id, project_id, change, first_message_seq, last_message_seq, snapshot,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (session_id, project_id, change, *message_seqs, snapshot, now()),
     )
     if seq % 1000 == 0:
@@ -112,7 +115,7 @@ def _load_event(
 ) -> Change | None:
     if change == APPENDED:
         rows = db.execute(
-            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE seq BETWEEN ? AND ? AND session_id = ? ORDER BY idx",
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {APPENDED_ROWS} ORDER BY idx",
             (first_seq, last_seq, session_id),
         )
         # Deleted or purged since: nothing left to announce.

@@ -142,6 +142,25 @@ class Database:
                 raise _storage_error(error) from error
             raise
 
+    def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run an INSERT; the rowid of its last row.
+
+        Cheaper than `RETURNING`, which costs ~0.2 ms a statement in this engine (a single
+        row insert is ~0.02 ms without it). Rows of one multi-row INSERT into an
+        AUTOINCREMENT table get consecutive rowids, so the last one names them all.
+        """
+        try:
+            cursor = self.connection.execute(sql, tuple(params))
+        except turso.Error as error:
+            raise _storage_error(error) from error
+        except Exception as error:  # BusySnapshot is not a turso.Error
+            if _is_busy(error):
+                raise _storage_error(error) from error
+            raise
+        if cursor.lastrowid is None:
+            raise StorageError("storage error: the engine did not report the inserted row")
+        return int(cursor.lastrowid)
+
     @contextlib.contextmanager
     def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Iterator[Row]]:
         """Rows one at a time, for a caller that may stop early (fetchall steps through all)."""

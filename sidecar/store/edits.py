@@ -30,9 +30,9 @@ def record_edit(store: Store, params: p.RecordEditParams) -> p.Edit:
             is None
         ):
             raise MessageNotFound(params.message_id, params.session_id)
-        row = db.one(
+        seq = db.insert(
             "INSERT INTO edits (id, session_id, message_id, file_path, kind, diff, new_path, created_at)"
-            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {EDIT_COLUMNS}",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 new_id(),
                 params.session_id,
@@ -44,6 +44,7 @@ def record_edit(store: Store, params: p.RecordEditParams) -> p.Edit:
                 now(),
             ),
         )
+        row = db.one(f"SELECT {EDIT_COLUMNS} FROM edits WHERE seq = ?", (seq,))  # RETURNING is slow here
         assert row is not None
     return edit_from_row(row)
 

@@ -144,11 +144,10 @@ def insert_rows(db: Database, rows: list[list[Any]]) -> list[int]:
     for start in range(0, len(rows), INSERT_BATCH):
         batch = rows[start : start + INSERT_BATCH]
         placeholders = ", ".join(["(" + ", ".join(["?"] * INSERT_WIDTH) + ")"] * len(batch))
-        inserted = db.execute(
-            f"INSERT INTO messages ({INSERT_COLUMNS}) VALUES {placeholders} RETURNING seq",
-            [value for row in batch for value in row],
+        last = db.insert(
+            f"INSERT INTO messages ({INSERT_COLUMNS}) VALUES {placeholders}", [value for row in batch for value in row]
         )
-        seqs += [row[0] for row in inserted]
+        seqs += range(last - len(batch) + 1, last + 1)
     return seqs
 
 

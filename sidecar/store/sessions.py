@@ -24,13 +24,13 @@ def load_session(db: Database, session_id: str) -> p.Session:
 
 
 def create_session(store: Store, params: p.CreateSessionParams) -> p.Session:
-    stamp = now()
+    stamp, session_id = now(), new_id()
     with store.db.write():
-        row = store.db.one(
+        store.db.execute(
             "INSERT INTO sessions (id, project_id, kind, title, agent_name, model, created_at, updated_at, metadata)"
-            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {SESSION_COLUMNS}",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                new_id(),
+                session_id,
                 params.project_id or store.settings.default_project_id,
                 params.kind,
                 params.title,
@@ -41,8 +41,7 @@ def create_session(store: Store, params: p.CreateSessionParams) -> p.Session:
                 to_json(_without_nulls(params.metadata or {})),
             ),
         )
-        assert row is not None
-        session = session_from_row(row)
+        session = load_session(store.db, session_id)  # read back: RETURNING is slow in this engine
         record_session_change(store.db, session, p.SessionChange.CREATED)
     return session
 
@@ -105,13 +104,11 @@ def update_session(store: Store, params: p.UpdateSessionParams) -> p.Session:
     with store.db.write():
         session = load_session(store.db, params.session_id)
         metadata = merge_metadata(session.metadata, params.metadata or {})
-        row = store.db.one(
-            "UPDATE sessions SET title = coalesce(?, title), metadata = ?, updated_at = ?"
-            f" WHERE id = ? RETURNING {SESSION_COLUMNS}",
+        store.db.execute(
+            "UPDATE sessions SET title = coalesce(?, title), metadata = ?, updated_at = ? WHERE id = ?",
             (params.title, to_json(metadata), now(), params.session_id),
         )
-        assert row is not None
-        session = session_from_row(row)
+        session = load_session(store.db, params.session_id)
         record_session_change(store.db, session, p.SessionChange.UPDATED)
     return session
 
@@ -122,12 +119,10 @@ def end_session(store: Store, params: p.SessionParams) -> p.Session:
         if session.ended_at is not None:
             return session
         stamp = now()
-        row = store.db.one(
-            f"UPDATE sessions SET ended_at = ?, updated_at = ? WHERE id = ? RETURNING {SESSION_COLUMNS}",
-            (stamp, stamp, params.session_id),
+        store.db.execute(
+            "UPDATE sessions SET ended_at = ?, updated_at = ? WHERE id = ?", (stamp, stamp, params.session_id)
         )
-        assert row is not None
-        session = session_from_row(row)
+        session = load_session(store.db, params.session_id)
         record_session_change(store.db, session, p.SessionChange.ENDED)
     return session
 

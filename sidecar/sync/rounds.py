@@ -17,7 +17,7 @@ import attrs
 
 from .. import protocol as p
 from ..store import Store
-from ..store.changes import APPENDED, PURGED, latest_change, set_synced_through, synced_through
+from ..store.changes import APPENDED, APPENDED_ROWS, PURGED, latest_change, set_synced_through, synced_through
 from ..store.database import Database
 from ..store.merge import delete_everywhere, merge_session, update_session_record
 from ..store.records import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, now, session_from_row, to_json
@@ -113,8 +113,7 @@ def _copy_change(
     db: Database, replica: Database, session_id: str, change: str, first: int | None, last: int | None
 ) -> int:
     if change == APPENDED:
-        where = "seq BETWEEN ? AND ? AND session_id = ?"
-        return _copy_messages(db, replica, session_id, where, (first, last, session_id))
+        return _copy_messages(db, replica, session_id, APPENDED_ROWS, (first, last, session_id))
     if change == p.SessionChange.DELETED.value:
         replica.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
         replica.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
