@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from datetime import UTC, datetime
 from typing import Any
 
-from ulid import ULID
+from ulid import ULIDGenerator
 
 from .. import protocol as p
 from .database import Row
@@ -26,11 +27,34 @@ EDIT_COLUMNS = "id, session_id, message_id, file_path, kind, diff, new_path, cre
 USAGE_COLUMNS = ("prompt_tokens", "completion_tokens", "cache_read_tokens", "cache_creation_tokens", "thinking_tokens")
 
 
+class _BufferedRandomness:
+    """Random bytes for ULIDs, drawn from the OS 40 KB at a time: one os.urandom call per
+    id was ~10% of an import."""
+
+    CHUNK = 10 * 4096
+
+    def __init__(self) -> None:
+        self.pool, self.offset = b"", 0
+        os.register_at_fork(after_in_child=self.clear)  # a forked child must not repeat ours
+
+    def clear(self) -> None:
+        self.pool, self.offset = b"", 0
+
+    def __call__(self, _timestamp: int) -> bytes:
+        if self.offset + 10 > len(self.pool):
+            self.pool, self.offset = os.urandom(self.CHUNK), 0
+        self.offset += 10
+        return self.pool[self.offset - 10 : self.offset]
+
+
+IDS = ULIDGenerator(randomness=_BufferedRandomness())
+
+
 def new_id(at: str | None = None) -> str:
     """A ULID; for a record made at an earlier time `at` (an import), one of that time."""
     if at is None:
-        return str(ULID())
-    return str(ULID.from_datetime(datetime.fromisoformat(at.replace("Z", "+00:00"))))
+        return str(IDS.generate())
+    return str(IDS.generate(datetime.fromisoformat(at.replace("Z", "+00:00"))))
 
 
 def now() -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import orjson
 
 from ..store.imports import ImportedSession
 
@@ -28,6 +29,15 @@ class Malformed(Exception):
     """A line of a known kind without the fields that kind must have."""
 
 
+def _loads(line: bytes) -> Any:
+    """orjson reads a line ~4x faster; what it refuses that json takes (an escaped lone
+    surrogate, NaN) is read by json, so both accept the same lines."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
+
+
 def json_lines(path: Path) -> Iterator[dict[str, Any] | None]:
     """Each line's JSON object, or None for a line that is not one (blank lines skipped)."""
     with path.open("rb") as lines:
@@ -35,7 +45,7 @@ def json_lines(path: Path) -> Iterator[dict[str, Any] | None]:
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
+                value = _loads(line)
             except ValueError:  # invalid JSON or invalid UTF-8
                 yield None
                 continue
