@@ -7,6 +7,7 @@ independently of the importer's readers.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -217,6 +218,56 @@ def test_a_file_of_no_known_format_is_counted_not_imported(store: Store, tmp_pat
     (tmp_path / "notes.jsonl").write_text('{"hello": "world"}\n')
     result = run_import(store, tmp_path)
     assert (result.files, result.skipped_files, result.sessions) == (0, 1, [])
+
+
+# -- reader processes ---------------------------------------------------------------------
+
+
+def name_and_reader(path: Path) -> tuple[str, int]:
+    return path.name, os.getpid()
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="reader processes need a second core")
+def test_a_large_import_reads_in_other_processes_and_keeps_file_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    files = [(path, path.stat().st_size) for path in CLAUDE + CODEX]
+    monkeypatch.setattr(importer, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(importer, "AHEAD_BYTES", 1)  # the writer waits on every file: order is tested
+    with importer.readers(name_and_reader, files) as reads:
+        read = list(reads)
+    assert [name for name, _ in read] == [path.name for path, _ in files]
+    assert os.getpid() not in {reader for _, reader in read}
+    monkeypatch.setattr(importer, "PARALLEL_BYTES", 1 << 62)
+    with importer.readers(name_and_reader, files) as reads:  # small: read right here
+        assert {reader for _, reader in reads} == {os.getpid()}
+
+
+def test_reading_in_other_processes_imports_what_one_process_does(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def imported(store: Store) -> list[tuple[Any, ...]]:
+        found = []
+        for key, session_id in store.db.execute("SELECT import_key, id FROM sessions ORDER BY import_key"):
+            session = sessions.load_session(store.db, session_id)
+            texts = [
+                (m.index, m.role, m.content, m.tool_calls, m.tool_call_id) for m in all_messages(store, session_id)
+            ]
+            found.append((key, session.message_count, usage_totals(session), texts))
+        return found
+
+    alone, parallel = Store(tmp_path / "alone.db"), Store(tmp_path / "parallel.db")
+    try:
+        first = run_import(alone, SAMPLES)
+        monkeypatch.setattr(importer, "PARALLEL_BYTES", 0)
+        second = run_import(parallel, SAMPLES)
+        assert (first.files, first.messages, first.skipped_lines) == (
+            second.files,
+            second.messages,
+            second.skipped_lines,
+        )
+        assert imported(alone) == imported(parallel)
+    finally:
+        alone.close()
+        parallel.close()
 
 
 # -- our own export, round trip -------------------------------------------------------------

@@ -6,6 +6,7 @@ The figures these tests use (rounds, processes, messages) are the ones the READM
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import resource
 import signal
@@ -15,7 +16,9 @@ from pathlib import Path
 from sidecar.search import index as search
 from sidecar.store import Store
 from sidecar.store.database import Database
+from sidecar.transcripts import importer
 
+from .bench.imports import write_transcripts
 from .helpers import HistoryClient, RawServer, running_client
 
 KILL_ROUNDS = 20
@@ -132,3 +135,46 @@ async def test_three_windows_append_at_once_and_each_hears_the_others(db_path: P
             assert sorted(contents) == sorted(f"window {w} message {n}" for w in range(3) for n in range(30))
             assert [m["index"] for m in page["messages"]] == list(range(total))
             assert time.monotonic() - started < 30
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _running(pids: set[int]) -> set[int]:
+    """Those still running: gone, or a zombie nobody has reaped yet, is not running."""
+    running = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                running.add(pid)
+    return running
+
+
+def test_reader_processes_of_a_large_import_exit_with_a_killed_sidecar(db_path: Path, tmp_path: Path) -> None:
+    projects = tmp_path / "projects"
+    projects.mkdir()
+    assert write_transcripts(projects, 60_000) > importer.PARALLEL_BYTES
+    raw = RawServer(db_path)
+    raw.initialize(searchIndex=False)
+    raw.send(raw.frame_of(99, "history/importTranscript", {"path": str(projects)}))
+    deadline, readers = time.monotonic() + 10, set()
+    while not readers and time.monotonic() < deadline:
+        readers = _children(raw.process.pid)
+        time.sleep(0.01)
+    assert readers, "the import started no reader process"
+    raw.process.kill()
+    raw.process.wait()
+    deadline = time.monotonic() + 5
+    while _running(readers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(readers), {pid: Path(f"/proc/{pid}/cmdline").read_bytes()[:200] for pid in _running(readers)}
+    assert Store(db_path).db.scalar("PRAGMA integrity_check") == "ok"

@@ -15,17 +15,17 @@ import attrs
 
 from .. import protocol as p
 from ..errors import PayloadTooLarge
-from . import Store
+from . import Settings, Store
 from .changes import record_appended, record_session_change
 from .counters import refresh_counters
 from .database import Database
 from .messages import (
+    ROW_CLIENT_ID,
     ROW_COMPACTED,
     ROW_CREATED_AT,
     ROW_ID,
     ROW_INDEX,
     ROW_SESSION,
-    Prepared,
     insert_rows,
     prepare_rows,
 )
@@ -71,19 +71,33 @@ class ImportOutcome:
     skipped: int  # messages over the size limit, left out
 
 
-def encode_session(store: Store, session: ImportedSession) -> tuple[list[Prepared], int]:
-    """Each message encoded as a row, outside the lock; those over the size limit left out."""
-    rows, skipped = [], 0
+@attrs.define
+class EncodedSession:
+    """A session whose messages are encoded as rows, outside the lock (or in a reader
+    process: everything here is plain enough to pickle cheaply)."""
+
+    session: ImportedSession  # its messages dropped: the rows hold them
+    rows: list[list[Any]]
+    redactions: dict[int, Counter[str]]  # by row position, for the rows where something was masked
+    skipped: int  # messages over the size limit, left out
+
+
+def encode_session(settings: Settings, session: ImportedSession) -> EncodedSession:
+    rows: list[list[Any]] = []
+    redactions: dict[int, Counter[str]] = {}
+    skipped = 0
     for imported in session.messages:
         try:
             message_id = imported.id or new_id(imported.created_at)
-            [prepared] = prepare_rows(store, "", [imported.message], [imported.created_at], [message_id])
+            [prepared] = prepare_rows(settings, "", [imported.message], [imported.created_at], [message_id])
         except PayloadTooLarge:
             skipped += 1
             continue
         prepared.row[ROW_COMPACTED] = int(imported.compacted)
-        rows.append(prepared)
-    return rows, skipped
+        if prepared.redactions:
+            redactions[len(rows)] = prepared.redactions
+        rows.append(prepared.row)
+    return EncodedSession(attrs.evolve(session, messages=[]), rows, redactions, skipped)
 
 
 def _existing(db: Database, session: ImportedSession) -> str | None:
@@ -93,15 +107,14 @@ def _existing(db: Database, session: ImportedSession) -> str | None:
     return None if found is None else str(found)
 
 
-def import_sessions(store: Store, sessions: list[ImportedSession]) -> list[ImportOutcome]:
+def import_sessions(store: Store, sessions: list[EncodedSession]) -> list[ImportOutcome]:
     """Write whole sessions, all in one transaction: one fsync for many small sessions."""
-    prepared = [(session, *encode_session(store, session)) for session in sessions]
     with store.db.write():
-        return [write_session(store, session, rows, skipped) for session, rows, skipped in prepared]
+        return [write_session(store, encoded) for encoded in sessions]
 
 
-def write_session(store: Store, session: ImportedSession, rows: list[Prepared], skipped: int) -> ImportOutcome:
-    db = store.db
+def write_session(store: Store, encoded: EncodedSession) -> ImportOutcome:
+    db, session = store.db, encoded.session
     session_id = _existing(db, session)
     if session_id is None:
         session_id = _create(db, session, store.settings.default_project_id)
@@ -110,10 +123,11 @@ def write_session(store: Store, session: ImportedSession, rows: list[Prepared], 
     else:
         change = p.SessionChange.UPDATED
         known = _known_messages(db, session_id)
-    new = [prepared for prepared in rows if not _is_known(prepared, known)]
+    new = [position for position, row in enumerate(encoded.rows) if not _is_known(row, known)]
     if new:
-        _insert(db, session_id, [prepared.row for prepared in new])
-        record_redactions(db, sum((prepared.redactions for prepared in new), Counter[str]()))
+        _insert(db, session_id, [encoded.rows[position] for position in new])
+        found = [encoded.redactions[position] for position in new if position in encoded.redactions]
+        record_redactions(db, sum(found, Counter[str]()))
     if change is p.SessionChange.CREATED:
         _insert_compactions_and_edits(db, session_id, session)
     if new or change is p.SessionChange.CREATED:  # else nothing changed: no recount, no notice
@@ -122,7 +136,7 @@ def write_session(store: Store, session: ImportedSession, rows: list[Prepared], 
         record_session_change(db, written, change)
     else:
         written = load_session(db, session_id)
-    return ImportOutcome(written, len(new), skipped)
+    return ImportOutcome(written, len(new), encoded.skipped)
 
 
 def _create(db: Database, session: ImportedSession, default_project_id: str | None) -> str:
@@ -158,9 +172,9 @@ def _known_messages(db: Database, session_id: str) -> set[str]:
     return {value for row in rows for value in row if value is not None}
 
 
-def _is_known(prepared: Prepared, known: set[str]) -> bool:
-    key = prepared.message.client_message_id
-    return (key is not None and key in known) or prepared.row[ROW_ID] in known
+def _is_known(row: list[Any], known: set[str]) -> bool:
+    key = row[ROW_CLIENT_ID]
+    return (key is not None and key in known) or row[ROW_ID] in known
 
 
 def _insert(db: Database, session_id: str, rows: list[list[Any]]) -> None:

@@ -33,10 +33,10 @@ def merge_session(store: Store, session: ImportedSession, order: Sequence[str]) 
     Messages of the session that `order` does not name (written here since the order was
     taken) keep their place after those it does.
     """
-    rows, skipped = encode_session(store, session)
+    encoded = encode_session(store.settings, session)
     db = store.db
     with db.write():
-        outcome = write_session(store, session, rows, skipped)
+        outcome = write_session(store, encoded)
         moved = renumber(db, outcome.session.id, order)
         if moved and not outcome.added:  # else write_session has announced the session already
             record_session_change(db, load_session(db, outcome.session.id), p.SessionChange.UPDATED)

@@ -14,7 +14,7 @@ import attrs
 
 from .. import protocol as p
 from ..errors import PayloadTooLarge, SessionNotFound, invalid
-from . import Store
+from . import Settings, Store
 from .changes import record_appended, record_session_change
 from .counters import FIRST_PROMPT_CHARS, pending_after
 from .database import Database, Row
@@ -37,8 +37,8 @@ INSERT_COLUMNS = (
     " metadata, code_excerpt, content"
 )
 INSERT_WIDTH = INSERT_COLUMNS.count(",") + 1
-# Positions in a row of INSERT_COLUMNS that callers fill in.
-ROW_ID, ROW_SESSION, ROW_INDEX, ROW_COMPACTED, ROW_CREATED_AT = 0, 1, 2, 4, 6
+# Positions in a row of INSERT_COLUMNS that callers fill in or read.
+ROW_ID, ROW_SESSION, ROW_INDEX, ROW_COMPACTED, ROW_CREATED_AT, ROW_CLIENT_ID = 0, 1, 2, 4, 6, 12
 # Rows per INSERT statement: well under the engine's bound-parameter limit.
 INSERT_BATCH = 500
 
@@ -72,7 +72,11 @@ def _redacted(message: p.MessageInput) -> tuple[p.MessageInput, Counter[str]]:
 
 
 def prepare_rows(
-    store: Store, session_id: str, messages: list[p.MessageInput], stamps: Sequence[str], ids: Sequence[str] = ()
+    settings: Settings,
+    session_id: str,
+    messages: list[p.MessageInput],
+    stamps: Sequence[str],
+    ids: Sequence[str] = (),
 ) -> list[Prepared]:
     """Validate, redact and encode each message outside the transaction, so the lock is
     held briefly.
@@ -80,12 +84,12 @@ def prepare_rows(
     `stamps` are the messages' creation times; `ids` their ids (default: new ones). Rows
     have no index yet.
     """
-    limit = store.settings.max_message_bytes
+    limit = settings.max_message_bytes
     prepared = []
     for position, (original, stamp) in enumerate(zip(messages, stamps, strict=True)):
         if original.role is p.Role.TOOL and original.tool_call_id is None:
             raise invalid(f"messages[{position}].toolCallId", "required for role tool")
-        message, redactions = _redacted(original) if store.settings.redact else (original, Counter[str]())
+        message, redactions = _redacted(original) if settings.redact else (original, Counter[str]())
         calls_json = tool_calls_to_json(message.tool_calls)
         metadata_json = None if message.metadata is None else to_json(message.metadata)
         size = _message_bytes(message, calls_json, metadata_json)
@@ -153,7 +157,7 @@ def insert_rows(db: Database, rows: list[list[Any]]) -> list[int]:
 
 def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMessagesResult:
     db, stamp = store.db, now()
-    prepared = prepare_rows(store, params.session_id, params.messages, [stamp] * len(params.messages))
+    prepared = prepare_rows(store.settings, params.session_id, params.messages, [stamp] * len(params.messages))
     with db.write():
         state = db.one(
             "SELECT next_index, project_id, ended_at, pending_tool_calls FROM sessions WHERE id = ?",

@@ -8,14 +8,24 @@ already written and never half of one.
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import functools
 import itertools
-from collections.abc import Callable
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
+
+import attrs
 
 from .. import protocol as p
 from ..errors import invalid
-from ..store import NO_WORK, Store, Work
-from ..store.imports import ImportedSession, import_sessions
+from ..store import NO_WORK, Settings, Store, Work
+from ..store.imports import EncodedSession, encode_session, import_sessions
 from . import Transcript, agent_history, claude_code, codex, json_lines
 
 READERS: dict[str, Callable[[Path], Transcript]] = {
@@ -58,36 +68,116 @@ def import_transcript(store: Store, params: p.ImportTranscriptParams, work: Work
     files = [(found, found.stat().st_size) for found in transcript_files(path)]
     total_bytes, done_bytes = sum(size for _, size in files), 0
     result = p.ImportTranscriptResult(sessions=[], files=0, messages=0, skipped_lines=0, skipped_files=0)
-    pending: list[ImportedSession] = []
+    name = None if params.format is p.TranscriptFormat.AUTO else params.format.value
+    # Encoding needs no secrets: a reader process never gets the encryption key.
+    read = functools.partial(read_file, name=name, project_id=params.project_id, settings=_reading(store.settings))
+    pending: list[EncodedSession] = []
     pending_messages = 0
-    for number, (found, size) in enumerate(files):
-        name = detect(found) if params.format is p.TranscriptFormat.AUTO else params.format.value
-        if name is None:
-            result.skipped_files += 1
-        else:
-            sessions = _read(found, name, params.project_id, result)
-            pending += sessions
-            pending_messages += sum(len(session.messages) for session in sessions)
-        done_bytes += size
-        if pending_messages >= WRITE_BATCH or number == len(files) - 1:
-            _write(store, pending, result)
-            pending, pending_messages = [], 0
-            work.checkpoint(done_bytes, total_bytes)
+    with readers(read, files) as reads:
+        for number, ((_, size), file) in enumerate(zip(files, reads, strict=True)):
+            if file.format is None:
+                result.skipped_files += 1
+            else:
+                result.files += 1
+                result.skipped_lines += file.skipped_lines
+                pending += file.sessions
+                pending_messages += sum(len(encoded.rows) for encoded in file.sessions)
+            done_bytes += size
+            if pending_messages >= WRITE_BATCH or number == len(files) - 1:
+                _write(store, pending, result)
+                pending, pending_messages = [], 0
+                work.checkpoint(done_bytes, total_bytes)
     return result
 
 
-def _read(path: Path, name: str, project_id: str | None, result: p.ImportTranscriptResult) -> list[ImportedSession]:
+@attrs.define
+class FileRead:
+    """One transcript file, read and encoded."""
+
+    format: str | None  # None: not a transcript we know
+    sessions: list[EncodedSession]
+    skipped_lines: int
+
+
+def read_file(path: Path, *, name: str | None, project_id: str | None, settings: Settings) -> FileRead:
+    """Tell the file's format (unless `name` says it), read it and encode its sessions.
+    Touches no database, so it can run in a reader process."""
+    name = name or detect(path)
+    if name is None:
+        return FileRead(None, [], 0)
     transcript = READERS[name](path)
-    result.files += 1
-    result.skipped_lines += transcript.skipped_lines
     for session in transcript.sessions:
         session.project_id = project_id or session.project_id
-    return transcript.sessions
+    return FileRead(
+        name, [encode_session(settings, session) for session in transcript.sessions], transcript.skipped_lines
+    )
 
 
-def _write(store: Store, sessions: list[ImportedSession], result: p.ImportTranscriptResult) -> None:
+def _reading(settings: Settings) -> Settings:
+    return attrs.evolve(settings, encryption_key=None)
+
+
+def _write(store: Store, sessions: list[EncodedSession], result: p.ImportTranscriptResult) -> None:
     for outcome in import_sessions(store, sessions) if sessions else []:
         result.skipped_lines += outcome.skipped
         result.messages += outcome.added
         if outcome.added:
             result.sessions.append(outcome.session)
+
+
+# -- reader processes ---------------------------------------------------------------------
+# Reading and encoding a message costs about as much as writing it, so a large import reads
+# in other processes while this one writes (one writer: the database has one write lock).
+# Results come back in file order: sub-agent files must follow their parents.
+PARALLEL_BYTES = 16 * 1024 * 1024  # below this, starting processes costs more than it saves
+# Source bytes read ahead of the writer: enough to keep readers busy while a batch is
+# written, few enough to bound what is held in memory (~1.3 bytes held per source byte).
+AHEAD_BYTES = 64 * 1024 * 1024
+
+
+@contextlib.contextmanager
+def readers(read: Callable[[Path], FileRead], files: list[tuple[Path, int]]) -> Iterator[Iterator[FileRead]]:
+    """`read` applied to each (path, size), in order; in reader processes when the import
+    is large and this machine has a core to spare."""
+    count = min(4, len(os.sched_getaffinity(0)) - 1, len(files))
+    if sum(size for _, size in files) < PARALLEL_BYTES or count < 1:
+        yield (read(path) for path, _ in files)
+        return
+    pool = ProcessPoolExecutor(
+        max_workers=count,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+    try:
+        yield _in_order(pool, read, files)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _in_order(
+    pool: ProcessPoolExecutor, read: Callable[[Path], FileRead], files: list[tuple[Path, int]]
+) -> Iterator[FileRead]:
+    waiting: collections.deque[tuple[Future[FileRead], int]] = collections.deque()
+    ahead = 0
+    for path, size in files:
+        waiting.append((pool.submit(read, path), size))
+        ahead += size
+        while ahead > AHEAD_BYTES:
+            done, size = waiting.popleft()
+            ahead -= size
+            yield done.result()
+    for done, _ in waiting:
+        yield done.result()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A reader whose importer was killed exits too (it would wait for work forever). The
+    importer's pid is passed in: it may have died while this process was starting."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
