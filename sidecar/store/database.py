@@ -131,16 +131,22 @@ class Database:
         self.schema_version = 0 if migrations is None else migrate(self, migrations, read_only=read_only)
         restrict_permissions(path)
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """Run one statement and fetch all its rows (an unfetched RETURNING never runs)."""
+    @contextlib.contextmanager
+    def _engine_errors(self) -> Iterator[None]:
+        """Engine errors as the contract's StorageBusy / StorageError."""
         try:
-            return self.connection.execute(sql, tuple(params)).fetchall()
+            yield
         except turso.Error as error:
             raise _storage_error(error) from error
         except Exception as error:  # BusySnapshot is not a turso.Error
             if _is_busy(error):
                 raise _storage_error(error) from error
             raise
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one statement and fetch all its rows (an unfetched RETURNING never runs)."""
+        with self._engine_errors():
+            return self.connection.execute(sql, tuple(params)).fetchall()
 
     def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run an INSERT; the rowid of its last row.
@@ -149,17 +155,11 @@ class Database:
         row insert is ~0.02 ms without it). Rows of one multi-row INSERT into an
         AUTOINCREMENT table get consecutive rowids, so the last one names them all.
         """
-        try:
-            cursor = self.connection.execute(sql, tuple(params))
-        except turso.Error as error:
-            raise _storage_error(error) from error
-        except Exception as error:  # BusySnapshot is not a turso.Error
-            if _is_busy(error):
-                raise _storage_error(error) from error
-            raise
-        if cursor.lastrowid is None:
+        with self._engine_errors():
+            rowid = self.connection.execute(sql, tuple(params)).lastrowid
+        if rowid is None:
             raise StorageError("storage error: the engine did not report the inserted row")
-        return int(cursor.lastrowid)
+        return int(rowid)
 
     @contextlib.contextmanager
     def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Iterator[Row]]:
