@@ -180,6 +180,15 @@ def test_snippets_mark_matches_around_the_first_one(store: Store, index: Databas
     assert "\n" not in hit.snippet
 
 
+def test_a_snippet_depends_only_on_the_text_near_the_first_match() -> None:
+    near = "lorem ipsum " * 20 + "the **needle** is **here** " + "dolor sit " * 30
+    alone = search.snippet(near)
+    assert alone.startswith("…lorem") and "**needle** is **here**" in alone and alone.endswith("…")
+    assert search.snippet("x\n" * 20_000 + near + "  y\t" * 20_000) == alone  # 100 KB around it
+    unmarked = search.snippet("word\n\n" * 20_000)
+    assert unmarked == "word " * 48 + "…"
+
+
 # -- freshness and consistency --------------------------------------------------------
 
 

@@ -98,6 +98,7 @@ POLL_SECONDS = 0.25
 ROUND_SECONDS = 0.1
 RESTART_SECONDS = 2.0
 SNIPPET_BEFORE, SNIPPET_AFTER = 60, 180
+SNIPPET_WINDOW = 4 * (SNIPPET_BEFORE + SNIPPET_AFTER)  # raw characters kept each side of the first match
 # Hits fetched beyond the limit, to make up for any that are stale.
 SLACK = 10
 MAX_FETCH = 5000
@@ -429,10 +430,17 @@ def _ranked_in(index: Database, table: str, engine: str, params: p.SearchMessage
 
 def snippet(highlighted: str) -> str:
     """A window of text around the first marked match, on one line."""
-    text = re.sub(r"\s+", " ", highlighted).strip()
+    # Only the text near the first match is looked at: a hit in a 50 KB tool output would
+    # otherwise cost ~0.2 ms of whitespace folding for a 240-character snippet.
+    marker = highlighted.find("**")
+    low = max(0, marker - SNIPPET_WINDOW)
+    high = max(marker, 0) + SNIPPET_WINDOW
+    more_before, more_after = low > 0, high < len(highlighted)
+    text = re.sub(r"\s+", " ", highlighted[low:high]).strip()
     first = text.find("**")
     if first < 0:
-        return text[: SNIPPET_BEFORE + SNIPPET_AFTER] + ("…" if len(text) > SNIPPET_BEFORE + SNIPPET_AFTER else "")
+        cut = more_after or len(text) > SNIPPET_BEFORE + SNIPPET_AFTER
+        return text[: SNIPPET_BEFORE + SNIPPET_AFTER] + ("…" if cut else "")
     start = max(0, text.rfind(" ", 0, max(0, first - SNIPPET_BEFORE)) + 1) if first > SNIPPET_BEFORE else 0
     end = first + SNIPPET_AFTER
     if text[start:end].count("**") % 2:  # never cut a marked word in half
@@ -441,7 +449,8 @@ def snippet(highlighted: str) -> str:
     if end < len(text):
         space = text.rfind(" ", first, end)
         end = space if space > first + 2 and text[first:space].count("**") % 2 == 0 else end
-    return ("…" if start > 0 else "") + text[start:end].strip() + ("…" if end < len(text) else "")
+    before = "…" if start > 0 or more_before else ""
+    return before + text[start:end].strip() + ("…" if end < len(text) or more_after else "")
 
 
 def _stored(history: Database, seqs: list[int]) -> dict[int, Row]:
