@@ -227,7 +227,7 @@ def name_and_reader(path: Path) -> tuple[str, int]:
     return path.name, os.getpid()
 
 
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="reader processes need a second core")
+@pytest.mark.skipif(importer.usable_cores() < 2, reason="reader processes need a second core")
 def test_a_large_import_reads_in_other_processes_and_keeps_file_order(monkeypatch: pytest.MonkeyPatch) -> None:
     files = [(path, path.stat().st_size) for path in CLAUDE + CODEX]
     monkeypatch.setattr(importer, "PARALLEL_BYTES", 0)

@@ -70,7 +70,8 @@ def import_transcript(store: Store, params: p.ImportTranscriptParams, work: Work
     result = p.ImportTranscriptResult(sessions=[], files=0, messages=0, skipped_lines=0, skipped_files=0)
     name = None if params.format is p.TranscriptFormat.AUTO else params.format.value
     # Encoding needs no secrets: a reader process never gets the encryption key.
-    read = functools.partial(read_file, name=name, project_id=params.project_id, settings=_reading(store.settings))
+    settings = attrs.evolve(store.settings, encryption_key=None)
+    read = functools.partial(read_file, name=name, project_id=params.project_id, settings=settings)
     pending: list[EncodedSession] = []
     pending_messages = 0
     with readers(read, files) as reads:
@@ -113,10 +114,6 @@ def read_file(path: Path, *, name: str | None, project_id: str | None, settings:
     )
 
 
-def _reading(settings: Settings) -> Settings:
-    return attrs.evolve(settings, encryption_key=None)
-
-
 def _write(store: Store, sessions: list[EncodedSession], result: p.ImportTranscriptResult) -> None:
     for outcome in import_sessions(store, sessions) if sessions else []:
         result.skipped_lines += outcome.skipped
@@ -135,11 +132,18 @@ PARALLEL_BYTES = 16 * 1024 * 1024  # below this, starting processes costs more t
 AHEAD_BYTES = 64 * 1024 * 1024
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (all of the machine's where that cannot be told)."""
+    if hasattr(os, "sched_getaffinity"):  # not on macOS
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 @contextlib.contextmanager
 def readers(read: Callable[[Path], FileRead], files: list[tuple[Path, int]]) -> Iterator[Iterator[FileRead]]:
     """`read` applied to each (path, size), in order; in reader processes when the import
     is large and this machine has a core to spare."""
-    count = min(4, len(os.sched_getaffinity(0)) - 1, len(files))
+    count = min(4, usable_cores() - 1, len(files))
     if sum(size for _, size in files) < PARALLEL_BYTES or count < 1:
         yield (read(path) for path, _ in files)
         return
