@@ -16,16 +16,15 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import attrs
 import orjson
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
-from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import (
     JsonRPCNotification,
@@ -40,7 +39,7 @@ from . import __version__, logs
 from . import protocol as p
 from .errors import HistoryError, InvalidParams, Problem, StorageError
 from .search import index as search_index
-from .stdio import claim_stdout, open_stdin, read_frames
+from .stdio import claim_stdout, open_stdin, open_stdout, read_frames
 from .store import Settings, Store, Work, context, edits, export, housekeeping, messages, sessions, usage
 from .store.changes import Change, MessagesAppended, changes_since, latest_change
 from .store.encryption import load_key
@@ -197,6 +196,7 @@ class HistoryServer(LanguageServer):
         self.indexer: search_index.Indexer | None = None
         self.sync_worker: SyncWorker | None = None
         self.background: set[asyncio.Task[Any]] = set()
+        self.in_flight: set[asyncio.Task[Any]] = set()
         self._register()
 
     # -- plumbing ---------------------------------------------------------------------
@@ -247,8 +247,23 @@ class HistoryServer(LanguageServer):
         handle.__name__ = spec.method.replace("/", "_")
         return handle
 
+    @contextlib.contextmanager
+    def _request(self) -> Iterator[None]:
+        """A request being answered: at end of input the server waits for it."""
+        task = asyncio.current_task()
+        assert task is not None
+        self.in_flight.add(task)
+        try:
+            yield
+        finally:
+            self.in_flight.discard(task)
+
     async def _call(self, method: str, operation: Callable[..., Any], params: Any, takes_work: bool) -> Any:
         """Run one core operation for a request, with progress and cancellation if it is long."""
+        with self._request():
+            return await self._operate(method, operation, params, takes_work)
+
+    async def _operate(self, method: str, operation: Callable[..., Any], params: Any, takes_work: bool) -> Any:
         args: list[Any] = [self.require_store(), params]
         token = getattr(params, "work_done_token", None)
         work = self._start_work(method, token) if takes_work else None
@@ -323,7 +338,8 @@ class HistoryServer(LanguageServer):
                 message="invalid request: sync is not configured (initializationOptions.sync.url"
                 " or $AGENT_HISTORY_SYNC_URL)",
             )
-        reply = await self.sync_worker.sync()
+        with self._request():
+            reply = await self.sync_worker.sync()
         self.spawn(self.pump_changes())  # what was pulled, announced now rather than at the next poll
         if "error" in reply:
             raise JsonRpcException(message=reply["error"]["message"], code=p.ERROR_CODES[reply["error"]["name"]])
@@ -481,10 +497,20 @@ class HistoryServer(LanguageServer):
 
     async def serve_stdio(self) -> None:
         logs.install(self, asyncio.get_running_loop())
-        self.protocol.set_writer(StdoutWriter(claim_stdout()))
+        writer = await open_stdout(claim_stdout())
+        # pygls awaits a writer's close() when it returns an awaitable, and write() likewise.
+        self.protocol.set_writer(cast(Any, writer))
         reader = await open_stdin()
         await read_frames(reader, self.receive, self.send_error)
         log.info("stdin closed; exiting")
+        await self._finish_requests()
+        with contextlib.suppress(Exception):
+            await writer.close()
+
+    async def _finish_requests(self) -> None:
+        """Let requests already read finish (for a bounded time), so their replies go out."""
+        if self.in_flight:
+            await asyncio.wait(set(self.in_flight), timeout=STOP_SECONDS)
 
     def stop(self) -> None:
         """Cancel running work and close the store, waiting at most STOP_SECONDS for a long job.

@@ -9,12 +9,15 @@ request's id whenever it can be read, so a client is never left waiting.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import sys
 from collections.abc import Callable
 from typing import Any, BinaryIO
+
+from pygls.io_ import StdoutWriter
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,59 @@ def claim_stdout() -> BinaryIO:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr
     return protocol_out
+
+
+FLUSH_SECONDS = 0.4  # at exit, how long output the client has not read yet may wait (exit stays under 1 s)
+
+
+class _DrainSignal(asyncio.Protocol):
+    """Set while the transport's buffer is empty (write buffer limits of 0)."""
+
+    def __init__(self) -> None:
+        self.drained = asyncio.Event()
+        self.drained.set()
+
+    def pause_writing(self) -> None:
+        self.drained.clear()
+
+    def resume_writing(self) -> None:
+        self.drained.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.drained.set()
+
+
+class PipeWriter:
+    """Frames out through the event loop's pipe transport: a write never blocks.
+
+    A blocking write to a full pipe would stop the loop, and with it the reading of stdin;
+    a client that writes a large request before it reads our replies would then wait for
+    us while we wait for it. The transport writes at once when the pipe has room and keeps
+    the rest until it has.
+    """
+
+    def __init__(self, transport: asyncio.WriteTransport, signal: _DrainSignal) -> None:
+        self.transport = transport
+        self.signal = signal
+
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    async def close(self) -> None:
+        """Deliver what is still buffered (for a bounded time), then close."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.signal.drained.wait(), FLUSH_SECONDS)
+        self.transport.close()
+
+
+async def open_stdout(protocol_out: BinaryIO) -> PipeWriter | StdoutWriter:
+    loop = asyncio.get_running_loop()
+    try:
+        transport, signal = await loop.connect_write_pipe(_DrainSignal, protocol_out)
+    except ValueError:  # a regular file (`serve > replies`): writing to it never waits on a reader
+        return StdoutWriter(protocol_out)
+    transport.set_write_buffer_limits(high=0)  # so the signal tells when everything is out
+    return PipeWriter(transport, signal)
 
 
 def _reject_constant(name: str) -> None:

@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,6 +81,46 @@ def test_stdout_carries_nothing_but_frames(db_path: Path) -> None:
             assert len(rest) >= length
             rest = rest[length:]
         assert "serving" in server.stderr()  # the logs went to stderr instead
+    finally:
+        server.close()
+
+
+def test_a_client_that_writes_before_it_reads_never_deadlocks_the_server(db_path: Path) -> None:
+    """Replies and notifications pile up unread while the client writes a large request:
+    the server must keep reading (a blocking write to a full stdout pipe would stop it, and
+    both sides would wait for ever)."""
+    server = RawServer(db_path)
+    try:
+        server.initialize()
+        sid = server.request("history/createSession", {"kind": "chat"})["result"]["id"]
+        big = [user("x" * 50_000)] * 40  # 2 MB of messages, announced back as 2 MB more
+        server.send(server.frame_of(101, "history/appendMessages", {"sessionId": sid, "messages": big}))
+        time.sleep(0.5)  # its reply and announcement are waiting, unread
+        second = threading.Thread(
+            target=server.send,
+            args=(server.frame_of(102, "history/appendMessages", {"sessionId": sid, "messages": big}),),
+        )
+        second.start()
+        second.join(timeout=10)
+        assert not second.is_alive(), "the server stopped reading while its output was unread"
+        assert "result" in server.read_response(101) and "result" in server.read_response(102)
+        assert server.request("history/getSession", {"sessionId": sid})["result"]["messageCount"] == 80
+    finally:
+        server.close()
+
+
+def test_responses_still_buffered_at_end_of_input_are_delivered(db_path: Path) -> None:
+    server = RawServer(db_path)
+    try:
+        server.initialize()
+        sid = server.request("history/createSession", {"kind": "chat"})["result"]["id"]
+        server.send(
+            server.frame_of(7, "history/appendMessages", {"sessionId": sid, "messages": [user("y" * 50_000)] * 40})
+        )
+        assert server.process.stdin is not None
+        server.process.stdin.close()  # then read everything only after the server saw EOF
+        time.sleep(1.0)
+        assert "result" in server.read_response(7)
     finally:
         server.close()
 
