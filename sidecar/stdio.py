@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -85,8 +86,20 @@ class PipeWriter:
         self.transport.close()
 
 
+PIPE_BYTES = 1 << 20  # Linux's default ceiling for an unprivileged process
+
+
+def widen_pipe(file: BinaryIO) -> None:
+    """Let a pipe hold a whole large reply (a getContext of 50 long messages is ~100 KB):
+    with the default 64 KB, it goes out in pieces, each waiting for the client to read."""
+    if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux only
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(file.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+
+
 async def open_stdout(protocol_out: BinaryIO) -> PipeWriter | StdoutWriter:
     loop = asyncio.get_running_loop()
+    widen_pipe(protocol_out)
     try:
         transport, signal = await loop.connect_write_pipe(_DrainSignal, protocol_out)
     except ValueError:  # a regular file (`serve > replies`): writing to it never waits on a reader
