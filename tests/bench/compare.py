@@ -290,7 +290,7 @@ class Ours(Backend):
         self.cold_start_ms = 0.0
 
     def seed(self, sessions: list[Messages]) -> None:
-        seed_store(self.db_path, self.total)
+        seed_store(self.db_path, self.total, sessions)  # the corpus already made, as the others get it
         build_index(self.db_path)
         started = time.perf_counter()
         self.sidecar = Sidecar(self.db_path)

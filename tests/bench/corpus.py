@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,12 +87,13 @@ class Corpus:
             yield self.session(size)
 
 
-def seed_store(path: Path, total: int) -> str:
+def seed_store(path: Path, total: int, made: Iterable[list[dict[str, Any]]] | None = None) -> str:
     """Fill the history at `path` with `total` corpus messages over 12 projects (unless it
-    already holds that many); the id of its largest session."""
+    already holds that many), from the sessions `made` already if given; the id of its
+    largest session."""
     store = Store(path)
     if store.db.scalar("SELECT count(*) FROM messages") < total:
-        for number, batch in enumerate(Corpus().sessions(total)):
+        for number, batch in enumerate(Corpus().sessions(total) if made is None else made):
             params = {"kind": "agent", "projectId": f"/home/dev/project-{number % 12}"}
             session = sessions.create_session(store, structure_params(params, p.CreateSessionParams))
             for start in range(0, len(batch), 1000):
