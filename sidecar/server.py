@@ -439,10 +439,13 @@ class HistoryServer(LanguageServer):
         """Notice commits by other processes: a stat per tick, a query only when the file moved."""
         while True:
             await asyncio.sleep(POLL_SECONDS)
-            if self._signature() != self.file_signature:
-                if self.indexer is not None:
-                    self.indexer.wake()
-                await self.pump_changes()
+            try:
+                if self._signature() != self.file_signature:
+                    if self.indexer is not None:
+                        self.indexer.wake()
+                    await self.pump_changes()
+            except Exception:  # a bug must not end the watch: every later commit would go unheard
+                log.exception("reading other processes' commits failed; still watching")
 
     async def pump_changes(self) -> None:
         store = self.store

@@ -27,11 +27,12 @@ def test_the_typescript_types_are_generated_from_the_model() -> None:
 def npm(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "AGENT_HISTORY_PYTHON": sys.executable}
     return subprocess.run(
-        ["npm", *args], cwd=EXTENSION, env=env, capture_output=True, text=True, timeout=600, check=False
+        ["npm", *args], cwd=EXTENSION, env=env, capture_output=True, text=True, timeout=240, check=False
     )
 
 
 @pytest.mark.skipif(shutil.which("npm") is None, reason="node and npm are not installed")
+@pytest.mark.timeout(600)  # npm ci on a fresh clone, then tsc and the node tests (each bounded to 30 s)
 def test_the_extension_type_checks_passes_its_protocol_tests_and_packages() -> None:
     if not (EXTENSION / "node_modules").is_dir():
         installed = npm("ci", "--no-audit", "--no-fund")
