@@ -117,6 +117,26 @@ def test_indexes_are_dense_from_zero_across_batches(store: Store) -> None:
     assert len({m.id for m in first + second}) == 3
 
 
+def test_a_large_append_is_announced_with_exactly_its_rows(store: Store) -> None:
+    """1,000 messages (the most one batch takes) go in two INSERT statements; the change
+    feed names their seqs from the statements' last rowids, and must name exactly these rows."""
+    other, session = new_session(store), new_session(store)
+    append(store, other.id, user("before"))
+    cursor = changes.latest_change(store.db)
+    append(store, session.id, *(user(f"m{n}") for n in range(1000)))
+    append(store, other.id, user("after"))
+    _, announced = changes.changes_since(store.db, cursor)
+    first = announced[0]
+    assert isinstance(first, changes.MessagesAppended) and first.session_id == session.id
+    assert [m.content for m in first.messages] == [f"m{n}" for n in range(1000)]
+    seqs = store.db.execute("SELECT min(seq), max(seq), count(*) FROM messages WHERE session_id = ?", (session.id,))
+    recorded = store.db.execute(
+        "SELECT first_message_seq, last_message_seq FROM changes WHERE seq > ? AND session_id = ?",
+        (cursor, session.id),
+    )
+    assert recorded == [(seqs[0][0], seqs[0][1])] and seqs[0][1] - seqs[0][0] + 1 == seqs[0][2]
+
+
 def test_a_retried_client_message_id_appends_nothing_and_returns_the_first_result(store: Store) -> None:
     session = new_session(store)
     first = append(store, session.id, user("hello", clientMessageId="c-1"))

@@ -36,9 +36,12 @@ INSERT_COLUMNS = (
     " cache_creation_tokens, thinking_tokens, client_message_id, tool_call_id, agent_name, tool_calls,"
     " metadata, code_excerpt, content"
 )
-INSERT_WIDTH = INSERT_COLUMNS.count(",") + 1
+_INSERTED = [name.strip() for name in INSERT_COLUMNS.split(",")]
+INSERT_WIDTH = len(_INSERTED)
 # Positions in a row of INSERT_COLUMNS that callers fill in or read.
-ROW_ID, ROW_SESSION, ROW_INDEX, ROW_COMPACTED, ROW_CREATED_AT, ROW_CLIENT_ID = 0, 1, 2, 4, 6, 12
+ROW_ID, ROW_SESSION, ROW_INDEX, ROW_COMPACTED, ROW_CREATED_AT, ROW_CLIENT_ID = (
+    _INSERTED.index(name) for name in ("id", "session_id", "idx", "compacted", "created_at", "client_message_id")
+)
 # Rows per INSERT statement: well under the engine's bound-parameter limit.
 INSERT_BATCH = 500
 
