@@ -47,10 +47,13 @@ let sidecar: Running;
 before(async () => {
   sidecar = await startSidecar();
 });
-after(async () => {
-  await stopSidecar(sidecar);
-  fs.rmSync(folder, { recursive: true, force: true });
-});
+after(
+  async () => {
+    await stopSidecar(sidecar);
+    fs.rmSync(folder, { recursive: true, force: true });
+  },
+  { timeout: 10_000 }, // a sidecar that does not exit after shutdown/exit fails the run instead of hanging it
+);
 
 test("append, read back the context, and hear the notification", async () => {
   const { history } = sidecar;
