@@ -143,12 +143,13 @@ def _plain_handler(bound: Callable[[Any], Any]) -> Callable[[Any], Any]:
 class HistoryProtocol(LanguageServerProtocol):
     _server: HistoryServer
 
-    def write_json(self, message: dict[str, Any]) -> None:
-        """One frame of a message that is plain JSON already.
+    def write_json(self, **members: Any) -> None:
+        """One frame of a JSON-RPC message whose members are plain JSON already.
 
         orjson encodes a getContext(50) result ~12x faster than json; what it refuses (a
         lone surrogate a client sent us, an integer past 64 bits) json escapes instead.
         """
+        message = {"jsonrpc": "2.0", **members}
         try:
             body = orjson.dumps(message)
         except orjson.JSONEncodeError:
@@ -160,7 +161,7 @@ class HistoryProtocol(LanguageServerProtocol):
         # Our results are plain JSON already: pygls would walk them again with cattrs
         # before encoding (~30% of a getContext(50) round trip).
         if error is None and isinstance(result, dict):
-            self.write_json({"jsonrpc": "2.0", "id": msg_id, "result": result})
+            self.write_json(id=msg_id, result=result)
         else:
             super()._send_response(msg_id, result, error)
 
@@ -239,7 +240,8 @@ class HistoryServer(LanguageServer):
         async def handle(ls: HistoryServer, raw: Any) -> Any:
             try:
                 params = structure_params(raw, spec.params) if spec.params is not None else None
-                result = await ls._call(spec.method, operation, params, takes_work)
+                with ls._request():
+                    result = await ls._call(spec.method, operation, params, takes_work)
             except HistoryError as error:
                 raise rpc_error(error) from None
             return unstructure(result)
@@ -260,10 +262,6 @@ class HistoryServer(LanguageServer):
 
     async def _call(self, method: str, operation: Callable[..., Any], params: Any, takes_work: bool) -> Any:
         """Run one core operation for a request, with progress and cancellation if it is long."""
-        with self._request():
-            return await self._operate(method, operation, params, takes_work)
-
-    async def _operate(self, method: str, operation: Callable[..., Any], params: Any, takes_work: bool) -> Any:
         args: list[Any] = [self.require_store(), params]
         token = getattr(params, "work_done_token", None)
         work = self._start_work(method, token) if takes_work else None
@@ -478,7 +476,7 @@ class HistoryServer(LanguageServer):
             params = p.DidChangeSessionParams(
                 session_id=change.session_id, change=change.change, session=change.session
             )
-        self.protocol.write_json({"jsonrpc": "2.0", "method": method, "params": unstructure(params)})
+        self.protocol.write_json(method=method, params=unstructure(params))
 
     # -- frames -----------------------------------------------------------------------
 
@@ -496,7 +494,7 @@ class HistoryServer(LanguageServer):
     def send_error(self, request_id: Any, code: int, message: str) -> None:
         # Written as a plain object: pygls would drop a null id, which JSON-RPC requires
         # when the request's id could not be read.
-        self.protocol.write_json({"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}})
+        self.protocol.write_json(id=request_id, error={"code": code, "message": message})
 
     async def serve_stdio(self) -> None:
         logs.install(self, asyncio.get_running_loop())
@@ -507,8 +505,9 @@ class HistoryServer(LanguageServer):
         await read_frames(reader, self.receive, self.send_error)
         log.info("stdin closed; exiting")
         await self._finish_requests()
-        with contextlib.suppress(Exception):
-            await writer.close()
+        closing = writer.close()  # a pipe's writer first delivers what is still buffered
+        if inspect.isawaitable(closing):
+            await closing
 
     async def _finish_requests(self) -> None:
         """Let requests already read finish (for a bounded time), so their replies go out."""

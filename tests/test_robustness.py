@@ -6,7 +6,6 @@ The figures these tests use (rounds, processes, messages) are the ones the READM
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import resource
 import signal
@@ -137,26 +136,21 @@ async def test_three_windows_append_at_once_and_each_hears_the_others(db_path: P
             assert time.monotonic() - started < 30
 
 
+def _stat(pid: int | str) -> list[str]:
+    """/proc/PID/stat after the command name: state, parent pid, …; [] once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
 def _children(pid: int) -> set[int]:
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.add(int(stat.parent.name))
-    return found
+    return {int(entry.name) for entry in Path("/proc").glob("[0-9]*") if _stat(entry.name)[1:2] == [str(pid)]}
 
 
 def _running(pids: set[int]) -> set[int]:
     """Those still running: gone, or a zombie nobody has reaped yet, is not running."""
-    running = set()
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                running.add(pid)
-    return running
+    return {pid for pid in pids if _stat(pid)[:1] not in ([], ["Z"])}
 
 
 def test_reader_processes_of_a_large_import_exit_with_a_killed_sidecar(db_path: Path, tmp_path: Path) -> None:
@@ -177,4 +171,8 @@ def test_reader_processes_of_a_large_import_exit_with_a_killed_sidecar(db_path: 
     while _running(readers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _running(readers), {pid: Path(f"/proc/{pid}/cmdline").read_bytes()[:200] for pid in _running(readers)}
-    assert Store(db_path).db.scalar("PRAGMA integrity_check") == "ok"
+    store = Store(db_path)
+    try:
+        assert store.db.scalar("PRAGMA integrity_check") == "ok"
+    finally:
+        store.close()

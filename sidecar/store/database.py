@@ -164,14 +164,11 @@ class Database:
     @contextlib.contextmanager
     def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Iterator[Row]]:
         """Rows one at a time, for a caller that may stop early (fetchall steps through all)."""
-        try:
+        with self._engine_errors():
             cursor = self.connection.execute(sql, tuple(params))
-        except turso.Error as error:
-            raise _storage_error(error) from error
         try:
-            yield iter(cursor)
-        except turso.Error as error:
-            raise _storage_error(error) from error
+            with self._engine_errors():  # rows are stepped while the caller iterates
+                yield iter(cursor)
         finally:
             cursor.close()
 

@@ -184,13 +184,13 @@ def _insert(db: Database, session_id: str, rows: list[list[Any]]) -> None:
     for position, row in enumerate(rows):
         row[ROW_SESSION] = session_id
         row[ROW_INDEX] = next_index + position
-    seqs = insert_rows(db, rows)
+    first_seq, last_seq = insert_rows(db, rows)
     updated_at = max(row[ROW_CREATED_AT] for row in rows)
     db.execute(
         "UPDATE sessions SET next_index = ?, updated_at = max(updated_at, ?) WHERE id = ?",
         (next_index + len(rows), updated_at, session_id),
     )
-    record_appended(db, session_id, project_id, min(seqs), max(seqs))
+    record_appended(db, session_id, project_id, first_seq, last_seq)
 
 
 def _insert_compactions_and_edits(db: Database, session_id: str, session: ImportedSession) -> None:

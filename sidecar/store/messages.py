@@ -145,17 +145,16 @@ def _known_client_ids(db: Database, session_id: str, messages: list[p.MessageInp
     return {row[0]: p.AppendedMessage(id=row[1], index=row[2], created_at=row[3]) for row in rows}
 
 
-def insert_rows(db: Database, rows: list[list[Any]]) -> list[int]:
-    """Insert prepared rows, in statements of INSERT_BATCH; their seqs."""
-    seqs: list[int] = []
+def insert_rows(db: Database, rows: list[list[Any]]) -> tuple[int, int]:
+    """Insert prepared rows (at least one), in statements of INSERT_BATCH; the first and
+    last seq they got. Inside one write transaction their seqs are consecutive."""
     for start in range(0, len(rows), INSERT_BATCH):
         batch = rows[start : start + INSERT_BATCH]
         placeholders = ", ".join(["(" + ", ".join(["?"] * INSERT_WIDTH) + ")"] * len(batch))
         last = db.insert(
             f"INSERT INTO messages ({INSERT_COLUMNS}) VALUES {placeholders}", [value for row in batch for value in row]
         )
-        seqs += range(last - len(batch) + 1, last + 1)
-    return seqs
+    return last - len(rows) + 1, last
 
 
 def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMessagesResult:
@@ -187,7 +186,7 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
             redactions.update(found)
             next_index += 1
         if new_rows:
-            seqs = insert_rows(db, new_rows)
+            first_seq, last_seq = insert_rows(db, new_rows)
             _count_appended(
                 db,
                 params.session_id,
@@ -196,7 +195,7 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
                 stamp,
                 pending_after(tool_calls_from_json(pending_json) or [], new_messages),
             )
-            record_appended(db, params.session_id, project_id, min(seqs), max(seqs))
+            record_appended(db, params.session_id, project_id, first_seq, last_seq)
             record_redactions(db, redactions)
             if ended_at is not None:  # appending reopens an ended session
                 record_session_change(db, load_session(db, params.session_id), p.SessionChange.UPDATED)
