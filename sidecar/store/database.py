@@ -19,6 +19,7 @@ import turso
 
 from ..errors import StorageBusy, StorageError
 from .encryption import CIPHER
+from .locks import turn
 from .migrations import MIGRATIONS, migrate
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 # Every process on one file must use the same flags, or commits are silently lost.
 ENGINE_FEATURES = "multiprocess_wal,index_method"
 BUSY_TIMEOUT_MS = 5000
+OPEN_WAIT_SECONDS = 60.0  # a migration of a large file may hold the turn for seconds
 SIDE_FILE_SUFFIXES = ("-wal", "-tshm", "-shm")
 Row = tuple[Any, ...]
 
@@ -108,6 +110,25 @@ class Database:
                 " or the encryptionKeyFile initialization option)"
             )
         prepare_file(path)
+        # One process at a time opens and migrates: the first connection to a file creates the
+        # engine's shared-WAL map (`-tshm`), and another connecting meanwhile reads it half
+        # made ("shared WAL coordination map magic mismatch"); a migration changes the schema
+        # under another's first reads ("Database schema changed"). The directory, not the
+        # file, is locked: a lock file would be one more file beside every database.
+        with turn(path.parent, wait_seconds=OPEN_WAIT_SECONDS, busy=f"another process kept opening {path}; retry"):
+            self._open(path, busy_timeout_ms, durable, encryption_key, connect)
+            self.schema_version = 0 if migrations is None else migrate(self, migrations, read_only=read_only)
+        restrict_permissions(path)
+
+    def _open(
+        self,
+        path: Path,
+        busy_timeout_ms: int,
+        durable: bool,
+        encryption_key: str | None,
+        connect: Callable[[str], Any] | None,
+    ) -> None:
+        """Connect with this store's flags and settings."""
         try:
             self.connection = (
                 connect(str(path))
@@ -128,8 +149,6 @@ class Database:
             if isinstance(error, (KeyboardInterrupt, SystemExit)):
                 raise
             raise StorageError(f"cannot open {path} as an agent-history database: {error}") from error
-        self.schema_version = 0 if migrations is None else migrate(self, migrations, read_only=read_only)
-        restrict_permissions(path)
 
     @contextlib.contextmanager
     def _engine_errors(self) -> Iterator[None]:

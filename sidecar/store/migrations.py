@@ -142,18 +142,11 @@ def _statements(script: str) -> list[str]:
 
 
 def _schema_state(db: Database) -> tuple[int, int]:
-    """user_version and how many tables, in one consistent view, though another process
-    may be migrating: a view that its migration invalidated is taken again."""
-    for attempt in range(3):
-        try:
-            with db.snapshot():
-                version = int(db.scalar("PRAGMA user_version") or 0)
-                tables = int(db.scalar("SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'"))
-            return version, tables
-        except StorageError as error:
-            if "schema changed" not in error.message.lower() or attempt == 2:
-                raise
-    raise AssertionError("unreachable: the last attempt returns or raises")
+    """user_version and how many tables, in one consistent view."""
+    with db.snapshot():
+        version = int(db.scalar("PRAGMA user_version") or 0)
+        tables = int(db.scalar("SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'"))
+    return version, tables
 
 
 def migrate(db: Database, migrations: Sequence[str], *, read_only: bool) -> int:

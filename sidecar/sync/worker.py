@@ -13,7 +13,6 @@ it, so the sidecars on a file take turns and each one's `history/sync` works.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gc
 import json
 import logging
@@ -26,8 +25,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from .. import protocol as p
-from ..errors import HistoryError, StorageBusy
+from ..errors import HistoryError
 from ..store import Store
+from ..store.locks import turn
 from ..wire import unstructure
 from .config import SyncConfig
 from .replica import open_replica, replica_path
@@ -41,21 +41,12 @@ LOCK_WAIT_SECONDS = 30.0
 @contextlib.contextmanager
 def replica_turn(db_path: Path, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
     """This process's turn at the replica: other processes on the same file wait for it."""
-    lock_path = Path(f"{replica_path(db_path)}.lock")
-    with lock_path.open("a") as lock:
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise StorageBusy("another agent-history process kept syncing this database; retry") from None
-                time.sleep(0.05)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with turn(
+        Path(f"{replica_path(db_path)}.lock"),
+        wait_seconds=wait_seconds,
+        busy="another agent-history process kept syncing this database; retry",
+    ):
+        yield
 
 
 def one_round(store: Store, config: SyncConfig, *, merge: bool = True) -> p.SyncResult:
