@@ -12,6 +12,7 @@ import signal
 import time
 from pathlib import Path
 
+from sidecar import protocol as p
 from sidecar.search import index as search
 from sidecar.store import Store
 from sidecar.store.database import Database
@@ -176,3 +177,37 @@ def test_reader_processes_of_a_large_import_exit_with_a_killed_sidecar(db_path: 
         assert store.db.scalar("PRAGMA integrity_check") == "ok"
     finally:
         store.close()
+
+
+def test_a_search_indexer_deep_in_a_catch_up_exits_with_a_killed_sidecar(db_path: Path, tmp_path: Path) -> None:
+    # 40,000 messages take the indexer about 5 s: it is killed a fraction of the way in
+    # (it used to finish the whole catch-up before it looked at its sidecar again).
+    projects = tmp_path / "projects"
+    projects.mkdir()
+    write_transcripts(projects, 40_000)
+    store = Store(db_path)
+    try:
+        importer.import_transcript(store, p.ImportTranscriptParams(path=str(projects)))
+    finally:
+        store.close()
+    raw = RawServer(db_path)
+    raw.initialize()
+    index_file = Path(f"{search.search_path(db_path)}-wal")
+    deadline, indexers = time.monotonic() + 10, set()
+    while not (indexers and index_file.exists() and index_file.stat().st_size > 1_000_000):
+        assert time.monotonic() < deadline, "the indexer did not start indexing"
+        indexers = indexers or _children(raw.process.pid)
+        time.sleep(0.01)
+    raw.process.kill()
+    raw.process.wait()
+    deadline = time.monotonic() + 3
+    while _running(indexers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(indexers)
+    index = search.open_index(db_path, read_only=True)
+    try:
+        assert index.scalar("PRAGMA integrity_check") == "ok"
+        indexed = index.scalar("SELECT (SELECT count(*) FROM docs) + (SELECT count(*) FROM archive)")
+        assert 0 < indexed < 40_000  # it really was stopped part way
+    finally:
+        index.close()

@@ -38,6 +38,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from .. import protocol as p
 from ..errors import HistoryError
+from ..lifetime import child_environment, exit_with_spawner
 from ..store import Store
 from ..store.database import Database, Row
 from ..store.encryption import KEY_ENV, load_key
@@ -302,8 +303,10 @@ def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
 
     It runs in a process of its own because indexing is CPU work in Python (tokenizing,
     building rows) and, in the sidecar's process, the GIL would stall the request path.
-    It exits when `wakeups` reaches end of file, that is, when its sidecar is gone.
+    It exits when `wakeups` reaches end of file, that is, when its sidecar closed it, and at
+    once, even mid-round, when its sidecar is gone.
     """
+    exit_with_spawner()
     with contextlib.suppress(OSError):
         os.nice(10)  # background work: the sidecars' request paths come first
     key = load_key()  # handed over by the sidecar in the environment, never on the command line
@@ -336,7 +339,7 @@ class Indexer:
 
     def __init__(self, db_path: Path, encryption_key: str | None = None) -> None:
         self.db_path = db_path
-        self.environment = {**os.environ, **({KEY_ENV: encryption_key} if encryption_key else {})}
+        self.environment = child_environment({**os.environ, **({KEY_ENV: encryption_key} if encryption_key else {})})
         self.started = 0.0
         self.process = self._start()
 

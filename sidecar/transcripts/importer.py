@@ -14,8 +14,6 @@ import functools
 import itertools
 import multiprocessing
 import os
-import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -24,6 +22,7 @@ import attrs
 
 from .. import protocol as p
 from ..errors import invalid
+from ..lifetime import exit_with_parent
 from ..store import NO_WORK, Settings, Store, Work
 from ..store.imports import EncodedSession, encode_session, import_sessions
 from . import Transcript, agent_history, claude_code, codex, json_lines
@@ -150,7 +149,7 @@ def readers(read: Callable[[Path], FileRead], files: list[tuple[Path, int]]) -> 
     pool = ProcessPoolExecutor(
         max_workers=count,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_exit_with_parent,
+        initializer=exit_with_parent,  # a reader would wait for work for ever
         initargs=(os.getpid(),),
     )
     try:
@@ -173,15 +172,3 @@ def _in_order(
             yield done.result()
     for done, _ in waiting:
         yield done.result()
-
-
-def _exit_with_parent(parent: int) -> None:
-    """A reader whose importer was killed exits too (it would wait for work forever). The
-    importer's pid is passed in: it may have died while this process was starting."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
