@@ -197,3 +197,31 @@ class RawServer:
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
+
+
+# -- processes, read off Linux's /proc ----------------------------------------------------
+
+
+def _stat(pid: int | str) -> list[str]:
+    """/proc/PID/stat after the command name: state, parent pid, …; [] once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def children_of(pid: int) -> set[int]:
+    return {int(entry.name) for entry in Path("/proc").glob("[0-9]*") if _stat(entry.name)[1:2] == [str(pid)]}
+
+
+def running(pids: set[int]) -> set[int]:
+    """Those still running: gone, or a zombie nobody has reaped yet, is not running."""
+    return {pid for pid in pids if _stat(pid)[:1] not in ([], ["Z"])}
+
+
+def still_running_after(pids: set[int], seconds: float) -> set[int]:
+    """Those of `pids` still running once all have stopped or `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while running(pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return running(pids)

@@ -19,7 +19,7 @@ from sidecar.store.database import Database
 from sidecar.transcripts import importer
 
 from .bench.imports import write_transcripts
-from .helpers import HistoryClient, RawServer, running_client
+from .helpers import HistoryClient, RawServer, children_of, running_client, still_running_after
 
 KILL_ROUNDS = 20
 WINDOWS = 3
@@ -137,23 +137,6 @@ async def test_three_windows_append_at_once_and_each_hears_the_others(db_path: P
             assert time.monotonic() - started < 30
 
 
-def _stat(pid: int | str) -> list[str]:
-    """/proc/PID/stat after the command name: state, parent pid, …; [] once it is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return []
-
-
-def _children(pid: int) -> set[int]:
-    return {int(entry.name) for entry in Path("/proc").glob("[0-9]*") if _stat(entry.name)[1:2] == [str(pid)]}
-
-
-def _running(pids: set[int]) -> set[int]:
-    """Those still running: gone, or a zombie nobody has reaped yet, is not running."""
-    return {pid for pid in pids if _stat(pid)[:1] not in ([], ["Z"])}
-
-
 def test_reader_processes_of_a_large_import_exit_with_a_killed_sidecar(db_path: Path, tmp_path: Path) -> None:
     projects = tmp_path / "projects"
     projects.mkdir()
@@ -163,15 +146,12 @@ def test_reader_processes_of_a_large_import_exit_with_a_killed_sidecar(db_path: 
     raw.send(raw.frame_of(99, "history/importTranscript", {"path": str(projects)}))
     deadline, readers = time.monotonic() + 10, set()
     while not readers and time.monotonic() < deadline:
-        readers = _children(raw.process.pid)
+        readers = children_of(raw.process.pid)
         time.sleep(0.01)
     assert readers, "the import started no reader process"
     raw.process.kill()
     raw.process.wait()
-    deadline = time.monotonic() + 5
-    while _running(readers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _running(readers), {pid: Path(f"/proc/{pid}/cmdline").read_bytes()[:200] for pid in _running(readers)}
+    assert not still_running_after(readers, 5)
     store = Store(db_path)
     try:
         assert store.db.scalar("PRAGMA integrity_check") == "ok"
@@ -196,14 +176,11 @@ def test_a_search_indexer_deep_in_a_catch_up_exits_with_a_killed_sidecar(db_path
     deadline, indexers = time.monotonic() + 10, set()
     while not (indexers and index_file.exists() and index_file.stat().st_size > 1_000_000):
         assert time.monotonic() < deadline, "the indexer did not start indexing"
-        indexers = indexers or _children(raw.process.pid)
+        indexers = indexers or children_of(raw.process.pid)
         time.sleep(0.01)
     raw.process.kill()
     raw.process.wait()
-    deadline = time.monotonic() + 3
-    while _running(indexers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _running(indexers)
+    assert not still_running_after(indexers, 3)
     index = search.open_index(db_path, read_only=True)
     try:
         assert index.scalar("PRAGMA integrity_check") == "ok"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import SERVER_COMMAND, RawServer, frame, user
+from .helpers import SERVER_COMMAND, RawServer, children_of, frame, still_running_after, user
 
 
 def wait_exit(process: subprocess.Popen[bytes], limit: float) -> float:
@@ -146,23 +146,13 @@ def test_the_command_line_has_help_and_a_version() -> None:
     assert "--db" in helped.stdout
 
 
-def _children(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(child) for child in children.read_text().split()] if children.exists() else []
-
-
-def _gone(pid: int) -> bool:
-    status = Path(f"/proc/{pid}/status")
-    return not status.exists() or "\nState:\tZ" in status.read_text()
-
-
 def _indexer_of(server: RawServer) -> int:
     """The pid of the sidecar's one child, its search indexer, once it has started."""
     deadline = time.monotonic() + 5
-    while not (children := _children(server.process.pid)) and time.monotonic() < deadline:
+    while not (children := children_of(server.process.pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(children) == 1
-    return children[0]
+    return children.pop()
 
 
 needs_proc = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the child through Linux's /proc")
@@ -185,10 +175,7 @@ def test_the_search_indexer_never_outlives_its_sidecar(with_indexer: tuple[RawSe
     server.process.kill()  # kill -9: no shutdown, no cleanup
     server.process.wait()
     # It may still be starting (importing): on a loaded 2-core machine that took over 1 s.
-    deadline = time.monotonic() + 3.0
-    while not _gone(indexer) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert _gone(indexer)
+    assert not still_running_after({indexer}, 3)
 
 
 @needs_proc
@@ -196,12 +183,12 @@ def test_a_dead_search_indexer_is_replaced(with_indexer: tuple[RawServer, int]) 
     server, indexer = with_indexer
     time.sleep(2.1)  # restarts are rate-limited to one per 2 s after a start
     os.kill(indexer, 9)
-    while not _gone(indexer):
-        time.sleep(0.02)
+    assert not still_running_after({indexer}, 5)
     sid = server.request("history/createSession", {"kind": "chat"})["result"]["id"]
     server.request("history/appendMessages", {"sessionId": sid, "messages": [user("phoenix rising")]})
     deadline = time.monotonic() + 3
     while not server.request("history/searchMessages", {"query": "phoenix"})["result"]["hits"]:
         assert time.monotonic() < deadline, "nothing indexed the message"
         time.sleep(0.05)
-    assert indexer not in _children(server.process.pid) and len(_children(server.process.pid)) == 1
+    replacements = children_of(server.process.pid)
+    assert indexer not in replacements and len(replacements) == 1

@@ -26,7 +26,7 @@ from sidecar.store.sessions import create_session, delete_session, update_sessio
 from sidecar.sync.config import SyncConfig
 from sidecar.sync.worker import one_round
 
-from .helpers import RawServer, running_client, user
+from .helpers import RawServer, children_of, running_client, still_running_after, user
 from .sync_server import SyncServer, needs_npm, sync_server
 
 pytestmark = needs_npm
@@ -326,3 +326,17 @@ def test_the_command_line_syncs_and_says_when_it_is_offline(server: SyncServer, 
     server.kill()
     offline = subprocess.run(command[:-1], capture_output=True, text=True)
     assert offline.returncode == 5 and "offline" in offline.stderr
+
+
+def test_the_sync_worker_never_outlives_its_sidecar(server: SyncServer, db_path: Path) -> None:
+    raw = RawServer(db_path)
+    try:
+        raw.initialize(searchIndex=False, **sync_options(server))
+        assert raw.request("history/sync", None)["result"]["online"]  # the worker is up
+        workers = children_of(raw.process.pid)
+        assert len(workers) == 1
+        raw.process.kill()  # kill -9: it never says goodbye
+        raw.process.wait()
+        assert not still_running_after(workers, 3)
+    finally:
+        raw.close()

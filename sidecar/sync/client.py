@@ -25,22 +25,30 @@ class SyncWorker:
         self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.numbers = itertools.count(1)
         self.reader: asyncio.Task[None] | None = None
+        # Starting takes an await: without the lock, the start-up wake-up and a request
+        # arriving meanwhile each started a worker, and one was left running unused.
+        self.starting = asyncio.Lock()
 
     async def _running(self) -> asyncio.subprocess.Process:
-        if self.process is None or self.process.returncode is not None:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "sidecar",
-                "sync-worker",
-                "--db",
-                str(self.db_path),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                env=self.environment,
-            )
-            self.reader = asyncio.ensure_future(self._read_replies(self.process))
-        return self.process
+        async with self.starting:
+            if self.process is None or self.process.returncode is not None:
+                await self._start()
+            assert self.process is not None
+            return self.process
+
+    async def _start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "sidecar",
+            "sync-worker",
+            "--db",
+            str(self.db_path),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=self.environment,
+        )
+        self.reader = asyncio.ensure_future(self._read_replies(self.process))
 
     async def _read_replies(self, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None
