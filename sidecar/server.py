@@ -92,6 +92,10 @@ WRITES = {
     p.IMPORT_TRANSCRIPT,
 }
 POLL_SECONDS = 0.2
+# Another process's commit moves the file (its pages are written) an fsync before other
+# processes can see it, so a read when the file moves may come too early, and nothing
+# moves the file after: the change feed is read on every tick for this long after a move.
+RECHECK_SECONDS = 2.0
 JSON_RPC_MEMBERS = {"jsonrpc", "id", "method", "params", "result", "error"}
 PARENT_POLL_SECONDS = 0.25
 PROGRESS_INTERVAL = 0.1
@@ -193,6 +197,7 @@ class HistoryServer(LanguageServer):
         self.change_cursor = 0
         self.pump_lock = asyncio.Lock()
         self.file_signature: tuple[int, ...] = ()
+        self.recheck_until = 0.0
         self.active_work: set[Work] = set()
         self.indexer: search_index.Indexer | None = None
         self.sync_worker: SyncWorker | None = None
@@ -434,11 +439,12 @@ class HistoryServer(LanguageServer):
         return tuple(signature)
 
     async def _poll_changes(self) -> None:
-        """Notice commits by other processes: a stat per tick, a query only when the file moved."""
+        """Notice commits by other processes: a stat per tick, a query only when the file
+        moved or moved less than RECHECK_SECONDS ago."""
         while True:
             await asyncio.sleep(POLL_SECONDS)
             try:
-                if self._signature() != self.file_signature:
+                if self._signature() != self.file_signature or time.monotonic() < self.recheck_until:
                     if self.indexer is not None:
                         self.indexer.wake()
                     await self.pump_changes()
@@ -450,9 +456,11 @@ class HistoryServer(LanguageServer):
         if store is None:
             return
         async with self.pump_lock:
-            # Taken before reading: what committed since shows as a new signature, so the
-            # poll loop does not read again after this process's own writes.
-            self.file_signature = self._signature()
+            # Taken before reading: what is written after it shows as a new signature.
+            signature = self._signature()
+            if signature != self.file_signature:
+                self.recheck_until = time.monotonic() + RECHECK_SECONDS
+            self.file_signature = signature
             while True:
                 try:
                     cursor, changes = await self.on_db(changes_since, store.db, self.change_cursor)

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from sidecar import protocol as p
 
@@ -145,3 +151,44 @@ async def test_warnings_reach_the_editor_as_log_messages(db_path: Path) -> None:
             await asyncio.sleep(0.05)
         warning = next(m for m in client.log_messages if "retention failed" in m.message)
         assert warning.type == 2 and "read-only" in warning.message  # MessageType.Warning
+
+
+APPEND_ONE = """
+import sys
+from pathlib import Path
+from sidecar import protocol as p
+from sidecar.store import Store
+from sidecar.store.messages import append_messages
+store = Store(Path(sys.argv[1]))
+message = p.MessageInput(role=p.Role.USER, content=sys.argv[3])
+append_messages(store, p.AppendMessagesParams(session_id=sys.argv[2], messages=[message]))
+store.close()
+"""
+
+
+@pytest.fixture(scope="module")
+def slow_disk(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of a process whose every fsync takes 300 ms (tests/slow_fsync.c)."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None or not sys.platform.startswith("linux"):
+        pytest.skip("needs a C compiler and Linux's LD_PRELOAD")
+    shim = tmp_path_factory.mktemp("shim") / "slow_fsync.so"
+    source = Path(__file__).with_name("slow_fsync.c")
+    subprocess.run([compiler, "-shared", "-fPIC", "-o", str(shim), str(source), "-ldl"], check=True)
+    return {**os.environ, "LD_PRELOAD": str(shim), "SLOW_FSYNC_MS": "300"}
+
+
+async def test_another_process_on_a_slow_disk_is_heard_within_a_second(
+    client: HistoryClient, db_path: Path, slow_disk: dict[str, str]
+) -> None:
+    # A commit's pages reach the file (its size and time move) an fsync before the commit
+    # is visible to other processes. A read in between sees nothing new, and nothing
+    # moves the file after it: the append was heard only with the next write, if any.
+    sid = (await client.call("history/createSession", {"kind": "chat"}))["id"]
+    for n in range(3):
+        subprocess.run(
+            [sys.executable, "-c", APPEND_ONE, str(db_path), sid, f"slow {n}"], env=slow_disk, check=True, timeout=60
+        )
+        await client.wait_for(
+            lambda x, n=n: appended_to(sid)(x) and x[1]["messages"][0]["content"] == f"slow {n}", timeout=1.0
+        )
