@@ -444,9 +444,10 @@ class HistoryServer(LanguageServer):
         while True:
             await asyncio.sleep(POLL_SECONDS)
             try:
-                if self._signature() != self.file_signature or time.monotonic() < self.recheck_until:
-                    if self.indexer is not None:
-                        self.indexer.wake()
+                moved = self._signature() != self.file_signature
+                if moved and self.indexer is not None:
+                    self.indexer.wake()  # it also catches up on its own every quarter second
+                if moved or time.monotonic() < self.recheck_until:
                     await self.pump_changes()
             except Exception:  # a bug must not end the watch: every later commit would go unheard
                 log.exception("reading other processes' commits failed; still watching")
