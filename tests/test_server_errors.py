@@ -201,6 +201,27 @@ async def test_read_only_mode_refuses_writes_with_storage_error(db_path: Path) -
         await still_intact(reader, sid)
 
 
+def test_read_only_mode_on_a_missing_file_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    raw = RawServer(tmp_path / "data" / "typo.db")
+    try:
+        refused = raw.initialize(readOnly=True)
+        assert refused["error"]["code"] == -32005
+        assert "typo.db does not exist" in refused["error"]["message"]
+    finally:
+        raw.close()
+    assert not (tmp_path / "data").exists()
+
+
+async def test_read_only_search_without_an_index_says_how_to_get_one(db_path: Path) -> None:
+    async with running_client(db_path, searchIndex=False) as writer:
+        sid = await seeded(writer)
+    async with running_client(db_path, readOnly=True) as reader:
+        error = await error_of(reader, "history/searchMessages", {"query": "keep"})
+        assert error.code == -32005 and "no search index yet" in error.message and "without readOnly" in error.message
+        await still_intact(reader, sid)  # and it keeps serving
+    assert not Path(f"{db_path}-search").exists()
+
+
 async def test_cancelling_a_long_fork_commits_nothing(client: HistoryClient) -> None:
     sid = (await client.call("history/createSession", {"kind": "chat"}))["id"]
     for _ in range(20):

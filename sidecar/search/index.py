@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 from .. import protocol as p
-from ..errors import HistoryError
+from ..errors import HistoryError, StorageError
 from ..lifetime import child_environment, exit_with_spawner
 from ..store import Store
 from ..store.database import Database, Row
@@ -376,6 +376,11 @@ class Indexer:
 def search_index(store: Store) -> Database:
     """The store's connection to its search index (same thread as the store's own)."""
     if store.search is None:
+        if store.db.read_only and not search_path(store.path).exists():
+            raise StorageError(
+                f"{store.path} has no search index yet, and a read-only sidecar builds none:"
+                " open it once without readOnly"
+            )
         store.search = open_index(
             store.path, read_only=store.db.read_only, encryption_key=store.settings.encryption_key
         )

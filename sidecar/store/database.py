@@ -109,6 +109,8 @@ class Database:
                 f"{path} is encrypted: give its key ($AGENT_HISTORY_KEY, $AGENT_HISTORY_KEY_FILE"
                 " or the encryptionKeyFile initialization option)"
             )
+        if read_only and not path.exists():
+            raise StorageError(f"{path} does not exist: read-only mode opens an existing database and creates nothing")
         prepare_file(path)
         # One process at a time opens and migrates: the first connection to a file creates the
         # engine's shared-WAL map (`-tshm`), and another connecting meanwhile reads it half
