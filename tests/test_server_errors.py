@@ -345,3 +345,26 @@ def test_a_foreign_database_is_a_clear_start_up_error(tmp_path: Path) -> None:
         assert garbage.read_bytes() == b"not a database\n" * 100
     finally:
         server.close()
+
+
+@pytest.mark.parametrize(
+    ("where", "said"),
+    [
+        ("a directory", "is not a regular file"),
+        ("a device", "is not a regular file"),
+        ("under a file", "cannot open"),  # its directory cannot be made
+    ],
+)
+def test_a_path_that_cannot_hold_a_database_is_a_clear_start_up_error(tmp_path: Path, where: str, said: str) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way\n")
+    path = {"a directory": tmp_path, "a device": Path("/dev/null"), "under a file": blocker / "history.db"}[where]
+    server = RawServer(path)
+    try:
+        response = server.initialize()
+        assert response["error"]["code"] == -32005
+        assert str(path) in response["error"]["message"] and said in response["error"]["message"]
+        assert server.request("history/stats", None)["error"]["code"] == -32600  # still serving, not initialized
+    finally:
+        server.close()
+    assert blocker.read_text() == "in the way\n" and sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]

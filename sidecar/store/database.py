@@ -32,6 +32,12 @@ SIDE_FILE_SUFFIXES = ("-wal", "-tshm", "-shm")
 Row = tuple[Any, ...]
 
 
+def _is_engine_error(error: BaseException) -> bool:
+    """pyturso raises DB-API errors (turso.Error) and, unmapped, native ones of its own
+    module that are not (IoError, Readonly, BusySnapshot…)."""
+    return isinstance(error, turso.Error) or type(error).__module__.partition(".")[0] == "turso"
+
+
 def _is_busy(error: BaseException) -> bool:
     text = str(error).lower()
     return "locked" in text or "busy" in text or type(error).__name__ == "BusySnapshot"
@@ -103,24 +109,34 @@ class Database:
         `turso.connect` with this store's flags."""
         self.path = path
         self.read_only = read_only
+        try:
+            self._check_file(path, read_only=read_only, encryption_key=encryption_key)
+            prepare_file(path)
+            # One process at a time opens and migrates: the first connection to a file creates
+            # the engine's shared-WAL map (`-tshm`), and another connecting meanwhile reads it
+            # half made ("shared WAL coordination map magic mismatch"); a migration changes the
+            # schema under another's first reads ("Database schema changed"). The directory,
+            # not the file, is locked: a lock file would be one more file beside every database.
+            with turn(path.parent, wait_seconds=OPEN_WAIT_SECONDS, busy=f"another process kept opening {path}; retry"):
+                self._open(path, busy_timeout_ms, durable, encryption_key, connect)
+                self.schema_version = 0 if migrations is None else migrate(self, migrations, read_only=read_only)
+        except OSError as error:  # a directory that cannot be made, a file that cannot be read
+            raise StorageError(f"cannot open {path}: {error.strerror or error}") from error
+        restrict_permissions(path)
+
+    @staticmethod
+    def _check_file(path: Path, *, read_only: bool, encryption_key: str | None) -> None:
+        """Refuse, before touching anything, a path this store cannot or must not open."""
+        if path.exists() and not path.is_file():
+            raise StorageError(f"{path} is not a regular file; refusing to touch it (choose another --db)")
+        if read_only and not path.exists():
+            raise StorageError(f"{path} does not exist: read-only mode opens an existing database and creates nothing")
         refuse_foreign_file(path)
         if encryption_key is None and is_encrypted(path):
             raise StorageError(
                 f"{path} is encrypted: give its key ($AGENT_HISTORY_KEY, $AGENT_HISTORY_KEY_FILE"
                 " or the encryptionKeyFile initialization option)"
             )
-        if read_only and not path.exists():
-            raise StorageError(f"{path} does not exist: read-only mode opens an existing database and creates nothing")
-        prepare_file(path)
-        # One process at a time opens and migrates: the first connection to a file creates the
-        # engine's shared-WAL map (`-tshm`), and another connecting meanwhile reads it half
-        # made ("shared WAL coordination map magic mismatch"); a migration changes the schema
-        # under another's first reads ("Database schema changed"). The directory, not the
-        # file, is locked: a lock file would be one more file beside every database.
-        with turn(path.parent, wait_seconds=OPEN_WAIT_SECONDS, busy=f"another process kept opening {path}; retry"):
-            self._open(path, busy_timeout_ms, durable, encryption_key, connect)
-            self.schema_version = 0 if migrations is None else migrate(self, migrations, read_only=read_only)
-        restrict_permissions(path)
 
     def _open(
         self,
@@ -157,10 +173,8 @@ class Database:
         """Engine errors as the contract's StorageBusy / StorageError."""
         try:
             yield
-        except turso.Error as error:
-            raise _storage_error(error) from error
-        except Exception as error:  # BusySnapshot is not a turso.Error
-            if _is_busy(error):
+        except Exception as error:
+            if _is_engine_error(error):
                 raise _storage_error(error) from error
             raise
 
