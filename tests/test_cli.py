@@ -90,3 +90,8 @@ def test_a_foreign_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
     result = cli(foreign, "stats")
     assert result.returncode == 4 and "error" in result.stderr
     assert foreign.read_bytes() == b"not a database at all" * 100
+
+
+def test_sync_with_a_url_that_is_not_one_is_a_usage_error(db_path: Path) -> None:
+    done = cli(db_path, "sync", "--sync-url", "ftp://example.com/db")
+    assert done.returncode == 2 and "--sync-url" in done.stderr and "libsql://" in done.stderr

@@ -334,6 +334,14 @@ def test_bad_initialization_options_name_the_field(raw: RawServer) -> None:
     assert "initializationOptions.retention.maxSessions" in response["error"]["message"]
 
 
+@pytest.mark.parametrize("url", ["not a url", "ftp://example.com/db", "https://"])
+def test_a_sync_url_that_cannot_be_synced_with_names_the_field(raw: RawServer, url: str) -> None:
+    response = raw.initialize(sync={"url": url})
+    assert response["error"]["code"] == -32602
+    expected = "initializationOptions.sync.url: expected a libsql://, https:// or http:// URL"
+    assert expected in response["error"]["message"]
+
+
 def test_a_foreign_database_is_a_clear_start_up_error(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"not a database\n" * 100)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import urllib.parse
 from pathlib import Path
 
 import attrs
 
 from .. import protocol as p
+from ..errors import invalid
 from ..store.encryption import read_secret_file
 
 URL_ENV = "AGENT_HISTORY_SYNC_URL"
@@ -15,6 +17,7 @@ TOKEN_ENV = "AGENT_HISTORY_SYNC_TOKEN"
 TOKEN_FILE_ENV = "AGENT_HISTORY_SYNC_TOKEN_FILE"
 INTERVAL_ENV = "AGENT_HISTORY_SYNC_INTERVAL"
 DEFAULT_INTERVAL = 10.0
+SCHEMES = ("libsql", "https", "http")  # Turso Cloud, or a `tursodb --sync-server`
 
 
 @attrs.frozen
@@ -34,6 +37,10 @@ def sync_config(options: p.SyncOptions | None) -> SyncConfig | None:
     url = options.url if options is not None else os.environ.get(URL_ENV)
     if not url:
         return None
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in SCHEMES or not parsed.netloc:
+        field = "initializationOptions.sync.url" if options is not None else f"${URL_ENV} (--sync-url)"
+        raise invalid(field, f"expected a libsql://, https:// or http:// URL, got {url!r}")
     token = os.environ.get(TOKEN_ENV) or None
     token_file = options.auth_token_file if options is not None else None
     token_file = token_file or os.environ.get(TOKEN_FILE_ENV)
