@@ -181,6 +181,8 @@ def test_encryption_at_rest_with_a_key_file(db_path: Path, tmp_path: Path) -> No
         ({"encryptionKeyFile": str(_key_file(tmp_path, "wrong.key", os.urandom(32).hex(), 0o600))}, "ecrypt"),
         ({"encryptionKeyFile": str(_key_file(tmp_path, "open.key", key, 0o644))}, "chmod 600"),
         ({"encryptionKeyFile": str(_key_file(tmp_path, "short.key", "abc", 0o600))}, "64 hex digits"),
+        ({"encryptionKeyFile": str(tmp_path)}, "must be a regular file"),
+        ({"encryptionKeyFile": str(tmp_path / "absent.key")}, "No such file"),
     ):
         refused = RawServer(db_path)
         error = refused.initialize(**options)["error"]

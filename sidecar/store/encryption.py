@@ -38,6 +38,8 @@ def read_secret_file(path: Path, what: str) -> str:
     """A key or token from a file only its owner may read; errors name the file, never its text."""
     try:
         mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise StorageError(f"{path}: a {what} must be a regular file")
         if stat.S_IMODE(mode) & 0o077:
             raise StorageError(f"{path}: a {what} must be readable by its owner only (chmod 600 {path})")
         return path.read_text()
