@@ -71,6 +71,15 @@ local ok, failure = xpcall(function()
   local _, unsynced = history.request("history/sync", vim.NIL)
   step("sync without a remote is refused", unsynced ~= nil and unsynced.code == -32600, unsynced)
 
+  -- The sidecar dies (kill -9): the next request starts another and is answered.
+  local sidecars = vim.api.nvim_get_proc_children(vim.fn.getpid())
+  for _, pid in ipairs(sidecars) do
+    vim.uv.kill(pid, "sigkill")
+  end
+  step("the sidecar died", #sidecars == 1 and vim.wait(5000, function() return history.client() == nil end, 10), sidecars)
+  local again, again_err = history.request("history/getSession", { sessionId = session.id })
+  step("a request after it died starts another", again ~= nil and again.id == session.id, again_err)
+
   vim.cmd("checkhealth agent_history")
   local health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
   step("checkhealth", health:find("OK database", 1, true) ~= nil, health:sub(1, 400))

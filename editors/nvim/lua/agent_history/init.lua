@@ -14,6 +14,8 @@ local defaults = {
 
 M.config = vim.deepcopy(defaults)
 M.client_id = nil
+local started = false -- setup() was called: a sidecar that died starts again on the next request
+local RESTART_WAIT_MS = 10000
 local append_listeners, change_listeners = {}, {}
 local transcripts = {} -- session id -> buffer showing it
 
@@ -52,6 +54,7 @@ end
 --- Start the sidecar (once). Options: cmd, init_options.
 function M.setup(opts)
   M.config = vim.tbl_deep_extend("force", vim.deepcopy(defaults), opts or {})
+  started = true
   if M.client() then
     return M.client_id
   end
@@ -68,7 +71,10 @@ function M.setup(opts)
       M.client_id = nil
       if code ~= 0 then
         vim.schedule(function()
-          vim.notify("agent-history sidecar exited (" .. code .. ")", vim.log.levels.WARN)
+          vim.notify(
+            "agent-history sidecar exited (" .. code .. "); it starts again on the next request",
+            vim.log.levels.WARN
+          )
         end)
       end
     end,
@@ -83,8 +89,22 @@ end
 
 --- Send a history/* request. With a callback: async, callback(err, result). Without:
 --- waits (up to timeout_ms) and returns result, err.
+--- The running sidecar; after setup(), one started again if it died (it is waited for:
+--- requests need an initialized sidecar).
+local function running_client()
+  if M.client() or not started then
+    return M.client()
+  end
+  M.setup(M.config)
+  vim.wait(RESTART_WAIT_MS, function()
+    local client = M.client()
+    return client ~= nil and client.initialized
+  end, 20)
+  return M.client()
+end
+
 function M.request(method, params, callback, timeout_ms)
-  local client = M.client()
+  local client = running_client()
   if not client then
     local err = { message = "agent-history is not running: call require('agent_history').setup()" }
     if callback then
