@@ -165,7 +165,8 @@ def migrate(db: Database, migrations: Sequence[str], *, read_only: bool) -> int:
         raise StorageError(f"{db.path} needs a schema upgrade, which read-only mode cannot do")
     for number in range(version + 1, latest + 1):
         with db.write():
-            # Another process may have migrated since we looked: read again under the lock.
+            # Read again under the write lock: a process of an older version, which takes no
+            # turn at opening (store.locks), may have migrated since we looked.
             if int(db.scalar("PRAGMA user_version") or 0) >= number:
                 continue
             for statement in _statements(migrations[number - 1]):
