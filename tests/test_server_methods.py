@@ -11,8 +11,10 @@ from pygls.exceptions import JsonRpcException
 
 from sidecar import protocol as p
 from sidecar.store.migrations import SCHEMA_VERSION
+from sidecar.transcripts import importer
 
-from .helpers import HistoryClient, assistant, config, init_params, running_client, tool, user
+from .bench.imports import write_transcripts
+from .helpers import HistoryClient, RawServer, assistant, config, init_params, running_client, tool, user
 
 ISO_MS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
 
@@ -189,3 +191,22 @@ async def test_import_transcript_reports_progress_announces_sessions_and_adds_no
     with pytest.raises(JsonRpcException) as raised:
         await client.call("history/importTranscript", {"path": str(samples), "format": "cursor"})
     assert raised.value.code == -32602 and "format" in raised.value.message
+
+
+def test_requests_during_an_import_are_answered_between_its_batches(db_path: Path, tmp_path: Path) -> None:
+    projects = tmp_path / "projects"
+    projects.mkdir()
+    write_transcripts(projects, 4 * importer.WRITE_BATCH)  # four batches at least
+    server = RawServer(db_path)
+    try:
+        server.initialize(searchIndex=False)
+        session_id = server.request("history/createSession", {"kind": "agent"})["result"]["id"]
+        server.send(server.frame_of(90, "history/importTranscript", {"path": str(projects), "workDoneToken": "i"}))
+        while server.read().get("params", {}).get("value", {}).get("kind") != "begin":
+            pass  # until the import has begun
+        server.send(server.frame_of(91, "history/appendMessages", {"sessionId": session_id, "messages": [user("x")]}))
+        answered = [server.read_reply() for _ in range(2)]
+        assert [reply["id"] for reply in answered] == [91, 90]  # the append did not wait for the whole import
+        assert answered[1]["result"]["messages"] == 4 * importer.WRITE_BATCH
+    finally:
+        server.close()

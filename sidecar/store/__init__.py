@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -55,6 +56,10 @@ def _ignore_progress(done: int, total: int) -> None:
     pass
 
 
+def _run_here(step: Callable[[], Any]) -> Any:
+    return step()
+
+
 @attrs.define(eq=False)  # identity, not value: a server keeps a set of running Work
 class Work:
     """How a long operation reports progress and learns it was cancelled.
@@ -62,9 +67,15 @@ class Work:
     The operation calls `checkpoint(done, total)` between batches: it reports progress, and
     once another thread has called `cancel()` it raises RequestCancelled, so the batch's
     transaction rolls back.
+
+    An operation that touches the store only in steps of its own (an import's batches)
+    runs each through `on_database`: here by default; a server that runs the operation off
+    its database thread passes a function that runs the step there and waits for it, so
+    its other requests are answered between the steps.
     """
 
     report: Callable[[int, int], None] = _ignore_progress
+    on_database: Callable[[Callable[[], Any]], Any] = _run_here
     _cancelled: threading.Event = attrs.field(factory=threading.Event)
 
     def cancel(self) -> None:

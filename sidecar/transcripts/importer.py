@@ -84,7 +84,7 @@ def import_transcript(store: Store, params: p.ImportTranscriptParams, work: Work
                 pending_messages += sum(len(encoded.rows) for encoded in file.sessions)
             done_bytes += size
             if pending_messages >= WRITE_BATCH or number == len(files) - 1:
-                _write(store, pending, result)
+                work.on_database(functools.partial(_write, store, pending, result))
                 pending, pending_messages = [], 0
                 work.checkpoint(done_bytes, total_bytes)
     return result
