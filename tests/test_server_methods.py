@@ -14,7 +14,7 @@ from sidecar.store.migrations import SCHEMA_VERSION
 from sidecar.transcripts import importer
 
 from .bench.imports import write_transcripts
-from .helpers import HistoryClient, RawServer, assistant, config, init_params, running_client, tool, user
+from .helpers import HistoryClient, RawServer, assistant, config, frame, init_params, running_client, tool, user
 
 ISO_MS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
 
@@ -208,5 +208,29 @@ def test_requests_during_an_import_are_answered_between_its_batches(db_path: Pat
         answered = [server.read_reply() for _ in range(2)]
         assert [reply["id"] for reply in answered] == [91, 90]  # the append did not wait for the whole import
         assert answered[1]["result"]["messages"] == 4 * importer.WRITE_BATCH
+    finally:
+        server.close()
+
+
+def test_a_cancelled_import_keeps_whole_sessions_and_importing_again_adds_the_rest(
+    db_path: Path, tmp_path: Path
+) -> None:
+    projects = tmp_path / "projects"
+    projects.mkdir()
+    total = 4 * importer.WRITE_BATCH
+    write_transcripts(projects, total)
+    server = RawServer(db_path)
+    try:
+        server.initialize(searchIndex=False)
+        server.send(server.frame_of(90, "history/importTranscript", {"path": str(projects), "workDoneToken": "i"}))
+        while server.read().get("params", {}).get("value", {}).get("kind") != "report":
+            pass  # until a first batch has committed
+        server.send(frame({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 90}}))
+        assert server.read_response(90)["error"]["code"] == -32800
+        kept = server.request("history/listSessions", {"limit": 500})["result"]["sessions"]
+        assert 0 < sum(session["messageCount"] for session in kept) < total
+        again = server.request("history/importTranscript", {"path": str(projects)})["result"]
+        assert sum(session["messageCount"] for session in kept) + again["messages"] == total
+        assert not {session["id"] for session in kept} & {session["id"] for session in again["sessions"]}  # whole
     finally:
         server.close()
