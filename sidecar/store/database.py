@@ -163,9 +163,7 @@ class Database:
             # may choose NORMAL: still consistent after a crash, the last commits redone.
             self.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
             self.execute("PRAGMA foreign_keys = ON")
-        except (turso.Error, BaseException) as error:
-            if isinstance(error, (KeyboardInterrupt, SystemExit)):
-                raise
+        except Exception as error:  # whatever the engine raises, and however it says it
             raise StorageError(f"cannot open {path} as an agent-history database: {error}") from error
 
     @contextlib.contextmanager
