@@ -193,44 +193,51 @@ async def test_import_transcript_reports_progress_announces_sessions_and_adds_no
     assert raised.value.code == -32602 and "format" in raised.value.message
 
 
-def test_requests_during_an_import_are_answered_between_its_batches(db_path: Path, tmp_path: Path) -> None:
+IMPORTED = 4 * importer.WRITE_BATCH  # four batches at least
+
+
+@pytest.fixture
+def transcripts(tmp_path: Path) -> Path:
     projects = tmp_path / "projects"
     projects.mkdir()
-    write_transcripts(projects, 4 * importer.WRITE_BATCH)  # four batches at least
+    write_transcripts(projects, IMPORTED)
+    return projects
+
+
+def import_until(server: RawServer, projects: Path, kind: str) -> None:
+    """Ask for an import (request 90) and read until its progress says `kind` (begin, report)."""
+    server.send(server.frame_of(90, "history/importTranscript", {"path": str(projects), "workDoneToken": "i"}))
+    while server.read().get("params", {}).get("value", {}).get("kind") != kind:
+        pass
+
+
+def test_requests_during_an_import_are_answered_between_its_batches(db_path: Path, transcripts: Path) -> None:
     server = RawServer(db_path)
     try:
         server.initialize(searchIndex=False)
         session_id = server.request("history/createSession", {"kind": "agent"})["result"]["id"]
-        server.send(server.frame_of(90, "history/importTranscript", {"path": str(projects), "workDoneToken": "i"}))
-        while server.read().get("params", {}).get("value", {}).get("kind") != "begin":
-            pass  # until the import has begun
+        import_until(server, transcripts, "begin")
         server.send(server.frame_of(91, "history/appendMessages", {"sessionId": session_id, "messages": [user("x")]}))
         answered = [server.read_reply() for _ in range(2)]
         assert [reply["id"] for reply in answered] == [91, 90]  # the append did not wait for the whole import
-        assert answered[1]["result"]["messages"] == 4 * importer.WRITE_BATCH
+        assert answered[1]["result"]["messages"] == IMPORTED
     finally:
         server.close()
 
 
 def test_a_cancelled_import_keeps_whole_sessions_and_importing_again_adds_the_rest(
-    db_path: Path, tmp_path: Path
+    db_path: Path, transcripts: Path
 ) -> None:
-    projects = tmp_path / "projects"
-    projects.mkdir()
-    total = 4 * importer.WRITE_BATCH
-    write_transcripts(projects, total)
     server = RawServer(db_path)
     try:
         server.initialize(searchIndex=False)
-        server.send(server.frame_of(90, "history/importTranscript", {"path": str(projects), "workDoneToken": "i"}))
-        while server.read().get("params", {}).get("value", {}).get("kind") != "report":
-            pass  # until a first batch has committed
+        import_until(server, transcripts, "report")  # a first batch has committed
         server.send(frame({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 90}}))
         assert server.read_response(90)["error"]["code"] == -32800
         kept = server.request("history/listSessions", {"limit": 500})["result"]["sessions"]
-        assert 0 < sum(session["messageCount"] for session in kept) < total
-        again = server.request("history/importTranscript", {"path": str(projects)})["result"]
-        assert sum(session["messageCount"] for session in kept) + again["messages"] == total
+        assert 0 < sum(session["messageCount"] for session in kept) < IMPORTED
+        again = server.request("history/importTranscript", {"path": str(transcripts)})["result"]
+        assert sum(session["messageCount"] for session in kept) + again["messages"] == IMPORTED
         assert not {session["id"] for session in kept} & {session["id"] for session in again["sessions"]}  # whole
     finally:
         server.close()
