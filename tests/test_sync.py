@@ -24,10 +24,10 @@ from sidecar.store.housekeeping import apply_retention
 from sidecar.store.messages import append_messages
 from sidecar.store.sessions import create_session, delete_session, update_session
 from sidecar.sync.config import SyncConfig
-from sidecar.sync.worker import one_round
+from sidecar.sync.worker import one_round, replica_turn
 
 from .helpers import RawServer, children_of, running_client, still_running_after, user
-from .sync_server import SyncServer, needs_npm, sync_server
+from .sync_server import SyncServer, needs_npm, silent_server, sync_server
 
 pytestmark = needs_npm
 
@@ -340,3 +340,37 @@ def test_the_sync_worker_never_outlives_its_sidecar(server: SyncServer, db_path:
         assert not still_running_after(workers, 3)
     finally:
         raw.close()
+
+
+# -- a remote that accepts connections and never answers ------------------------------------
+
+
+async def test_sync_against_a_remote_that_never_answers_is_offline_within_its_timeout(tmp_path: Path) -> None:
+    with silent_server() as silent:
+        options = {"sync": {"url": silent.url, "intervalSeconds": 60, "timeoutSeconds": 1}}
+        async with running_client(tmp_path / "history.db", **options) as client:
+            started = time.monotonic()
+            # Behind the start-up round, which meets the same silence: two deadlines at most.
+            answer = await asyncio.wait_for(client.call("history/sync"), timeout=20)
+            assert not answer["online"] and "timed out" in answer["error"]
+            assert time.monotonic() - started < 10
+            session = await client.call("history/createSession", {"kind": "agent"})  # still serving
+            assert session["id"]
+
+
+def test_a_sidecar_killed_mid_round_takes_its_sync_worker_and_the_sync_lock_with_it(db_path: Path) -> None:
+    with silent_server() as silent:
+        raw = RawServer(db_path)
+        try:
+            options = {"url": silent.url, "intervalSeconds": 60, "timeoutSeconds": 120}
+            raw.initialize(searchIndex=False, sync=options)
+            silent.wait_for_connection()  # the start-up round is waiting on the remote
+            workers = children_of(raw.process.pid)
+            assert len(workers) == 1
+            raw.process.kill()  # kill -9 in the middle of a round
+            raw.process.wait()
+            assert not still_running_after(workers, 3)
+        finally:
+            raw.close()
+    with replica_turn(db_path, wait_seconds=1):  # the next window's sync gets its turn at once
+        pass

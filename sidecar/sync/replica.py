@@ -82,6 +82,10 @@ def open_replica(db_path: Path, config: SyncConfig) -> Database:
             isolation_level=None,
         )
 
+    # The engine's HTTP requests (turso.lib_sync) call urlopen with no timeout, so the
+    # process's default is their only deadline: without it a remote that accepted and never
+    # answered held the round, and the replica's lock, for good.
+    socket.setdefaulttimeout(config.timeout_seconds)
     path = replica_path(db_path)
     replica = Database(path, migrations=None, connect=connect)
     with replica.write():
