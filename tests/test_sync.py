@@ -20,11 +20,13 @@ from sidecar import protocol as p
 from sidecar.search import index as search
 from sidecar.store import Store
 from sidecar.store.context import compact_session
+from sidecar.store.export import export_session
 from sidecar.store.housekeeping import apply_retention
 from sidecar.store.messages import append_messages
 from sidecar.store.sessions import create_session, delete_session, update_session
 from sidecar.sync.config import SyncConfig
 from sidecar.sync.worker import one_round, replica_turn
+from sidecar.transcripts.importer import import_transcript
 
 from .helpers import RawServer, children_of, running_client, still_running_after, user
 from .sync_server import SyncServer, needs_npm, silent_server, sync_server
@@ -374,3 +376,53 @@ def test_a_sidecar_killed_mid_round_takes_its_sync_worker_and_the_sync_lock_with
             raw.close()
     with replica_turn(db_path, wait_seconds=1):  # the next window's sync gets its turn at once
         pass
+
+
+# -- clientMessageId: a retry key of one machine ----------------------------------------------
+
+
+def append_numbered(store: Store, session_id: str, client_id: str, text: str) -> str:
+    message = p.MessageInput(role=p.Role.USER, content=text, client_message_id=client_id)
+    result = append_messages(store, p.AppendMessagesParams(session_id=session_id, messages=[message]))
+    return result.messages[0].id
+
+
+def test_two_machines_numbering_client_ids_alike_keep_both_messages_and_a_third_machine_converges(
+    server: SyncServer, machines: tuple[Store, Store], tmp_path: Path
+) -> None:
+    laptop, desktop = machines
+    session_id = new_session(laptop)
+    converge(server, laptop, desktop)
+    mine = append_numbered(laptop, session_id, "u-1", "from the laptop")
+    append_numbered(desktop, session_id, "u-1", "from the desktop")  # the same per-session numbering
+    converge(server, laptop, desktop)
+    for store in machines:
+        assert sorted(text or "" for _, _, text in transcript(store, session_id)) == [
+            "from the desktop",
+            "from the laptop",
+        ]
+    assert transcript(laptop, session_id) == transcript(desktop, session_id)
+    # A retry on the laptop still finds the laptop's own message, not the desktop's.
+    assert append_numbered(laptop, session_id, "u-1", "from the laptop") == mine
+    assert len(transcript(laptop, session_id)) == 2
+
+    third = Store(tmp_path / "third" / "history.db")
+    try:
+        converge(server, laptop, desktop, third)
+        assert transcript(third, session_id) == transcript(laptop, session_id)
+        append_numbered(desktop, session_id, "u-2", "later")
+        converge(server, desktop, third)
+        assert [text for _, _, text in transcript(third, session_id)][-1] == "later"
+        assert third.db.scalar("SELECT message_count FROM sessions WHERE id = ?", (session_id,)) == 3
+    finally:
+        third.close()
+    # The export of a machine holding both imports whole, elsewhere.
+    exported = tmp_path / "export.jsonl"
+    params = p.ExportSessionParams(session_id=session_id, format=p.ExportFormat.JSONL)
+    exported.write_text(export_session(laptop, params).content)
+    fourth = Store(tmp_path / "fourth" / "history.db")
+    try:
+        import_transcript(fourth, p.ImportTranscriptParams(path=str(exported)))
+        assert transcript(fourth, session_id) == transcript(laptop, session_id)
+    finally:
+        fourth.close()
