@@ -7,6 +7,7 @@ tests drive rounds directly; the stdio tests run real sidecars with their sync w
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 import time
@@ -23,7 +24,7 @@ from sidecar.store.context import compact_session
 from sidecar.store.export import export_session
 from sidecar.store.housekeeping import apply_retention
 from sidecar.store.messages import append_messages
-from sidecar.store.sessions import create_session, delete_session, update_session
+from sidecar.store.sessions import create_session, delete_session, end_session, update_session
 from sidecar.sync.config import SyncConfig
 from sidecar.sync.worker import one_round, replica_turn
 from sidecar.transcripts.importer import import_transcript
@@ -426,3 +427,66 @@ def test_two_machines_numbering_client_ids_alike_keep_both_messages_and_a_third_
         assert transcript(fourth, session_id) == transcript(laptop, session_id)
     finally:
         fourth.close()
+
+
+# -- sessions merge field by field ----------------------------------------------------------
+
+
+def session_fields(store: Store, session_id: str) -> tuple[Any, ...]:
+    row = store.db.one("SELECT title, ended_at, metadata, message_count FROM sessions WHERE id = ?", (session_id,))
+    assert row is not None
+    title, ended_at, metadata, count = row
+    return title, ended_at is not None, json.loads(metadata), count
+
+
+def later() -> None:
+    """Times have milliseconds: what comes next is later on every clock here."""
+    time.sleep(0.005)
+
+
+def test_a_rename_and_an_end_survive_appends_on_a_machine_that_had_not_pulled_them(
+    server: SyncServer, machines: tuple[Store, Store]
+) -> None:
+    laptop, desktop = machines
+    renamed, ended = new_session(laptop, "old title"), new_session(laptop, "busy")
+    converge(server, laptop, desktop)
+    update_session(laptop, p.UpdateSessionParams(session_id=renamed, title="new title"))
+    end_session(laptop, p.SessionParams(session_id=ended))
+    assert sync(laptop, server).online
+    later()
+    append(desktop, renamed, "more")  # the desktop has not pulled: its records are older
+    append(desktop, ended, "more")
+    assert sync(desktop, server).online  # pushes those records, newer by the appends' time
+    converge(server, laptop, desktop)
+    for store in machines:
+        assert session_fields(store, renamed) == ("new title", False, {}, 1)
+        assert session_fields(store, ended) == ("busy", True, {}, 1)
+    # Appending reopens an ended session: a change of its end, as of the append.
+    append(laptop, ended, "reopened")
+    end_session(laptop, p.SessionParams(session_id=ended))
+    later()
+    append(desktop, ended, "reopened later")  # before pulling the laptop's second end
+    converge(server, laptop, desktop)
+    for store in machines:
+        assert session_fields(store, ended) == ("busy", False, {}, 3)
+
+
+def test_changes_to_different_fields_on_two_machines_all_survive_and_the_later_of_one_field_wins(
+    server: SyncServer, machines: tuple[Store, Store]
+) -> None:
+    laptop, desktop = machines
+    session_id = new_session(laptop, "first")
+    update_session(laptop, p.UpdateSessionParams(session_id=session_id, metadata={"kept": "yes", "dropped": 1}))
+    converge(server, laptop, desktop)
+    update_session(desktop, p.UpdateSessionParams(session_id=session_id, title="the desktop's, earlier"))
+    update_session(desktop, p.UpdateSessionParams(session_id=session_id, metadata={"desk": 2}))
+    later()
+    update_session(laptop, p.UpdateSessionParams(session_id=session_id, title="the laptop's, later"))
+    update_session(laptop, p.UpdateSessionParams(session_id=session_id, metadata={"lap": 1, "dropped": None}))
+    later()
+    end_session(desktop, p.SessionParams(session_id=session_id))
+    # The laptop pushes first and the desktop's records land last on the remote.
+    converge(server, laptop, desktop)
+    expected = ("the laptop's, later", True, {"desk": 2, "kept": "yes", "lap": 1}, 0)
+    for store in machines:
+        assert session_fields(store, session_id) == expected

@@ -18,6 +18,7 @@ from . import Settings, Store
 from .changes import record_appended, record_session_change
 from .counters import FIRST_PROMPT_CHARS, pending_after
 from .database import Database, Row
+from .fields import ENDED_AT, note_changes
 from .records import (
     MESSAGE_COLUMNS,
     estimated_tokens,
@@ -201,6 +202,7 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
             record_appended(db, params.session_id, project_id, first_seq, last_seq)
             record_redactions(db, redactions)
             if ended_at is not None:  # appending reopens an ended session
+                note_changes(db, params.session_id, [ENDED_AT], stamp)
                 record_session_change(db, load_session(db, params.session_id), p.SessionChange.UPDATED)
     return p.AppendMessagesResult(messages=appended)
 

@@ -139,6 +139,11 @@ MIGRATIONS: list[str] = [
     DROP INDEX messages_by_client_id;
     CREATE UNIQUE INDEX messages_by_client_id_here ON messages (session_id, client_message_id, client_scope);
     """,
+    # 6: when each field a user sets last changed, so sync merges sessions field by field
+    # (sidecar.store.fields).
+    """
+    ALTER TABLE sessions ADD COLUMN changed_at TEXT NOT NULL DEFAULT '{}';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
