@@ -472,7 +472,7 @@ def test_a_rename_and_an_end_survive_appends_on_a_machine_that_had_not_pulled_th
 
 
 def test_changes_to_different_fields_on_two_machines_all_survive_and_the_later_of_one_field_wins(
-    server: SyncServer, machines: tuple[Store, Store]
+    server: SyncServer, machines: tuple[Store, Store], tmp_path: Path
 ) -> None:
     laptop, desktop = machines
     session_id = new_session(laptop, "first")
@@ -490,3 +490,10 @@ def test_changes_to_different_fields_on_two_machines_all_survive_and_the_later_o
     expected = ("the laptop's, later", True, {"desk": 2, "kept": "yes", "lap": 1}, 0)
     for store in machines:
         assert session_fields(store, session_id) == expected
+    third = Store(tmp_path / "third" / "history.db")
+    try:  # a machine joining later gets the session with its fields' times
+        converge(server, third)
+        assert session_fields(third, session_id) == expected
+        assert third.db.scalar("SELECT changed_at FROM sessions") == laptop.db.scalar("SELECT changed_at FROM sessions")
+    finally:
+        third.close()

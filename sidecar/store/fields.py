@@ -20,6 +20,7 @@ from .records import to_json
 
 TITLE, ENDED_AT, METADATA = "title", "endedAt", "metadata."
 STORED = "title, ended_at, metadata, changed_at, created_at"  # the columns `stored_fields` reads
+SHOWN = ("title", "ended_at", "metadata")  # the columns of `columns` that hold values, not times
 
 
 @attrs.frozen

@@ -64,6 +64,7 @@ class ImportedSession:
     forked_from_message_id: str | None = None
     ended_at: str | None = None
     metadata: dict[str, Any] = attrs.Factory(dict)
+    changed_at: dict[str, str] = attrs.Factory(dict)  # when each field changed (store.fields)
     # (summary, through_index, created_at), in order
     compactions: list[tuple[str, int, str]] = attrs.Factory(list)
     edits: list[p.Edit] = attrs.Factory(list)
@@ -153,8 +154,8 @@ def _create(db: Database, session: ImportedSession, default_project_id: str | No
         parent = db.scalar("SELECT id FROM sessions WHERE import_key = ?", (session.parent_key,))
     db.execute(
         "INSERT INTO sessions (id, project_id, kind, title, agent_name, model, parent_session_id,"
-        " forked_from_message_id, created_at, updated_at, ended_at, metadata, import_key)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " forked_from_message_id, created_at, updated_at, ended_at, metadata, import_key, changed_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             session_id,
             session.project_id or default_project_id,
@@ -169,6 +170,7 @@ def _create(db: Database, session: ImportedSession, default_project_id: str | No
             session.ended_at,
             to_json(session.metadata),
             session.key,
+            to_json(session.changed_at),
         ),
     )
     return session_id

@@ -16,7 +16,7 @@ from . import Store
 from .changes import record_purged, record_session_change
 from .counters import refresh_counters
 from .database import Database
-from .fields import STORED, Fields, columns, latest, stored_fields
+from .fields import SHOWN, STORED, Fields, columns, latest, stored_fields
 from .imports import ImportedSession, encode_session, write_session
 from .sessions import delete_sessions, load_session
 
@@ -64,7 +64,7 @@ def renumber(db: Database, session_id: str, order: Sequence[str]) -> int:
 
 def merge_fields(store: Store, session_id: str, theirs: Fields, updated_at: str) -> bool:
     """Take, field by field, another machine's later changes to a session's title, end and
-    metadata (`updated_at`: its record's); False if it had none."""
+    metadata (`updated_at`: its record's); False if none changed a value."""
     db = store.db
     with db.write():  # compared again under the lock: a process here may have changed one since
         row = db.one(f"SELECT {STORED} FROM sessions WHERE id = ?", (session_id,))
@@ -74,11 +74,13 @@ def merge_fields(store: Store, session_id: str, theirs: Fields, updated_at: str)
         merged = latest(ours, theirs, created_at)
         if merged == ours:
             return False
-        value = columns(merged, created_at)
+        value, before = columns(merged, created_at), columns(ours, created_at)
+        db.execute("UPDATE sessions SET changed_at = ? WHERE id = ?", (value["changed_at"], session_id))
+        if all(value[name] == before[name] for name in SHOWN):
+            return False  # only when a value was set changed: no one is told
         db.execute(
-            "UPDATE sessions SET title = ?, ended_at = ?, metadata = ?, changed_at = ?,"
-            " updated_at = max(updated_at, ?) WHERE id = ?",
-            (value["title"], value["ended_at"], value["metadata"], value["changed_at"], updated_at, session_id),
+            "UPDATE sessions SET title = ?, ended_at = ?, metadata = ?, updated_at = max(updated_at, ?) WHERE id = ?",
+            (value["title"], value["ended_at"], value["metadata"], updated_at, session_id),
         )
         record_session_change(db, load_session(db, session_id), p.SessionChange.UPDATED)
     return True

@@ -164,6 +164,7 @@ def imported_session(record: str, messages: list[ImportedMessage]) -> ImportedSe
         forked_from_message_id=value.get("forkedFromMessageId"),
         ended_at=value.get("endedAt"),
         metadata=value.get("metadata") or {},
+        changed_at=value.get("changedAt") or {},
     )
 
 
