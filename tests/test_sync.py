@@ -356,7 +356,7 @@ async def test_sync_against_a_remote_that_never_answers_is_offline_within_its_ti
             # Behind the start-up round, which meets the same silence: two deadlines at most.
             answer = await asyncio.wait_for(client.call("history/sync"), timeout=20)
             assert not answer["online"] and "timed out" in answer["error"]
-            assert time.monotonic() - started < 10
+            assert time.monotonic() - started < 15
             session = await client.call("history/createSession", {"kind": "agent"})  # still serving
             assert session["id"]
 
