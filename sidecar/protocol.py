@@ -229,6 +229,7 @@ class SyncOptions:
     url: str = attrs.field(metadata={'json': 'url', 'minLength': 1})
     auth_token_file: str | None = attrs.field(default=None, metadata={'json': 'authTokenFile'})
     interval_seconds: float = attrs.field(default=10, metadata={'json': 'intervalSeconds', 'minimum': 0.1})
+    timeout_seconds: float = attrs.field(default=10, metadata={'json': 'timeoutSeconds', 'minimum': 0.1})
 
 
 @attrs.define(kw_only=True)

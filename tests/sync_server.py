@@ -10,6 +10,7 @@ import contextlib
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,3 +83,42 @@ def sync_server(folder: Path) -> Iterator[SyncServer]:
         yield server
     finally:
         server.kill()
+
+
+class SilentServer:
+    """A remote that accepts connections and never answers: a hung proxy, a dead server
+    behind a live load balancer. Counts the connections it took."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):  # the listener closed
+            while True:
+                self.held.append(self.listener.accept()[0])
+
+    def wait_for_connection(self, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.held and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert self.held, "nobody connected"
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close alone does not)
+        self.listener.close()
+        for connection in self.held:
+            connection.close()
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[SilentServer]:
+    server = SilentServer()
+    try:
+        yield server
+    finally:
+        server.close()

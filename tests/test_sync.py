@@ -7,6 +7,7 @@ tests drive rounds directly; the stdio tests run real sidecars with their sync w
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 import time
@@ -20,14 +21,16 @@ from sidecar import protocol as p
 from sidecar.search import index as search
 from sidecar.store import Store
 from sidecar.store.context import compact_session
+from sidecar.store.export import export_session
 from sidecar.store.housekeeping import apply_retention
 from sidecar.store.messages import append_messages
-from sidecar.store.sessions import create_session, delete_session, update_session
+from sidecar.store.sessions import create_session, delete_session, end_session, update_session
 from sidecar.sync.config import SyncConfig
-from sidecar.sync.worker import one_round
+from sidecar.sync.worker import one_round, replica_turn
+from sidecar.transcripts.importer import import_transcript
 
 from .helpers import RawServer, children_of, running_client, still_running_after, user
-from .sync_server import SyncServer, needs_npm, sync_server
+from .sync_server import SyncServer, needs_npm, silent_server, sync_server
 
 pytestmark = needs_npm
 
@@ -340,3 +343,157 @@ def test_the_sync_worker_never_outlives_its_sidecar(server: SyncServer, db_path:
         assert not still_running_after(workers, 3)
     finally:
         raw.close()
+
+
+# -- a remote that accepts connections and never answers ------------------------------------
+
+
+async def test_sync_against_a_remote_that_never_answers_is_offline_within_its_timeout(tmp_path: Path) -> None:
+    with silent_server() as silent:
+        options = {"sync": {"url": silent.url, "intervalSeconds": 60, "timeoutSeconds": 1}}
+        async with running_client(tmp_path / "history.db", **options) as client:
+            started = time.monotonic()
+            # Behind the start-up round, which meets the same silence: two deadlines at most.
+            answer = await asyncio.wait_for(client.call("history/sync"), timeout=20)
+            assert not answer["online"] and "timed out" in answer["error"]
+            assert time.monotonic() - started < 15
+            session = await client.call("history/createSession", {"kind": "agent"})  # still serving
+            assert session["id"]
+
+
+def test_a_sidecar_killed_mid_round_takes_its_sync_worker_and_the_sync_lock_with_it(db_path: Path) -> None:
+    with silent_server() as silent:
+        raw = RawServer(db_path)
+        try:
+            options = {"url": silent.url, "intervalSeconds": 60, "timeoutSeconds": 120}
+            raw.initialize(searchIndex=False, sync=options)
+            silent.wait_for_connection()  # the start-up round is waiting on the remote
+            workers = children_of(raw.process.pid)
+            assert len(workers) == 1
+            raw.process.kill()  # kill -9 in the middle of a round
+            raw.process.wait()
+            assert not still_running_after(workers, 3)
+        finally:
+            raw.close()
+    with replica_turn(db_path, wait_seconds=1):  # the next window's sync gets its turn at once
+        pass
+
+
+# -- clientMessageId: a retry key of one machine ----------------------------------------------
+
+
+def append_numbered(store: Store, session_id: str, client_id: str, text: str) -> str:
+    message = p.MessageInput(role=p.Role.USER, content=text, client_message_id=client_id)
+    result = append_messages(store, p.AppendMessagesParams(session_id=session_id, messages=[message]))
+    return result.messages[0].id
+
+
+def test_two_machines_numbering_client_ids_alike_keep_both_messages_and_a_third_machine_converges(
+    server: SyncServer, machines: tuple[Store, Store], tmp_path: Path
+) -> None:
+    laptop, desktop = machines
+    session_id = new_session(laptop)
+    converge(server, laptop, desktop)
+    mine = append_numbered(laptop, session_id, "u-1", "from the laptop")
+    append_numbered(desktop, session_id, "u-1", "from the desktop")  # the same per-session numbering
+    converge(server, laptop, desktop)
+    for store in machines:
+        assert sorted(text or "" for _, _, text in transcript(store, session_id)) == [
+            "from the desktop",
+            "from the laptop",
+        ]
+    assert transcript(laptop, session_id) == transcript(desktop, session_id)
+    # A retry on the laptop still finds the laptop's own message, not the desktop's.
+    assert append_numbered(laptop, session_id, "u-1", "from the laptop") == mine
+    assert len(transcript(laptop, session_id)) == 2
+
+    third = Store(tmp_path / "third" / "history.db")
+    try:
+        converge(server, laptop, desktop, third)
+        assert transcript(third, session_id) == transcript(laptop, session_id)
+        append_numbered(desktop, session_id, "u-2", "later")
+        converge(server, desktop, third)
+        assert [text for _, _, text in transcript(third, session_id)][-1] == "later"
+        assert third.db.scalar("SELECT message_count FROM sessions WHERE id = ?", (session_id,)) == 3
+    finally:
+        third.close()
+    # The export of a machine holding both imports whole, elsewhere.
+    exported = tmp_path / "export.jsonl"
+    params = p.ExportSessionParams(session_id=session_id, format=p.ExportFormat.JSONL)
+    exported.write_text(export_session(laptop, params).content)
+    fourth = Store(tmp_path / "fourth" / "history.db")
+    try:
+        import_transcript(fourth, p.ImportTranscriptParams(path=str(exported)))
+        assert transcript(fourth, session_id) == transcript(laptop, session_id)
+    finally:
+        fourth.close()
+
+
+# -- sessions merge field by field ----------------------------------------------------------
+
+
+def session_fields(store: Store, session_id: str) -> tuple[Any, ...]:
+    row = store.db.one("SELECT title, ended_at, metadata, message_count FROM sessions WHERE id = ?", (session_id,))
+    assert row is not None
+    title, ended_at, metadata, count = row
+    return title, ended_at is not None, json.loads(metadata), count
+
+
+def later() -> None:
+    """Times have milliseconds: what comes next is later on every clock here."""
+    time.sleep(0.005)
+
+
+def test_a_rename_and_an_end_survive_appends_on_a_machine_that_had_not_pulled_them(
+    server: SyncServer, machines: tuple[Store, Store]
+) -> None:
+    laptop, desktop = machines
+    renamed, ended = new_session(laptop, "old title"), new_session(laptop, "busy")
+    converge(server, laptop, desktop)
+    update_session(laptop, p.UpdateSessionParams(session_id=renamed, title="new title"))
+    end_session(laptop, p.SessionParams(session_id=ended))
+    assert sync(laptop, server).online
+    later()
+    append(desktop, renamed, "more")  # the desktop has not pulled: its records are older
+    append(desktop, ended, "more")
+    assert sync(desktop, server).online  # pushes those records, newer by the appends' time
+    converge(server, laptop, desktop)
+    for store in machines:
+        assert session_fields(store, renamed) == ("new title", False, {}, 1)
+        assert session_fields(store, ended) == ("busy", True, {}, 1)
+    # Appending reopens an ended session: a change of its end, as of the append.
+    append(laptop, ended, "reopened")
+    end_session(laptop, p.SessionParams(session_id=ended))
+    later()
+    append(desktop, ended, "reopened later")  # before pulling the laptop's second end
+    converge(server, laptop, desktop)
+    for store in machines:
+        assert session_fields(store, ended) == ("busy", False, {}, 3)
+
+
+def test_changes_to_different_fields_on_two_machines_all_survive_and_the_later_of_one_field_wins(
+    server: SyncServer, machines: tuple[Store, Store], tmp_path: Path
+) -> None:
+    laptop, desktop = machines
+    session_id = new_session(laptop, "first")
+    update_session(laptop, p.UpdateSessionParams(session_id=session_id, metadata={"kept": "yes", "dropped": 1}))
+    converge(server, laptop, desktop)
+    update_session(desktop, p.UpdateSessionParams(session_id=session_id, title="the desktop's, earlier"))
+    update_session(desktop, p.UpdateSessionParams(session_id=session_id, metadata={"desk": 2}))
+    later()
+    update_session(laptop, p.UpdateSessionParams(session_id=session_id, title="the laptop's, later"))
+    update_session(laptop, p.UpdateSessionParams(session_id=session_id, metadata={"lap": 1, "dropped": None}))
+    later()
+    end_session(desktop, p.SessionParams(session_id=session_id))
+    # The laptop pushes first and the desktop's records land last on the remote.
+    converge(server, laptop, desktop)
+    expected = ("the laptop's, later", True, {"desk": 2, "kept": "yes", "lap": 1}, 0)
+    for store in machines:
+        assert session_fields(store, session_id) == expected
+    third = Store(tmp_path / "third" / "history.db")
+    try:  # a machine joining later gets the session with its fields' times
+        converge(server, third)
+        assert session_fields(third, session_id) == expected
+        assert third.db.scalar("SELECT changed_at FROM sessions") == laptop.db.scalar("SELECT changed_at FROM sessions")
+    finally:
+        third.close()

@@ -20,7 +20,9 @@ from .changes import record_appended, record_session_change
 from .counters import refresh_counters
 from .database import Database
 from .messages import (
+    HERE,
     ROW_CLIENT_ID,
+    ROW_CLIENT_SCOPE,
     ROW_COMPACTED,
     ROW_CREATED_AT,
     ROW_ID,
@@ -38,7 +40,10 @@ from .sessions import load_session
 class ImportedMessage:
     message: p.MessageInput
     created_at: str
-    id: str | None = None  # kept when the source is our own export
+    # Kept when the source is our own export or another machine (sync). Such a message is
+    # identified by its id: its clientMessageId deduplicated retries where it was written and
+    # says nothing of this machine's, which may number theirs alike (`u-1`, `u-2`, …).
+    id: str | None = None
     compacted: bool = False
 
 
@@ -59,6 +64,7 @@ class ImportedSession:
     forked_from_message_id: str | None = None
     ended_at: str | None = None
     metadata: dict[str, Any] = attrs.Factory(dict)
+    changed_at: dict[str, str] = attrs.Factory(dict)  # when each field changed (store.fields)
     # (summary, through_index, created_at), in order
     compactions: list[tuple[str, int, str]] = attrs.Factory(list)
     edits: list[p.Edit] = attrs.Factory(list)
@@ -94,6 +100,8 @@ def encode_session(settings: Settings, session: ImportedSession) -> EncodedSessi
             skipped += 1
             continue
         prepared.row[ROW_COMPACTED] = int(imported.compacted)
+        if imported.id is not None:
+            prepared.row[ROW_CLIENT_SCOPE] = message_id
         if prepared.redactions:
             redactions[len(rows)] = prepared.redactions
         rows.append(prepared.row)
@@ -119,7 +127,7 @@ def write_session(store: Store, encoded: EncodedSession) -> ImportOutcome:
     if session_id is None:
         session_id = _create(db, session, store.settings.default_project_id)
         change = p.SessionChange.CREATED
-        known: set[str] = set()
+        known: set[tuple[str, str]] = set()
     else:
         change = p.SessionChange.UPDATED
         known = _known_messages(db, session_id)
@@ -146,8 +154,8 @@ def _create(db: Database, session: ImportedSession, default_project_id: str | No
         parent = db.scalar("SELECT id FROM sessions WHERE import_key = ?", (session.parent_key,))
     db.execute(
         "INSERT INTO sessions (id, project_id, kind, title, agent_name, model, parent_session_id,"
-        " forked_from_message_id, created_at, updated_at, ended_at, metadata, import_key)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " forked_from_message_id, created_at, updated_at, ended_at, metadata, import_key, changed_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             session_id,
             session.project_id or default_project_id,
@@ -162,19 +170,23 @@ def _create(db: Database, session: ImportedSession, default_project_id: str | No
             session.ended_at,
             to_json(session.metadata),
             session.key,
+            to_json(session.changed_at),
         ),
     )
     return session_id
 
 
-def _known_messages(db: Database, session_id: str) -> set[str]:
-    rows = db.execute("SELECT id, client_message_id FROM messages WHERE session_id = ?", (session_id,))
-    return {value for row in rows for value in row if value is not None}
+def _known_messages(db: Database, session_id: str) -> set[tuple[str, str]]:
+    """The session's messages as ("id", id) and, for those written here, ("client", clientMessageId)."""
+    rows = db.execute("SELECT id, client_message_id, client_scope FROM messages WHERE session_id = ?", (session_id,))
+    ids = {("id", message_id) for message_id, _, _ in rows}
+    return ids | {("client", key) for _, key, scope in rows if key is not None and scope == HERE}
 
 
-def _is_known(row: list[Any], known: set[str]) -> bool:
+def _is_known(row: list[Any], known: set[tuple[str, str]]) -> bool:
     key = row[ROW_CLIENT_ID]
-    return (key is not None and key in known) or row[ROW_ID] in known
+    here = key is not None and row[ROW_CLIENT_SCOPE] == HERE
+    return (here and ("client", key) in known) or ("id", row[ROW_ID]) in known
 
 
 def _insert(db: Database, session_id: str, rows: list[list[Any]]) -> None:

@@ -8,7 +8,6 @@ Each function is one transaction, with the change feed told, so clients hear of 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import attrs
 
@@ -17,6 +16,7 @@ from . import Store
 from .changes import record_purged, record_session_change
 from .counters import refresh_counters
 from .database import Database
+from .fields import SHOWN, STORED, Fields, columns, latest, stored_fields
 from .imports import ImportedSession, encode_session, write_session
 from .sessions import delete_sessions, load_session
 
@@ -62,16 +62,25 @@ def renumber(db: Database, session_id: str, order: Sequence[str]) -> int:
     return len(moves)
 
 
-def update_session_record(store: Store, session_id: str, fields: dict[str, Any]) -> bool:
-    """Take another machine's title, end and metadata for a session; False if nothing differed."""
+def merge_fields(store: Store, session_id: str, theirs: Fields, updated_at: str) -> bool:
+    """Take, field by field, another machine's later changes to a session's title, end and
+    metadata (`updated_at`: its record's); False if none changed a value."""
     db = store.db
-    with db.write():
-        row = db.one("SELECT title, ended_at, metadata, updated_at FROM sessions WHERE id = ?", (session_id,))
-        if row is None or (row[0], row[1], row[2]) == (fields["title"], fields["ended_at"], fields["metadata"]):
+    with db.write():  # compared again under the lock: a process here may have changed one since
+        row = db.one(f"SELECT {STORED} FROM sessions WHERE id = ?", (session_id,))
+        if row is None:
             return False
+        ours, created_at = stored_fields(row), row[-1]
+        merged = latest(ours, theirs, created_at)
+        if merged == ours:
+            return False
+        value, before = columns(merged, created_at), columns(ours, created_at)
+        db.execute("UPDATE sessions SET changed_at = ? WHERE id = ?", (value["changed_at"], session_id))
+        if all(value[name] == before[name] for name in SHOWN):
+            return False  # only when a value was set changed: no one is told
         db.execute(
             "UPDATE sessions SET title = ?, ended_at = ?, metadata = ?, updated_at = max(updated_at, ?) WHERE id = ?",
-            (fields["title"], fields["ended_at"], fields["metadata"], fields["updated_at"], session_id),
+            (value["title"], value["ended_at"], value["metadata"], updated_at, session_id),
         )
         record_session_change(db, load_session(db, session_id), p.SessionChange.UPDATED)
     return True

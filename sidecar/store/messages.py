@@ -18,6 +18,7 @@ from . import Settings, Store
 from .changes import record_appended, record_session_change
 from .counters import FIRST_PROMPT_CHARS, pending_after
 from .database import Database, Row
+from .fields import ENDED_AT, note_changes
 from .records import (
     MESSAGE_COLUMNS,
     estimated_tokens,
@@ -34,14 +35,16 @@ from .sessions import load_session
 INSERT_COLUMNS = (
     "id, session_id, idx, role, compacted, tokens, created_at, prompt_tokens, completion_tokens, cache_read_tokens,"
     " cache_creation_tokens, thinking_tokens, client_message_id, tool_call_id, agent_name, tool_calls,"
-    " metadata, code_excerpt, content"
+    " metadata, code_excerpt, content, client_scope"
 )
 _INSERTED = [name.strip() for name in INSERT_COLUMNS.split(",")]
 INSERT_WIDTH = len(_INSERTED)
 # Positions in a row of INSERT_COLUMNS that callers fill in or read.
-ROW_ID, ROW_SESSION, ROW_INDEX, ROW_COMPACTED, ROW_CREATED_AT, ROW_CLIENT_ID = (
-    _INSERTED.index(name) for name in ("id", "session_id", "idx", "compacted", "created_at", "client_message_id")
+ROW_ID, ROW_SESSION, ROW_INDEX, ROW_COMPACTED, ROW_CREATED_AT, ROW_CLIENT_ID, ROW_CLIENT_SCOPE = (
+    _INSERTED.index(name)
+    for name in ("id", "session_id", "idx", "compacted", "created_at", "client_message_id", "client_scope")
 )
+HERE = ""  # the client_scope of messages written on this machine
 # Rows per INSERT statement: well under the engine's bound-parameter limit.
 INSERT_BATCH = 500
 
@@ -128,6 +131,7 @@ def prepare_rows(
             metadata_json,
             message.code_excerpt,
             message.content,
+            HERE,
         ]
         prepared.append(Prepared(row, message, redactions))
     return prepared
@@ -138,9 +142,9 @@ def _known_client_ids(db: Database, session_id: str, messages: list[p.MessageInp
     if not client_ids:
         return {}
     rows = db.execute(
-        "SELECT client_message_id, id, idx, created_at FROM messages WHERE session_id = ?"
+        "SELECT client_message_id, id, idx, created_at FROM messages WHERE session_id = ? AND client_scope = ?"
         f" AND client_message_id IN ({', '.join('?' * len(client_ids))})",
-        (session_id, *client_ids),
+        (session_id, HERE, *client_ids),
     )
     return {row[0]: p.AppendedMessage(id=row[1], index=row[2], created_at=row[3]) for row in rows}
 
@@ -198,6 +202,7 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
             record_appended(db, params.session_id, project_id, first_seq, last_seq)
             record_redactions(db, redactions)
             if ended_at is not None:  # appending reopens an ended session
+                note_changes(db, params.session_id, [ENDED_AT], stamp)
                 record_session_change(db, load_session(db, params.session_id), p.SessionChange.UPDATED)
     return p.AppendMessagesResult(messages=appended)
 

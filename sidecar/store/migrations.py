@@ -131,6 +131,19 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE sync_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     """,
+    # 5: a clientMessageId deduplicates one machine's retries, never two machines' messages:
+    # each numbers its own (`u-1`, `u-2`, …). `client_scope` is '' for a message written
+    # here and the message's own id for one pulled from another machine (sidecar.sync).
+    """
+    ALTER TABLE messages ADD COLUMN client_scope TEXT NOT NULL DEFAULT '';
+    DROP INDEX messages_by_client_id;
+    CREATE UNIQUE INDEX messages_by_client_id_here ON messages (session_id, client_message_id, client_scope);
+    """,
+    # 6: when each field a user sets last changed, so sync merges sessions field by field
+    # (sidecar.store.fields).
+    """
+    ALTER TABLE sessions ADD COLUMN changed_at TEXT NOT NULL DEFAULT '{}';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

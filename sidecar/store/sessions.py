@@ -13,6 +13,7 @@ from . import NO_WORK, Store, Work
 from .changes import record_session_change
 from .counters import refresh_counters
 from .database import Database
+from .fields import ENDED_AT, TITLE, metadata_fields, note_changes
 from .records import SESSION_COLUMNS, new_id, now, session_from_row, to_json
 
 
@@ -104,10 +105,13 @@ def update_session(store: Store, params: p.UpdateSessionParams) -> p.Session:
     with store.db.write():
         session = load_session(store.db, params.session_id)
         metadata = merge_metadata(session.metadata, params.metadata or {})
+        stamp = now()
         store.db.execute(
             "UPDATE sessions SET title = coalesce(?, title), metadata = ?, updated_at = ? WHERE id = ?",
-            (params.title, to_json(metadata), now(), params.session_id),
+            (params.title, to_json(metadata), stamp, params.session_id),
         )
+        changed = [TITLE] if params.title is not None else []
+        note_changes(store.db, params.session_id, changed + metadata_fields(params.metadata or {}), stamp)
         session = load_session(store.db, params.session_id)
         record_session_change(store.db, session, p.SessionChange.UPDATED)
     return session
@@ -122,6 +126,7 @@ def end_session(store: Store, params: p.SessionParams) -> p.Session:
         store.db.execute(
             "UPDATE sessions SET ended_at = ?, updated_at = ? WHERE id = ?", (stamp, stamp, params.session_id)
         )
+        note_changes(store.db, params.session_id, [ENDED_AT], stamp)
         session = load_session(store.db, params.session_id)
         record_session_change(store.db, session, p.SessionChange.ENDED)
     return session
@@ -158,7 +163,7 @@ FORK_BATCH = 500
 COPIED_MESSAGE_COLUMNS = (
     "idx, role, compacted, tokens, created_at, prompt_tokens, completion_tokens, cache_read_tokens, "
     "cache_creation_tokens, thinking_tokens, client_message_id, tool_call_id, agent_name, tool_calls, "
-    "metadata, code_excerpt, content"
+    "metadata, code_excerpt, content, client_scope"
 )
 
 

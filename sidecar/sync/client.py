@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..lifetime import child_environment
 from .config import SyncConfig
 
 
@@ -20,7 +21,7 @@ class SyncWorker:
 
     def __init__(self, db_path: Path, config: SyncConfig) -> None:
         self.db_path = db_path
-        self.environment = {**os.environ, **config.environment()}
+        self.environment = child_environment({**os.environ, **config.environment()})
         self.process: asyncio.subprocess.Process | None = None
         self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.numbers = itertools.count(1)

@@ -16,7 +16,9 @@ URL_ENV = "AGENT_HISTORY_SYNC_URL"
 TOKEN_ENV = "AGENT_HISTORY_SYNC_TOKEN"
 TOKEN_FILE_ENV = "AGENT_HISTORY_SYNC_TOKEN_FILE"
 INTERVAL_ENV = "AGENT_HISTORY_SYNC_INTERVAL"
+TIMEOUT_ENV = "AGENT_HISTORY_SYNC_TIMEOUT"
 DEFAULT_INTERVAL = 10.0
+DEFAULT_TIMEOUT = 10.0
 SCHEMES = ("libsql", "https", "http")  # Turso Cloud, or a `tursodb --sync-server`
 
 
@@ -25,10 +27,11 @@ class SyncConfig:
     url: str
     token: str | None = attrs.field(default=None, repr=False)
     interval_seconds: float = DEFAULT_INTERVAL
+    timeout_seconds: float = DEFAULT_TIMEOUT  # of each network step
 
     def environment(self) -> dict[str, str]:
         """How the sync worker process receives this (an environment is private to its user)."""
-        values = {URL_ENV: self.url, INTERVAL_ENV: str(self.interval_seconds)}
+        values = {URL_ENV: self.url, INTERVAL_ENV: str(self.interval_seconds), TIMEOUT_ENV: str(self.timeout_seconds)}
         return values | ({TOKEN_ENV: self.token} if self.token else {})
 
 
@@ -47,5 +50,6 @@ def sync_config(options: p.SyncOptions | None) -> SyncConfig | None:
     if token is None and token_file:
         token = read_secret_file(Path(token_file).expanduser(), "token file").strip()
     if options is not None:
-        return SyncConfig(url, token, options.interval_seconds)
-    return SyncConfig(url, token, float(os.environ.get(INTERVAL_ENV) or DEFAULT_INTERVAL))
+        return SyncConfig(url, token, options.interval_seconds, options.timeout_seconds)
+    interval = float(os.environ.get(INTERVAL_ENV) or DEFAULT_INTERVAL)
+    return SyncConfig(url, token, interval, float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT))

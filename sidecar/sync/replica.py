@@ -8,11 +8,14 @@ engine replays each machine's row changes onto the remote by primary key, so
 - a replayed row that breaks a UNIQUE index fails the push, and the next pull drops the
   local row without a word (our `(session_id, idx)`),
 - counters updated on both sides keep one side's value, and `user_version` is reset,
+  and any row written on both keeps the version pushed last,
 - a synced file is locked to one process (our history file is shared by many).
 
 So the replica's rows are immutable facts keyed by ULIDs (messages, tombstones) or whole
 records (sessions), with no other unique index; indexes, counters and the change feed are
-derived on each machine by sidecar.sync.rounds. Every statement here is idempotent.
+derived on each machine by sidecar.sync.rounds. A session record carries when each of its
+fields last changed and is merged field by field; a machine that finds the kept record
+lacking one of its changes writes its merged record again. Every statement is idempotent.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import turso.sync
 
 from .. import protocol as p
 from ..store.database import Database, restrict_permissions
+from ..store.fields import Fields, fields_of
 from ..store.imports import ImportedMessage, ImportedSession
 from ..store.records import to_json
 from ..wire import CONVERTER, unstructure
@@ -82,6 +86,10 @@ def open_replica(db_path: Path, config: SyncConfig) -> Database:
             isolation_level=None,
         )
 
+    # The engine's HTTP requests (turso.lib_sync) call urlopen with no timeout, so the
+    # process's default is their only deadline: without it a remote that accepted and never
+    # answered held the round, and the replica's lock, for good.
+    socket.setdefaulttimeout(config.timeout_seconds)
     path = replica_path(db_path)
     replica = Database(path, migrations=None, connect=connect)
     with replica.write():
@@ -99,20 +107,33 @@ def exchange(replica: Database, *, checkpoint: bool = False) -> bool:
     `checkpoint` folds the WAL into the file after a push: copying 20,000 messages left a
     100 MB WAL for 23 MB of data (measured, tests/bench/sync.py).
     """
+    push(replica)
     connection = cast(turso.sync.ConnectionSync, replica.connection)
-    connection.push()
     pulled = bool(connection.pull())
     if checkpoint or pulled:
         connection.checkpoint()
     return pulled
 
 
+def push(replica: Database) -> None:
+    """Push the replica's local changes; never inside a transaction."""
+    cast(turso.sync.ConnectionSync, replica.connection).push()
+
+
 # -- records ------------------------------------------------------------------------------
 
 
-def session_record(session: p.Session) -> str:
+def session_record(session: p.Session, changed: dict[str, str]) -> str:
+    """The session's record, with when each field last changed (sidecar.store.fields)."""
     value = unstructure(session)
-    return to_json({name: value.get(name) for name in SESSION_FIELDS})
+    return to_json({name: value.get(name) for name in SESSION_FIELDS} | {"changedAt": changed})
+
+
+def record_fields(value: dict[str, Any]) -> Fields:
+    changed = value.get("changedAt")
+    # A record written by a version without field times: every field as of its updatedAt.
+    since = value["createdAt"] if changed is not None else value["updatedAt"]
+    return fields_of(value.get("title"), value.get("endedAt"), value.get("metadata") or {}, changed or {}, since)
 
 
 def message_record(message: p.Message) -> str:
@@ -143,6 +164,7 @@ def imported_session(record: str, messages: list[ImportedMessage]) -> ImportedSe
         forked_from_message_id=value.get("forkedFromMessageId"),
         ended_at=value.get("endedAt"),
         metadata=value.get("metadata") or {},
+        changed_at=value.get("changedAt") or {},
     )
 
 

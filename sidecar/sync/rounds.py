@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import attrs
 
@@ -19,8 +19,9 @@ from .. import protocol as p
 from ..store import Store
 from ..store.changes import APPENDED, APPENDED_ROWS, PURGED, latest_change, set_synced_through, synced_through
 from ..store.database import Database
-from ..store.merge import delete_everywhere, merge_session, update_session_record
-from ..store.records import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, now, session_from_row, to_json
+from ..store.fields import STORED, latest, stored_fields
+from ..store.merge import delete_everywhere, merge_fields, merge_session
+from ..store.records import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, now, session_from_row
 from .replica import (
     MESSAGE_KIND,
     SESSION_KIND,
@@ -29,10 +30,13 @@ from .replica import (
     imported_session,
     message_record,
     order_key,
+    push,
+    record_fields,
     session_record,
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 CHANGES_PER_BATCH = 500
 SESSIONS_PER_BATCH = 50
 ROWS_PER_INSERT = 200
@@ -44,20 +48,19 @@ class Moved:
     deleted: int = 0
     renumbered: int = 0
     sessions: dict[str, None] = attrs.Factory(dict)  # ordered set
+    rewritten: int = 0  # session records written to the replica again (merge_replica)
 
 
 def sync_round(store: Store, replica: Database, *, merge: bool = True) -> p.SyncResult:
     """Copy, push, pull and merge. A remote that cannot be reached is reported, not raised."""
     pushed = copy_changes(store, replica)
-    online, error = True, None
-    try:
-        pulled = exchange(replica, checkpoint=bool(pushed))
-    except Exception as problem:  # the engine reports network trouble as DatabaseError
-        online, error, pulled = False, str(problem), False
-        log.info("sync: remote not reached: %s", problem)
+    pulled, error = _reach(lambda: exchange(replica, checkpoint=bool(pushed)), False)
     moved = merge_replica(store, replica) if merge or pulled else Moved()
+    if moved.rewritten and error is None:
+        # Sent now rather than next round: one round on each machine then converges.
+        _, error = _reach(lambda: push(replica), None)
     return p.SyncResult(
-        online=online,
+        online=error is None,
         pushed_messages=pushed,
         pulled_messages=moved.pulled,
         deleted=moved.deleted,
@@ -65,6 +68,15 @@ def sync_round(store: Store, replica: Database, *, merge: bool = True) -> p.Sync
         session_ids=list(moved.sessions),
         error=error,
     )
+
+
+def _reach(step: Callable[[], T], otherwise: T) -> tuple[T, str | None]:
+    """What a network step returned, or `otherwise` and why the remote was not reached."""
+    try:
+        return step(), None
+    except Exception as problem:  # the engine reports network trouble as DatabaseError
+        log.info("sync: remote not reached: %s", problem)
+        return otherwise, str(problem)
 
 
 # -- store -> replica ---------------------------------------------------------------------
@@ -166,9 +178,9 @@ def _copy_sessions(db: Database, replica: Database, session_ids: dict[str, None]
     """Write the sessions' records where they changed (a deleted one has none to write)."""
     ids = list(session_ids)
     gone = _present(replica, "deletions", ids)
-    for row in db.by_ids(f"SELECT {SESSION_COLUMNS} FROM sessions", [i for i in ids if i not in gone]):
+    for row in db.by_ids(f"SELECT {SESSION_COLUMNS}, changed_at FROM sessions", [i for i in ids if i not in gone]):
         session = session_from_row(row)
-        record = session_record(session)
+        record = session_record(session, json.loads(row[-1]))
         if replica.scalar("SELECT record FROM sessions WHERE id = ?", (session.id,)) != record:
             replica.execute(
                 "INSERT OR REPLACE INTO sessions (id, updated_at, record) VALUES (?, ?, ?)",
@@ -187,20 +199,29 @@ def merge_replica(store: Store, replica: Database) -> Moved:
     """Make the store hold what the replica holds: deletions, sessions, messages, order."""
     moved = Moved()
     _apply_deletions(store, replica, moved)
-    here = {
-        row[0]: row[1:]
-        for row in store.db.execute("SELECT id, message_count, title, ended_at, metadata, updated_at FROM sessions")
-    }
+    here = {row[0]: row[1:] for row in store.db.execute(f"SELECT id, message_count, {STORED} FROM sessions")}
     there = replica.execute(
         "SELECT s.id, s.record, (SELECT count(*) FROM messages m WHERE m.session_id = s.id) FROM sessions s"
         " ORDER BY s.updated_at, s.id"
     )
+    behind: dict[str, None] = {}  # sessions whose record in the replica lacks a change made here
     for session_id, record, count in there:
         local = here.get(session_id)
         if local is None or local[0] != count:
             _merge_messages(store, replica, session_id, record, moved)
-        if local is not None and _take_record(store, session_id, record, local):
-            moved.sessions[session_id] = None
+        stored = (
+            local[1:]
+            if local is not None
+            else store.db.one(f"SELECT {STORED} FROM sessions WHERE id = ?", (session_id,))
+        )
+        if stored is not None:
+            _merge_fields(store, session_id, json.loads(record), stored, moved, behind)
+    moved.rewritten = len(behind)
+    if behind:
+        # The engine keeps one machine's record per session, the last pushed: one that was
+        # written before this machine's change was pulled. Push ours, merged, again.
+        with replica.write():
+            _copy_sessions(store.db, replica, behind)
     return moved
 
 
@@ -224,18 +245,13 @@ def _merge_messages(store: Store, replica: Database, session_id: str, record: st
         moved.sessions[session_id] = None
 
 
-def _take_record(store: Store, session_id: str, record: str, local: Iterable[Any]) -> bool:
-    """Another machine's title, end or metadata, if it is the later word."""
-    _, title, ended_at, metadata, updated_at = local
-    value = json.loads(record)
-    if value["updatedAt"] < updated_at:
-        return False
-    fields = {
-        "title": value.get("title"),
-        "ended_at": value.get("endedAt"),
-        "metadata": to_json(value.get("metadata") or {}),
-        "updated_at": value["updatedAt"],
-    }
-    if (title, ended_at, metadata) == (fields["title"], fields["ended_at"], fields["metadata"]):
-        return False
-    return update_session_record(store, session_id, fields)
+def _merge_fields(
+    store: Store, session_id: str, record: dict[str, Any], stored: Sequence[Any], moved: Moved, behind: dict[str, None]
+) -> None:
+    """Field by field, the later change of the session's title, end and metadata wins."""
+    ours, theirs = stored_fields(stored), record_fields(record)
+    merged = latest(ours, theirs, stored[-1])
+    if merged != ours and merge_fields(store, session_id, theirs, record["updatedAt"]):
+        moved.sessions[session_id] = None
+    if merged != theirs:
+        behind[session_id] = None

@@ -26,6 +26,7 @@ from typing import IO, Any
 
 from .. import protocol as p
 from ..errors import HistoryError
+from ..lifetime import exit_with_spawner
 from ..store import Store
 from ..store.locks import turn
 from ..wire import unstructure
@@ -119,6 +120,9 @@ def _wait_for_lines(requests: int, timeout: float) -> tuple[list[int], bool, boo
 def worker_main(db_path: Path) -> None:
     from .config import sync_config
 
+    # Its sidecar's end is seen between rounds (stdin closes) and, by this watch, in the
+    # middle of one: a kill -9 of the sidecar must not leave a round holding the lock.
+    exit_with_spawner()
     config = sync_config(None)
     if config is None:
         sys.exit("agent-history sync-worker: no sync URL in the environment")

@@ -555,6 +555,8 @@ export interface SyncOptions {
   authTokenFile?: string | null;
   /** How often to sync in the background (default 10 s); local writes never wait for it. */
   intervalSeconds?: number | null;
+  /** Addition: the deadline of each network step (connecting, sending, every wait for bytes; default 10 s). A remote that accepts connections and never answers makes a round `online: false` after it, never a hang. */
+  timeoutSeconds?: number | null;
 }
 
 /** What one sync round moved. */
