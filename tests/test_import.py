@@ -163,6 +163,34 @@ def test_codex_sessions_match_their_files(store: Store, path: Path) -> None:
     assert session.created_at.startswith(meta["timestamp"][:19])
 
 
+# What the sample sessions are named by: their first real request, never the harness's text.
+EXPECTED_PREVIEWS = {
+    "claude-code:198393f2-22db-477b-ac77-1825bea883ae": "for the change in cmd/entire/cli/hooks_claudecode_handlers.go",
+    "claude-code:1af7fc5e-8455-4414-9ccd-011d40f70b2a": "Please analyze this codebase and create a CLAUDE.md file",
+    "claude-code:4379d1bf-ccb1-414e-a856-9791b73f3af2": "Can you please add margin-bottom to the details element",
+    "claude-code:fe5e1c67-53e7-4862-81ae-d0e013e3270b": "/orchestrator create TODO app by Next.js",
+    "codex:019a93b9-f380-7600-98ff-940e6b99603c": "finish up the users work by rigging up the chatbot-ui",
+    "codex:019b04ae-b1c6-7c72-a134-a4c2de66058c": "add myapp directory and create myapp/hoge.py",
+}
+
+
+def test_every_sample_session_is_previewed_by_a_real_request(store: Store) -> None:
+    run_import(store, SAMPLES)
+    rows = store.db.execute("SELECT import_key, id FROM sessions")
+    by_key = {key: sessions.get_session(store, structure_params({"sessionId": i}, p.SessionParams)) for key, i in rows}
+    for key, start in EXPECTED_PREVIEWS.items():
+        assert (by_key[key].preview or "").startswith(start), key
+    for key, session in by_key.items():
+        stored = all_messages(store, session.id)
+        assert session.last_message_at == max(m.created_at for m in stored), key
+        if not any(m.role is p.Role.USER and m.content for m in stored):
+            assert session.preview is None, key
+            continue
+        assert session.preview, key
+        assert len(session.preview) <= 200 and " ".join(session.preview.split()) == session.preview, key
+        assert not session.preview.startswith(("<", "Caveat", "[", "#")), (key, session.preview)
+
+
 # -- again, broken, grown -------------------------------------------------------------------
 
 

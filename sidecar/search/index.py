@@ -505,6 +505,7 @@ def search_messages(store: Store, params: p.SearchMessagesParams) -> p.SearchMes
                 role=p.Role(role),
                 created_at=created_at,
                 snippet=snippet(highlighted.get(seq, "")),
+                highlights=[],
                 score=float(score),
             )
         )

@@ -18,6 +18,7 @@ from . import Settings, Store
 from .changes import record_appended, record_session_change
 from .counters import FIRST_PROMPT_CHARS, pending_after
 from .database import Database, Row
+from .preview import preview_of
 from .records import (
     MESSAGE_COLUMNS,
     estimated_tokens,
@@ -160,6 +161,8 @@ def insert_rows(db: Database, rows: list[list[Any]]) -> tuple[int, int]:
 def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMessagesResult:
     db, stamp = store.db, now()
     prepared = prepare_rows(store.settings, params.session_id, params.messages, [stamp] * len(params.messages))
+    # Outside the lock; taken only if the session has no preview yet.
+    preview = preview_of(x.message.content for x in prepared if x.message.role is p.Role.USER)
     with db.write():
         state = db.one(
             "SELECT next_index, project_id, ended_at, pending_tool_calls FROM sessions WHERE id = ?",
@@ -194,6 +197,7 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
                 next_index,
                 stamp,
                 pending_after(tool_calls_from_json(pending_json) or [], new_messages),
+                preview,
             )
             record_appended(db, params.session_id, project_id, first_seq, last_seq)
             record_redactions(db, redactions)
@@ -209,6 +213,7 @@ def _count_appended(
     next_index: int,
     stamp: str,
     pending: list[p.ToolCall],
+    preview: str | None,
 ) -> None:
     usages = [m.usage for m in messages if m.usage is not None]
     db.execute(
@@ -216,8 +221,8 @@ def _count_appended(
         " tool_call_count = tool_call_count + ?, prompt_tokens = prompt_tokens + ?,"
         " completion_tokens = completion_tokens + ?, cache_read_tokens = cache_read_tokens + ?,"
         " cache_creation_tokens = cache_creation_tokens + ?, thinking_tokens = thinking_tokens + ?,"
-        " api_calls = api_calls + ?, pending_tool_calls = ?, updated_at = ?, ended_at = NULL,"
-        " first_prompt = coalesce(first_prompt, ?) WHERE id = ?",
+        " api_calls = api_calls + ?, pending_tool_calls = ?, updated_at = ?, last_message_at = ?, ended_at = NULL,"
+        " first_prompt = coalesce(first_prompt, ?), preview = coalesce(preview, ?) WHERE id = ?",
         (
             next_index,
             len(messages),
@@ -231,7 +236,9 @@ def _count_appended(
             len(usages),
             tool_calls_to_json(pending),
             stamp,
+            stamp,
             next((m.content[:FIRST_PROMPT_CHARS] for m in messages if m.role is p.Role.USER and m.content), None),
+            preview,
             session_id,
         ),
     )
