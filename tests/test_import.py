@@ -191,6 +191,46 @@ def test_every_sample_session_is_previewed_by_a_real_request(store: Store) -> No
         assert not session.preview.startswith(("<", "Caveat", "[", "#")), (key, session.preview)
 
 
+# Tool outputs as Codex writes them, and whether each reports a failure.
+CODEX_OUTPUTS = [
+    ('{"output":"ok\\n","metadata":{"exit_code":0,"duration_seconds":0.1}}', False),
+    ('{"output":"","metadata":{"exit_code":1,"duration_seconds":0.0}}', True),
+    ("Exit code: 0\nWall time: 0.1 seconds\nOutput:\nExit code: 1\n", False),
+    ("Exit code: 1\nWall time: 0.1 seconds\nOutput:\nerror: target shim binary not found\n", True),
+    (
+        "Chunk ID: 4f2a\nWall time: 0.5 seconds\nProcess exited with code 0\nOutput:\nProcess exited with code 2\n",
+        False,
+    ),
+    (
+        "Chunk ID: 4f2b\nWall time: 0.5 seconds\nProcess exited with code 127\nOriginal token count: 9\nOutput:\nno\n",
+        True,
+    ),
+    ("apply_patch verification failed: Failed to find expected lines in a.py:\nfoo()", True),
+    ('{"output":"apply_patch verification failed: invalid hunk","metadata":{"exit_code":0}}', True),
+    ("Success. Updated the following files:\nM a.py\n", False),
+]
+
+
+def test_codex_tool_outputs_that_report_failure_are_errors(store: Store, tmp_path: Path) -> None:
+    # Before: unified exec's `Process exited with code 127` and apply_patch failures were not errors.
+    lines: list[dict[str, Any]] = [{"type": "session_meta", "payload": {"id": "failing", "cwd": "/w"}}]
+    for n, (output, _) in enumerate(CODEX_OUTPUTS):
+        call = {"type": "function_call", "name": "shell", "arguments": "{}", "call_id": f"c{n}"}
+        lines += [
+            {"type": "response_item", "payload": call},
+            {
+                "type": "response_item",
+                "payload": {"type": "function_call_output", "call_id": f"c{n}", "output": output},
+            },
+        ]
+    rollout = tmp_path / "rollout-failing.jsonl"
+    stamp = "2025-12-09T19:55:16.336Z"
+    rollout.write_text("".join(json.dumps({"timestamp": stamp, **line}) + "\n" for line in lines))
+    (session,) = run_import(store, rollout, format="codex").sessions
+    results = [m for m in all_messages(store, session.id) if m.role is p.Role.TOOL]
+    assert [bool((m.metadata or {}).get("isError")) for m in results] == [failed for _, failed in CODEX_OUTPUTS]
+
+
 # -- again, broken, grown -------------------------------------------------------------------
 
 
