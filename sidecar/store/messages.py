@@ -161,16 +161,14 @@ def insert_rows(db: Database, rows: list[list[Any]]) -> tuple[int, int]:
 def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMessagesResult:
     db, stamp = store.db, now()
     prepared = prepare_rows(store.settings, params.session_id, params.messages, [stamp] * len(params.messages))
-    # Outside the lock; taken only if the session has no preview yet.
-    preview = preview_of(x.message.content for x in prepared if x.message.role is p.Role.USER)
     with db.write():
         state = db.one(
-            "SELECT next_index, project_id, ended_at, pending_tool_calls FROM sessions WHERE id = ?",
+            "SELECT next_index, project_id, ended_at, pending_tool_calls, preview IS NULL FROM sessions WHERE id = ?",
             (params.session_id,),
         )
         if state is None:
             raise SessionNotFound(params.session_id)
-        next_index, project_id, ended_at, pending_json = state
+        next_index, project_id, ended_at, pending_json, unnamed = state
         results = _known_client_ids(db, params.session_id, params.messages)
         appended: list[p.AppendedMessage] = []
         new_rows, new_messages, redactions = [], [], Counter[str]()
@@ -197,7 +195,8 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
                 next_index,
                 stamp,
                 pending_after(tool_calls_from_json(pending_json) or [], new_messages),
-                preview,
+                # Only until the session has one: in the usual case, its first append.
+                preview_of(m.content for m in new_messages if m.role is p.Role.USER) if unnamed else None,
             )
             record_appended(db, params.session_id, project_id, first_seq, last_seq)
             record_redactions(db, redactions)

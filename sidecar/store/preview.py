@@ -18,7 +18,7 @@ PREVIEW_CHARS = 200
 # User messages looked at before a session is deemed to have no real request yet.
 PREVIEW_MESSAGES = 20
 # Characters of a message looked at: boilerplate is short, a pasted log need not be read whole.
-SCAN_CHARS = 50_000
+SCAN_CHARS = 20_000
 
 # Blocks the harness writes, dropped with what they hold (tag names as the agents write them).
 _WRAPPERS = (
@@ -78,7 +78,8 @@ def request_text(content: str) -> str:
     if text is None:
         _, _, request = content.rpartition(_IDE_REQUEST)
         text = _PLACEHOLDERS.sub(" ", _WRAPPED.sub(" ", _HARNESS_MESSAGES.sub("", request)))
-    return " ".join(text.split())
+    # Folding a whole pasted log would cost more than the rest: a preview needs its start.
+    return " ".join(text.lstrip()[: 4 * PREVIEW_CHARS].split())
 
 
 def shortened(text: str, limit: int = PREVIEW_CHARS) -> str:
