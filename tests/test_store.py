@@ -370,6 +370,7 @@ def load(store: Store, session_id: str) -> p.Session:
         ),
         ([CODEX_IDE], "rename foo to bar"),
         ([CONTINUED, "go on"], "go on"),
+        (["<bash-input>ls</bash-input>", "<bash-stdout>a.py</bash-stdout><bash-stderr></bash-stderr>", "why?"], "why?"),
         ([CAVEAT, "", None], None),
     ],
 )
