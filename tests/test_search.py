@@ -185,7 +185,7 @@ def test_snippets_mark_matches_around_the_first_one(store: Store, index: Databas
 
 def test_a_snippet_depends_only_on_the_text_near_the_first_match() -> None:
     near = "lorem ipsum " * 20 + "the needle is here " + "dolor sit " * 30
-    pattern = snippets.word_pattern(["needle", "here"])
+    pattern = snippets.Words.of(["needle", "here"])
     alone, _ = snippets.snippet(near, pattern)
     assert alone.startswith("…lorem") and "**needle** is **here**" in alone and alone.endswith("…")
     assert snippets.snippet("x\n" * 20_000 + near + "  y\t" * 20_000, pattern)[0] == alone  # 100 KB around it

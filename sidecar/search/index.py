@@ -27,7 +27,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import select
 import subprocess
 import sys
@@ -43,7 +42,7 @@ from ..store import Store
 from ..store.database import Database, Row
 from ..store.encryption import KEY_ENV, load_key
 from .query import compile_query, indexed_text, tokens
-from .snippets import snippet, word_pattern
+from .snippets import Words, snippet
 
 log = logging.getLogger(__name__)
 
@@ -473,10 +472,10 @@ def search_messages(store: Store, params: p.SearchMessagesParams) -> p.SearchMes
         if len(live) == params.limit or len(ranked) < fetch or fetch >= MAX_FETCH:
             break
         fetch *= 4
-    return p.SearchMessagesResult(hits=_hits(store.db, live, word_pattern(compiled.highlight)))
+    return p.SearchMessagesResult(hits=_hits(store.db, live, Words.of(compiled.highlight)))
 
 
-def _hits(history: Database, live: list[tuple[int, float]], pattern: re.Pattern[str] | None) -> list[p.SearchHit]:
+def _hits(history: Database, live: list[tuple[int, float]], words: Words | None) -> list[p.SearchHit]:
     """The hits, with their snippets and sessions, read in one query. Snippets are made from
     the stored text: the index holds long words as pieces."""
     if not live:
@@ -493,7 +492,7 @@ def _hits(history: Database, live: list[tuple[int, float]], pattern: re.Pattern[
         if seq not in by_seq:
             continue  # deleted since it was checked
         session_id, message_id, index, role, created_at, content, code, calls, title, preview, project = by_seq[seq]
-        text, highlights = snippet(document_body(content, code, calls), pattern)
+        text, highlights = snippet(document_body(content, code, calls), words)
         hits.append(
             p.SearchHit(
                 session_id=session_id,
