@@ -291,7 +291,7 @@ export interface ListSessionsParams {
   kind?: string | null;
   /** Only this agent. */
   agentName?: string | null;
-  /** Only sessions whose title or first user prompt contains this text (case-insensitive). */
+  /** Only sessions whose title, preview or first user prompt contains this text (case-insensitive). */
   query?: string | null;
   /** Include ended sessions. */
   includeEnded?: boolean | null;
