@@ -353,6 +353,8 @@ def test_the_preview_is_the_first_real_request_and_last_message_at_the_newest_me
     assert appended[0].created_at <= reply[0].created_at
     assert stored.last_message_at == all_messages(store, session.id)[-1].created_at
     assert stored.title is None  # the title stays what the user sets
+    fork = sessions.fork_session(store, make(p.ForkSessionParams, sessionId=session.id, atMessageId=reply[0].id))
+    assert (fork.preview, fork.last_message_at) == ("Fix the flaky parser", reply[0].created_at)
 
 
 def load(store: Store, session_id: str) -> p.Session:
