@@ -101,6 +101,7 @@ class Session:
     project_id: str | None = attrs.field(default=None, metadata={'json': 'projectId'})
     kind: str = attrs.field(metadata={'json': 'kind'})
     title: str | None = attrs.field(default=None, metadata={'json': 'title'})
+    preview: str | None = attrs.field(default=None, metadata={'json': 'preview'})
     agent_name: str | None = attrs.field(default=None, metadata={'json': 'agentName'})
     model: str | None = attrs.field(default=None, metadata={'json': 'model'})
     parent_session_id: str | None = attrs.field(default=None, metadata={'json': 'parentSessionId'})
@@ -108,6 +109,7 @@ class Session:
     created_at: str = attrs.field(metadata={'json': 'createdAt'})
     updated_at: str = attrs.field(metadata={'json': 'updatedAt'})
     ended_at: str | None = attrs.field(default=None, metadata={'json': 'endedAt'})
+    last_message_at: str | None = attrs.field(default=None, metadata={'json': 'lastMessageAt'})
     message_count: int = attrs.field(metadata={'json': 'messageCount'})
     turn_count: int = attrs.field(metadata={'json': 'turnCount'})
     tool_call_count: int = attrs.field(metadata={'json': 'toolCallCount'})
@@ -192,15 +194,27 @@ class RecentPrompt:
 
 
 @attrs.define(kw_only=True)
+class Highlight:
+    """A matched word's place in a search hit's `snippet`."""
+
+    start: int = attrs.field(metadata={'json': 'start'})
+    end: int = attrs.field(metadata={'json': 'end'})
+
+
+@attrs.define(kw_only=True)
 class SearchHit:
     """One search result."""
 
     session_id: str = attrs.field(metadata={'json': 'sessionId'})
+    session_title: str | None = attrs.field(default=None, metadata={'json': 'sessionTitle'})
+    session_preview: str | None = attrs.field(default=None, metadata={'json': 'sessionPreview'})
+    project_id: str | None = attrs.field(default=None, metadata={'json': 'projectId'})
     message_id: str = attrs.field(metadata={'json': 'messageId'})
     index: int = attrs.field(metadata={'json': 'index'})
     role: Role = attrs.field(metadata={'json': 'role'})
     created_at: str = attrs.field(metadata={'json': 'createdAt'})
     snippet: str = attrs.field(metadata={'json': 'snippet'})
+    highlights: list[Highlight] = attrs.field(metadata={'json': 'highlights'})
     score: float = attrs.field(metadata={'json': 'score'})
 
 

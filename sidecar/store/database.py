@@ -20,7 +20,7 @@ import turso
 from ..errors import StorageBusy, StorageError
 from .encryption import CIPHER
 from .locks import turn
-from .migrations import MIGRATIONS, migrate
+from .migrations import MIGRATIONS, Migration, migrate
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class Database:
         *,
         read_only: bool = False,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
-        migrations: Sequence[str] | None = MIGRATIONS,
+        migrations: Sequence[Migration] | None = MIGRATIONS,
         durable: bool = True,
         encryption_key: str | None = None,
         connect: Callable[[str], Any] | None = None,

@@ -72,8 +72,11 @@ def list_sessions(store: Store, params: p.ListSessionsParams) -> p.ListSessionsR
             where.append(f"{column} = ?")
             args.append(value)
     if params.query:
-        # The title or the start of the first user prompt, case-insensitively.
-        where.append("instr(lower(coalesce(title, '') || char(10) || coalesce(first_prompt, '')), lower(?)) > 0")
+        # The title, the preview or the start of the first user prompt, case-insensitively.
+        where.append(
+            "instr(lower(coalesce(title, '') || char(10) || coalesce(preview, '') || char(10)"
+            " || coalesce(first_prompt, '')), lower(?)) > 0"
+        )
         args.append(params.query)
     if not params.include_ended:
         where.append("ended_at IS NULL")

@@ -59,6 +59,8 @@ export interface Session {
   kind: string;
   /** Human-readable title. */
   title?: string | null;
+  /** The session's first real user request: the first user message with the agents' boilerplate removed (Claude Code's command, caveat, system-reminder and local-command wrappers; Codex's environment context, user instructions and AGENTS.md preambles; image placeholders), whitespace folded, at most 200 characters. Set by the store when such a message is appended or imported; absent until then. Clients show `title ?? preview`. */
+  preview?: string | null;
   /** The agent that runs the session. */
   agentName?: string | null;
   /** The model the session mainly uses. */
@@ -73,6 +75,8 @@ export interface Session {
   updatedAt: string;
   /** When the session was ended; absent while it is open. */
   endedAt?: string | null;
+  /** `createdAt` of the session's newest message; absent while it has none. What "active 2 hours ago" is about (`updatedAt` also moves on a rename or an end). */
+  lastMessageAt?: string | null;
   /** Messages stored (purged ones no longer count). */
   messageCount: number;
   /** Assistant messages with content. */
@@ -175,6 +179,12 @@ export interface RecentPrompt {
 export interface SearchHit {
   /** The session's id. */
   sessionId: string;
+  /** The hit's session's `title`. */
+  sessionTitle?: string | null;
+  /** The hit's session's `preview`. */
+  sessionPreview?: string | null;
+  /** The hit's session's `projectId`. */
+  projectId?: string | null;
   /** The message. */
   messageId: string;
   /** Its index. */
@@ -183,10 +193,20 @@ export interface SearchHit {
   role: Role;
   /** When. */
   createdAt: string;
-  /** Text around the match, matched words marked with `**`. */
+  /** Text around the match, on one line, matched words marked with `**`. The text's own `*` and `\` are escaped as `\*` and `\\`, so every unescaped `**` is a marker. */
   snippet: string;
+  /** Where the matched words are in `snippet`, in order: so a client marks them without parsing `**`. `snippet[start:end]` is the word as the text writes it (escaped). */
+  highlights: Highlight[];
   /** Relevance; higher is better. */
   score: number;
+}
+
+/** A matched word's place in a search hit's `snippet`. */
+export interface Highlight {
+  /** Offset in `snippet` of a matched word's first character (just after its opening `**`), in UTF-16 code units (LSP's default position encoding; JavaScript and VS Code index strings so). */
+  start: number;
+  /** Offset just past its last character (exclusive; its closing `**` starts here), in UTF-16 code units. */
+  end: number;
 }
 
 /** Usage of one group. */
@@ -271,7 +291,7 @@ export interface ListSessionsParams {
   kind?: string | null;
   /** Only this agent. */
   agentName?: string | null;
-  /** Only sessions whose title or first user prompt contains this text (case-insensitive). */
+  /** Only sessions whose title, preview or first user prompt contains this text (case-insensitive). */
   query?: string | null;
   /** Include ended sessions. */
   includeEnded?: boolean | null;
