@@ -1,0 +1,75 @@
+"""What credential redaction costs at ingest, per message.
+
+    python -m tests.bench.redaction [--rounds 5] [--transcripts DIR]
+
+Reads the real transcripts (Claude Code and Codex, /work/shared/data/transcripts by
+default) and encodes every message as an append does (`prepare_rows`), with redaction on
+and off; the difference is what redaction costs. Also times the corpus the other
+benchmarks use, whose messages are shorter. Prints µs per message (best of the rounds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from sidecar import protocol as p
+from sidecar.store import Settings
+from sidecar.store.messages import prepare_rows
+from sidecar.transcripts import importer
+from sidecar.wire import structure_params
+
+from .corpus import Corpus
+
+TRANSCRIPTS = Path("/work/shared/data/transcripts")
+
+
+def transcript_messages(directory: Path) -> list[p.MessageInput]:
+    messages = []
+    for path in importer.transcript_files(directory):
+        name = importer.detect(path)
+        if name is not None:
+            for session in importer.READERS[name](path).sessions:
+                messages += [imported.message for imported in session.messages]
+    return messages
+
+
+def corpus_messages(count: int) -> list[p.MessageInput]:
+    raw = [message for batch in Corpus(seed=7).sessions(count) for message in batch]
+    return [structure_params(message, p.MessageInput) for message in raw[:count]]
+
+
+def best_us_per_message(messages: list[p.MessageInput], settings: Settings, rounds: int) -> float:
+    stamps = ["2026-01-01T00:00:00.000Z"]
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for message in messages:
+            prepare_rows(settings, "s", [message], stamps)
+        best = min(best, time.perf_counter() - started)
+    return best / len(messages) * 1e6
+
+
+def report(name: str, messages: list[p.MessageInput], rounds: int) -> None:
+    on = best_us_per_message(messages, Settings(redact=True), rounds)
+    off = best_us_per_message(messages, Settings(redact=False), rounds)
+    chars = sum(len(m.content or "") for m in messages) / max(len(messages), 1)
+    print(
+        f"{name}: {len(messages)} messages, {chars:.0f} content chars on average;"
+        f" encode {off:.1f} µs/message without redaction, {on:.1f} with: redaction {on - off:.1f} µs/message"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--transcripts", type=Path, default=TRANSCRIPTS)
+    parser.add_argument("--corpus-messages", type=int, default=20000)
+    args = parser.parse_args()
+    report("real transcripts", transcript_messages(args.transcripts), args.rounds)
+    report("bench corpus", corpus_messages(args.corpus_messages), args.rounds)
+
+
+if __name__ == "__main__":
+    main()
