@@ -28,7 +28,7 @@ from .records import (
     tool_calls_from_json,
     tool_calls_to_json,
 )
-from .redaction import record_redactions, redact_text, redact_value
+from .redaction import Redactor
 from .sessions import load_session
 
 INSERT_COLUMNS = (
@@ -60,18 +60,25 @@ class Prepared:
     redactions: Counter[str]
 
 
-def _redacted(message: p.MessageInput) -> tuple[p.MessageInput, Counter[str]]:
-    """The message with its credentials masked (the same object when it had none), and
-    how many of each kind were masked."""
-    found = Counter[str]()
-    content = None if message.content is None else redact_text(message.content, found)
-    code = None if message.code_excerpt is None else redact_text(message.code_excerpt, found)
+def _redacted(message: p.MessageInput, redact: bool) -> tuple[p.MessageInput, Counter[str]]:
+    """The message with its credentials masked in every text a reader sees (the same
+    object when it had none), and how many of each kind were masked."""
+    masker = Redactor(redact)
+    if not redact:
+        return message, masker.counts
+    content, code = masker.optional(message.content), masker.optional(message.code_excerpt)
+    agent_name, metadata = masker.optional(message.agent_name), masker.value(message.metadata)
     calls = message.tool_calls
     if calls is not None:
-        calls = [attrs.evolve(call, arguments=redact_value(call.arguments, found)) for call in calls]
-    if not found:
-        return message, found
-    return attrs.evolve(message, content=content, code_excerpt=code, tool_calls=calls), found
+        calls = [
+            attrs.evolve(call, name=masker.text(call.name), arguments=masker.value(call.arguments)) for call in calls
+        ]
+    if not masker.counts:
+        return message, masker.counts
+    masked = attrs.evolve(
+        message, content=content, code_excerpt=code, agent_name=agent_name, metadata=metadata, tool_calls=calls
+    )
+    return masked, masker.counts
 
 
 def prepare_rows(
@@ -92,7 +99,7 @@ def prepare_rows(
     for position, (original, stamp) in enumerate(zip(messages, stamps, strict=True)):
         if original.role is p.Role.TOOL and original.tool_call_id is None:
             raise invalid(f"messages[{position}].toolCallId", "required for role tool")
-        message, redactions = _redacted(original) if settings.redact else (original, Counter[str]())
+        message, redactions = _redacted(original, settings.redact)
         calls_json = tool_calls_to_json(message.tool_calls)
         metadata_json = None if message.metadata is None else to_json(message.metadata)
         size = _message_bytes(message, calls_json, metadata_json)
@@ -170,7 +177,7 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
         next_index, project_id, ended_at, pending_json = state
         results = _known_client_ids(db, params.session_id, params.messages)
         appended: list[p.AppendedMessage] = []
-        new_rows, new_messages, redactions = [], [], Counter[str]()
+        new_rows, new_messages, redactor = [], [], Redactor()
         for message, row, found in ((x.message, x.row, x.redactions) for x in prepared):
             key = message.client_message_id
             if key is not None and key in results:
@@ -183,7 +190,7 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
             appended.append(result)
             new_rows.append(row)
             new_messages.append(message)
-            redactions.update(found)
+            redactor.counts.update(found)
             next_index += 1
         if new_rows:
             first_seq, last_seq = insert_rows(db, new_rows)
@@ -196,7 +203,7 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
                 pending_after(tool_calls_from_json(pending_json) or [], new_messages),
             )
             record_appended(db, params.session_id, project_id, first_seq, last_seq)
-            record_redactions(db, redactions)
+            redactor.record(db)
             if ended_at is not None:  # appending reopens an ended session
                 record_session_change(db, load_session(db, params.session_id), p.SessionChange.UPDATED)
     return p.AppendMessagesResult(messages=appended)

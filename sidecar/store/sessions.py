@@ -14,6 +14,7 @@ from .changes import record_session_change
 from .counters import refresh_counters
 from .database import Database
 from .records import SESSION_COLUMNS, new_id, now, session_from_row, to_json
+from .redaction import Redactor
 
 
 def load_session(db: Database, session_id: str) -> p.Session:
@@ -25,6 +26,7 @@ def load_session(db: Database, session_id: str) -> p.Session:
 
 def create_session(store: Store, params: p.CreateSessionParams) -> p.Session:
     stamp, session_id = now(), new_id()
+    masker = Redactor(store.settings.redact)
     with store.db.write():
         store.db.execute(
             "INSERT INTO sessions (id, project_id, kind, title, agent_name, model, created_at, updated_at, metadata)"
@@ -32,15 +34,16 @@ def create_session(store: Store, params: p.CreateSessionParams) -> p.Session:
             (
                 session_id,
                 params.project_id or store.settings.default_project_id,
-                params.kind,
-                params.title,
-                params.agent_name,
-                params.model,
+                masker.text(params.kind),
+                masker.optional(params.title),
+                masker.optional(params.agent_name),
+                masker.optional(params.model),
                 stamp,
                 stamp,
-                to_json(_without_nulls(params.metadata or {})),
+                to_json(masker.value(_without_nulls(params.metadata or {}))),
             ),
         )
+        masker.record(store.db)
         session = load_session(store.db, session_id)  # read back: RETURNING is slow in this engine
         record_session_change(store.db, session, p.SessionChange.CREATED)
     return session
@@ -101,13 +104,16 @@ def merge_metadata(current: dict[str, Any], update: dict[str, Any]) -> dict[str,
 def update_session(store: Store, params: p.UpdateSessionParams) -> p.Session:
     if params.title is None and params.metadata is None:
         return load_session(store.db, params.session_id)
+    masker = Redactor(store.settings.redact)
+    title, update = masker.optional(params.title), masker.value(params.metadata or {})
     with store.db.write():
         session = load_session(store.db, params.session_id)
-        metadata = merge_metadata(session.metadata, params.metadata or {})
+        metadata = merge_metadata(session.metadata, update)
         store.db.execute(
             "UPDATE sessions SET title = coalesce(?, title), metadata = ?, updated_at = ? WHERE id = ?",
-            (params.title, to_json(metadata), now(), params.session_id),
+            (title, to_json(metadata), now(), params.session_id),
         )
+        masker.record(store.db)
         session = load_session(store.db, params.session_id)
         record_session_change(store.db, session, p.SessionChange.UPDATED)
     return session
