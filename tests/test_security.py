@@ -141,6 +141,7 @@ SHAPES = [
     ("broker amqp://guest:Gu3stPw0rd4@mq.internal:5672", ["Gu3stPw0rd4"], "url-password"),
     ("mysql -h db password=hunter2x9! --ssl", ["hunter2x9"], "password"),
     ('DB_PASSWORD="Zq8!vR2#pL"', ["Zq8!vR2#pL"], "password"),
+    ("curl -u admin:Cu7lPass9 https://ci.internal/api", ["Cu7lPass9"], "password"),
     (
         'curl -H "Authorization: Bearer 4f9c2a7e1b8d3f6a0c5e9b2d7a1f4c8e" https://api.internal',
         ["4f9c2a7e1b8d3f6a0c5e9b2d7a1f4c8e"],
@@ -317,6 +318,7 @@ ORDINARY = [
     "secret: ${{ secrets.DEPLOY_KEY }}",
     "the bearer of bad news, a task-id 42, https://example.com/a:b@c",
     "git clone git@github.com:org/repo.git",
+    "git push -u origin main && docker run -u 1000:1000 app",
 ]
 
 

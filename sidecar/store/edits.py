@@ -20,7 +20,9 @@ def record_edit(store: Store, params: p.RecordEditParams) -> p.Edit:
         invert(params.diff)  # rejected now rather than failing at revert time
     except ValueError as error:
         raise invalid("diff", f"expected a unified diff ({error})") from None
-    masker = Redactor(store.settings.redact)
+    masker = Redactor(store.settings.redact)  # before the lock: a diff can be long
+    file_path, new_path = masker.text(params.file_path), masker.optional(params.new_path)
+    diff = masker.diff(params.diff)  # line by line: still a diff that inverts
     db = store.db
     with db.write():
         load_session(db, params.session_id)
@@ -39,10 +41,10 @@ def record_edit(store: Store, params: p.RecordEditParams) -> p.Edit:
                 new_id(),
                 params.session_id,
                 params.message_id,
-                masker.text(params.file_path),
+                file_path,
                 params.kind.value,
-                masker.diff(params.diff),  # line by line: still a diff that inverts
-                masker.optional(params.new_path),
+                diff,
+                new_path,
                 now(),
             ),
         )

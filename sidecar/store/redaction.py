@@ -144,11 +144,19 @@ AUTHORIZATION = Rule(
 # user:password@ in a URL (the user may be empty: `redis://:password@host`): the password
 # goes, the scheme, user and host stay readable.
 URL_PASSWORD = Rule("url-password", "://", re.compile(r"://[^\s/:@\"'\\]*:(?P<secret>(?!\[REDACTED)[^\s/@\"'\\]+)@"))
+# user:password given to `curl -u` / `--user` (and tools that copied it): the password goes.
+USER_PASSWORD = Rule(
+    "password",
+    "-u[ \t=]|--user[ \t=]",
+    re.compile(r"(?<![\w-])(?:-u|--user)[ \t=]+[\"']?[^\s:\"'\\]+:(?P<secret_bare>(?!\[REDACTED)[^\s\"'\\@]{4,}+)"),
+    literal_only=True,
+)
 
 RULES = [
     *TOKENS,
     AUTHORIZATION,
     URL_PASSWORD,
+    USER_PASSWORD,
     *(_assignment(kind, name) for kind, name in NAMES.items()),
 ]
 
