@@ -30,7 +30,7 @@ from .messages import (
     prepare_rows,
 )
 from .records import new_id, to_json
-from .redaction import Redactor
+from .redaction import Redactor, record_redactions
 from .sessions import load_session
 
 
@@ -153,13 +153,11 @@ def write_session(store: Store, encoded: EncodedSession) -> ImportOutcome:
     new = [position for position, row in enumerate(encoded.rows) if not _is_known(row, known)]
     if new:
         _insert(db, session_id, [encoded.rows[position] for position in new])
-    masked = Redactor()
-    for position in new:
-        masked.counts.update(encoded.redactions.get(position, {}))
+    found = [encoded.redactions[position] for position in new if position in encoded.redactions]
     if change is p.SessionChange.CREATED:
         _insert_compactions_and_edits(db, session_id, session)
-        masked.counts.update(encoded.session_redactions)
-    masked.record(db)
+        found.append(encoded.session_redactions)
+    record_redactions(db, sum(found, Counter[str]()))
     if new or change is p.SessionChange.CREATED:  # else nothing changed: no recount, no notice
         refresh_counters(db, session_id)
         written = load_session(db, session_id)

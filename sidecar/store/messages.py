@@ -28,7 +28,7 @@ from .records import (
     tool_calls_from_json,
     tool_calls_to_json,
 )
-from .redaction import Redactor
+from .redaction import Redactor, record_redactions
 from .sessions import load_session
 
 INSERT_COLUMNS = (
@@ -60,12 +60,10 @@ class Prepared:
     redactions: Counter[str]
 
 
-def _redacted(message: p.MessageInput, redact: bool) -> tuple[p.MessageInput, Counter[str]]:
+def _redacted(message: p.MessageInput) -> tuple[p.MessageInput, Counter[str]]:
     """The message with its credentials masked in every text a reader sees (the same
     object when it had none), and how many of each kind were masked."""
-    masker = Redactor(redact)
-    if not redact:
-        return message, masker.counts
+    masker = Redactor()
     content, code = masker.optional(message.content), masker.optional(message.code_excerpt)
     agent_name, metadata = masker.optional(message.agent_name), masker.value(message.metadata)
     calls = message.tool_calls
@@ -99,7 +97,7 @@ def prepare_rows(
     for position, (original, stamp) in enumerate(zip(messages, stamps, strict=True)):
         if original.role is p.Role.TOOL and original.tool_call_id is None:
             raise invalid(f"messages[{position}].toolCallId", "required for role tool")
-        message, redactions = _redacted(original, settings.redact)
+        message, redactions = _redacted(original) if settings.redact else (original, Counter[str]())
         calls_json = tool_calls_to_json(message.tool_calls)
         metadata_json = None if message.metadata is None else to_json(message.metadata)
         size = _message_bytes(message, calls_json, metadata_json)
@@ -177,7 +175,7 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
         next_index, project_id, ended_at, pending_json = state
         results = _known_client_ids(db, params.session_id, params.messages)
         appended: list[p.AppendedMessage] = []
-        new_rows, new_messages, redactor = [], [], Redactor()
+        new_rows, new_messages, redactions = [], [], Counter[str]()
         for message, row, found in ((x.message, x.row, x.redactions) for x in prepared):
             key = message.client_message_id
             if key is not None and key in results:
@@ -190,7 +188,7 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
             appended.append(result)
             new_rows.append(row)
             new_messages.append(message)
-            redactor.counts.update(found)
+            redactions.update(found)
             next_index += 1
         if new_rows:
             first_seq, last_seq = insert_rows(db, new_rows)
@@ -203,7 +201,7 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
                 pending_after(tool_calls_from_json(pending_json) or [], new_messages),
             )
             record_appended(db, params.session_id, project_id, first_seq, last_seq)
-            redactor.record(db)
+            record_redactions(db, redactions)
             if ended_at is not None:  # appending reopens an ended session
                 record_session_change(db, load_session(db, params.session_id), p.SessionChange.UPDATED)
     return p.AppendMessagesResult(messages=appended)

@@ -269,13 +269,17 @@ class Redactor:
         return "\n".join(prefix + body for prefix, body in zip(prefixes, bodies.split("\n"), strict=True))
 
     def record(self, db: Database) -> None:
-        """Add to the per-kind totals, inside the caller's write transaction."""
-        for kind, count in sorted(self.counts.items()):
-            db.execute(
-                "INSERT INTO redactions (kind, count) VALUES (?, ?)"
-                " ON CONFLICT (kind) DO UPDATE SET count = count + excluded.count",
-                (kind, count),
-            )
+        record_redactions(db, self.counts)
+
+
+def record_redactions(db: Database, counts: Counter[str]) -> None:
+    """Add to the per-kind totals, inside the caller's write transaction."""
+    for kind, count in sorted(counts.items()):
+        db.execute(
+            "INSERT INTO redactions (kind, count) VALUES (?, ?)"
+            " ON CONFLICT (kind) DO UPDATE SET count = count + excluded.count",
+            (kind, count),
+        )
 
 
 def redaction_counts(db: Database) -> dict[str, int]:
