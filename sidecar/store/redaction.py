@@ -40,13 +40,14 @@ MASK = "[REDACTED:{}]"
 @attrs.frozen
 class Rule:
     """A kind of secret: a trigger, text that every match contains (all rules' triggers
-    are looked for in one pass, see TRIGGERS), and a pattern whose group `secret` is what
-    gets masked (the rest of the match is kept, so the reader sees what was there)."""
+    are looked for in one pass, see TRIGGERS), and a pattern whose group `secret` (or
+    `secret_bearer`) is what gets masked; the rest of the match is kept, so the reader sees
+    what was there. A group `secret_bare` holds an unquoted value, masked only when it
+    looks like a literal rather than code."""
 
     kind: str
     trigger: str  # a regular expression in RE2's syntax
     pattern: re.Pattern[str]
-    literal_only: bool = False  # a bare value must look like a literal, not code
 
 
 def _token(kind: str, anchors: tuple[str, ...], pattern: str) -> Rule:
@@ -127,7 +128,7 @@ def _assignment(kind: str, name: str) -> Rule:
     # has no lookbehind, and a trigger may match more than its rule.
     loose = name.replace("(?<=[A-Za-z0-9][_-])", "")
     trigger = f"(?i:{loose})[\"'\\\\]*[ \t]*[:=]|(?i:-(?:{loose}))[ \t]"
-    return Rule(kind, trigger, re.compile(assigned + _VALUE), literal_only=True)
+    return Rule(kind, trigger, re.compile(assigned + _VALUE))
 
 
 AUTHORIZATION = Rule(
@@ -139,7 +140,6 @@ AUTHORIZATION = Rule(
         r"|(?P<secret_bare>(?!\[REDACTED)[A-Za-z0-9\-._~+/=:]{8,}+))"
         r"|\b(?i:bearer)[ \t]+(?P<secret_bearer>(?!\[REDACTED)[A-Za-z0-9\-._~+/]{16,}=*)"
     ),
-    literal_only=True,
 )
 # user:password@ in a URL (the user may be empty: `redis://:password@host`): the password
 # goes, the scheme, user and host stay readable.
@@ -149,7 +149,6 @@ USER_PASSWORD = Rule(
     "password",
     "-u[ \t=]|--user[ \t=]",
     re.compile(r"(?<![\w-])(?:-u|--user)[ \t=]+[\"']?[^\s:\"'\\]+:(?P<secret_bare>(?!\[REDACTED)[^\s\"'\\@]{4,}+)"),
-    literal_only=True,
 )
 
 RULES = [
@@ -180,13 +179,10 @@ _SECRET_GROUPS = ("secret", "secret_bare", "secret_bearer")
 _NOT_LITERAL = re.compile(r"[A-Za-z_][A-Za-z_.]*|[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+|[$%{].*|\*+|x+|\d{1,7}")
 
 
-def _secret_span(match: re.Match[str]) -> tuple[str, int, int] | None:
-    """Which group holds the secret, and where; None when a bare value is code."""
+def _secret_group(match: re.Match[str]) -> str:
+    """The name of the group that holds the secret (each alternative of a rule has one)."""
     groups = match.re.groupindex
-    for name in _SECRET_GROUPS:
-        if name in groups and match.group(name) is not None:
-            return name, match.start(name), match.end(name)
-    return None
+    return next(name for name in _SECRET_GROUPS if name in groups and match.group(name) is not None)
 
 
 class Redactor:
@@ -211,19 +207,15 @@ class Redactor:
 
     def _masker(self, rule: Rule) -> Callable[[re.Match[str]], str]:
         def mask(match: re.Match[str]) -> str:
-            found = match.group()
-            span = _secret_span(match)
-            if span is None:
-                return found
-            group, start, end = span
+            found, group = match.group(), _secret_group(match)
             secret = match.group(group)
-            if rule.literal_only and group == "secret_bare" and _NOT_LITERAL.fullmatch(secret):
+            if group == "secret_bare" and _NOT_LITERAL.fullmatch(secret):
                 return found
             self.counts[rule.kind] += 1
             # Newlines are kept, so a masked key block leaves a diff's lines where they were.
             masked = MASK.format(rule.kind) + "\n" * secret.count("\n")
-            offset = match.start()
-            return found[: start - offset] + masked + found[end - offset :]
+            start, end = match.start(group) - match.start(), match.end(group) - match.start()
+            return found[:start] + masked + found[end:]
 
         return mask
 
