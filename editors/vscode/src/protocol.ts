@@ -245,7 +245,7 @@ export interface InitializationOptions {
   busyTimeoutMs?: number | null;
   /** Addition: run the background search indexer (default true). With false, searches see only what another process has indexed. */
   searchIndex?: boolean | null;
-  /** Addition: mask well-known credential formats (cloud keys, API tokens, private key blocks, passwords in URLs) in content, code excerpts, tool arguments and tool results before they are stored (default true). */
+  /** Addition: mask credentials (tokens of a known format, private key blocks, passwords in URLs, Authorization values, literals assigned to secret-sounding names) in every text a user can read back (messages, sessions, edits, compaction summaries, imports) before it is stored (default true). */
   redact?: boolean | null;
   /** Addition: encrypt the database and its search index at rest (aegis256) with the key in this file (64 hex digits; the file must be mode 0600). `$AGENT_HISTORY_KEY` takes precedence, then `$AGENT_HISTORY_KEY_FILE`. Every process on one file must use the same key. */
   encryptionKeyFile?: string | null;
@@ -612,7 +612,7 @@ export interface StatsResult {
   dbBytes: number;
   /** PRAGMA user_version. */
   schemaVersion: number;
-  /** Addition: how many credentials of each kind (aws-access-key, github-token, private-key, url-password, …) were masked at ingest. */
+  /** Addition: how many credentials of each kind (aws-access-key, github-token, private-key, url-password, password, secret, token, authorization, …) were masked at ingest. */
   redactions: Record<string, number>;
 }
 
