@@ -11,7 +11,11 @@ from typing import Any
 
 import pytest
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "transcripts"
+# Beside the checkout (../shared), or beside the worktrees' directory for a git worktree.
+SAMPLES = next(
+    (found for up in (2, 3) if (found := Path(__file__).resolve().parents[up] / "shared" / "data" / "transcripts").is_dir()),
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "transcripts",
+)
 
 
 def cli(db_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -86,7 +86,7 @@ def _markdown(
         ("Project", session.project_id),
         ("Agent", session.agent_name),
         ("Model", session.model),
-        ("Forked from", session.parent_session_id),
+        ("Sub-agent of" if session.kind == "subagent" else "Forked from", session.parent_session_id),
         ("Ended", session.ended_at),
     ):
         if value:

@@ -13,6 +13,7 @@ GROUP_KEYS = {
     p.UsageGroupBy.MODEL: "coalesce(s.model, 'unknown')",
     p.UsageGroupBy.DAY: "substr(m.created_at, 1, 10)",
     p.UsageGroupBy.SESSION: "m.session_id",
+    p.UsageGroupBy.PROJECT: "coalesce(s.project_id, 'none')",
 }
 SUMS = (
     "coalesce(sum(m.prompt_tokens), 0), coalesce(sum(m.completion_tokens), 0),"
