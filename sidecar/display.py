@@ -17,10 +17,12 @@ MARKED = re.compile(r"\*\*(.+?)\*\*")
 
 def tokens(count: int) -> str:
     """A token figure, short: 617, 12.3k, 1.2M, 3.4G."""
-    value = float(count)
-    for unit in ("", "k", "M"):
-        if round(value, 1) < 1000:
-            return str(count) if not unit else f"{value:.1f}{unit}"
+    if count < 1000:
+        return str(count)
+    value = count / 1000
+    for unit in ("k", "M"):
+        if f"{value:.1f}" != "1000.0" and value < 1000:  # 999,960 reads 1.0M, not 1000.0k
+            return f"{value:.1f}{unit}"
         value /= 1000
     return f"{value:.1f}G"
 

@@ -331,7 +331,7 @@ def _print_hits(store: Store, hits: list[p.SearchHit]) -> None:
     for hit in hits:
         label, project = about[hit.session_id]
         where = Text(f"{short[hit.session_id]} #{hit.index} {hit.role.value}, {display.ago(hit.created_at)}  ")
-        where.append(display.middle(project or "", 24), style="cyan")
+        where.append(display.middle(project or "", 40 if out.width >= WIDE else 24), style="cyan")
         where.append(f"  {label or '(untitled)'}", style="bold")
         out.print(where, no_wrap=True, overflow="ellipsis")
         for line in display.snippet(hit).wrap(out, out.width - SNIPPET_INDENT):
