@@ -29,7 +29,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
-from . import display
+from . import display, figures
 from . import protocol as p
 from .cli import add_sync_arguments, apply_sync_arguments
 from .errors import HistoryError, InvalidParams, SessionNotFound, invalid
@@ -37,7 +37,7 @@ from .search import index as search
 from .store import Settings, Store, Work, export, housekeeping, sessions
 from .store.database import missing_reason
 from .store.encryption import load_key
-from .store.usage import get_usage
+from .store.usage import get_usage, total_tokens
 from .sync.config import sync_config
 from .sync.worker import one_round
 from .transcripts import importer
@@ -70,7 +70,7 @@ def add_commands(commands: Any, db_argument: Callable[[argparse.ArgumentParser],
     listing = command("sessions", "list sessions, most recently active first", _sessions)
     listing.add_argument("--project", help="only this project, a working directory (default: all)")
     listing.add_argument("--query", help="only sessions whose title or first request contains this (default: all)")
-    listing.add_argument("--limit", type=int, default=50, help="at most this many (default: 50, max 500)")
+    listing.add_argument("--limit", type=int, default=50, metavar="N", help="at most this many (default: 50, max 500)")
 
     show = command("show", "print a session as a readable transcript (paged in a terminal)", _show)
     show.add_argument("session", metavar="ID", help="the session's id (or a unique prefix)")
@@ -82,12 +82,17 @@ def add_commands(commands: Any, db_argument: Callable[[argparse.ArgumentParser],
     find.add_argument(
         "--role", action="append", choices=[r.value for r in p.Role], help="only this role; repeatable (default: all)"
     )
-    find.add_argument("--limit", type=int, default=20, help="at most this many hits (default: 20, max 200)")
+    find.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="at most this many hits (default: 20, max 200)"
+    )
 
     exporting = command("export", "export a session as markdown, json or lossless jsonl", _export)
     exporting.add_argument("session", metavar="ID", help="the session's id (or a unique prefix)")
     exporting.add_argument(
-        "--format", choices=[f.value for f in p.ExportFormat], default="markdown", help="(default: markdown)"
+        "--format",
+        choices=[f.value for f in p.ExportFormat],
+        default="markdown",
+        help="what to write (default: markdown)",
     )
     exporting.add_argument("-o", "--output", type=Path, help="write to this file (default: stdout)")
 
@@ -117,20 +122,38 @@ def add_commands(commands: Any, db_argument: Callable[[argparse.ArgumentParser],
         "--by", choices=[g.value for g in p.UsageGroupBy], default="day", help="one row per this (default: day)"
     )
     spending.add_argument(
-        "--since", type=_since, help="only messages since then: 7d, 12h, 2w or an ISO date/time (default: all)"
+        "--since",
+        type=_since,
+        metavar="WHEN",
+        help="only messages since then: 7d, 12h, 2w or an ISO date/time (default: all)",
     )
-    spending.add_argument("--until", type=_since, help="only messages before then, as --since (default: now)")
+    spending.add_argument(
+        "--until", type=_since, metavar="WHEN", help="only messages before then, as --since (default: now)"
+    )
     spending.add_argument("--project", help="only this project (default: all)")
     spending.add_argument("--session", metavar="ID", help="only this session (default: all)")
 
     gc = command("gc", "apply a retention policy: delete old sessions, purge compacted messages", _gc)
-    gc.add_argument("--max-age-days", type=int, help="delete sessions not updated for this many days (default: none)")
-    gc.add_argument("--max-sessions", type=int, help="keep at most this many sessions, newest (default: no limit)")
     gc.add_argument(
-        "--max-sessions-per-project", type=int, help="keep at most this many per project (default: no limit)"
+        "--max-age-days",
+        type=int,
+        metavar="DAYS",
+        help="delete sessions not updated for this many days (default: none)",
     )
     gc.add_argument(
-        "--purge-compacted-older-than-days", type=int, help="purge compacted messages this old (default: none)"
+        "--max-sessions", type=int, metavar="N", help="keep at most this many sessions, newest (default: no limit)"
+    )
+    gc.add_argument(
+        "--max-sessions-per-project",
+        type=int,
+        metavar="N",
+        help="keep at most this many per project (default: no limit)",
+    )
+    gc.add_argument(
+        "--purge-compacted-older-than-days",
+        type=int,
+        metavar="DAYS",
+        help="purge compacted messages this old (default: none)",
     )
     gc.add_argument("--dry-run", action="store_true", help="only say what would be deleted (default: delete)")
 
@@ -246,11 +269,11 @@ def _sessions(store: Store, args: argparse.Namespace) -> int:
     rows = [
         [
             short[session.id],
-            display.ago(display.last_activity(session)),
-            display.middle(session.project_id or "", project_width),
+            figures.ago(display.last_activity(session)),
+            figures.middle(session.project_id or "", project_width),
             display.session_label(session, first_prompts.get(session.id)),
             f"{session.message_count:,}",
-            display.tokens(display.usage_tokens(session.usage)),
+            figures.tokens(total_tokens(session.usage)),
         ]
         for session in result.sessions
     ]
@@ -330,8 +353,8 @@ def _print_hits(store: Store, hits: list[p.SearchHit]) -> None:
     short, about = _ids(store, ids), _hit_sessions(store, hits)
     for hit in hits:
         label, project = about[hit.session_id]
-        where = Text(f"{short[hit.session_id]} #{hit.index} {hit.role.value}, {display.ago(hit.created_at)}  ")
-        where.append(display.middle(project or "", 40 if out.width >= WIDE else 24), style="cyan")
+        where = Text(f"{short[hit.session_id]} #{hit.index} {hit.role.value}, {figures.ago(hit.created_at)}  ")
+        where.append(figures.middle(project or "", 40 if out.width >= WIDE else 24), style="cyan")
         where.append(f"  {label or '(untitled)'}", style="bold")
         out.print(where, no_wrap=True, overflow="ellipsis")
         for line in display.snippet(hit).wrap(out, out.width - SNIPPET_INDENT):
@@ -347,7 +370,7 @@ def _hit_sessions(store: Store, hits: list[p.SearchHit]) -> dict[str, tuple[str,
     for hit in hits:
         if hasattr(hit, "session_preview"):
             label = getattr(hit, "session_title", None) or getattr(hit, "session_preview", None)
-            known[hit.session_id] = (display.one_line(label), getattr(hit, "project_id", None))
+            known[hit.session_id] = (figures.one_line(label), getattr(hit, "project_id", None))
     missing = [session_id for session_id in dict.fromkeys(hit.session_id for hit in hits) if session_id not in known]
     first_prompts = _first_prompts(store, missing)
     for session in (sessions.load_session(store.db, session_id) for session_id in missing):
@@ -448,7 +471,7 @@ def _stats(store: Store, args: argparse.Namespace) -> int:
     for name, value in unstructure(result).items():
         if name == "redactions":
             continue
-        shown = display.size(value) if name == "dbBytes" else f"{value:,}" if isinstance(value, int) else str(value)
+        shown = figures.size(value) if name == "dbBytes" else f"{value:,}" if isinstance(value, int) else str(value)
         table.add_row(STAT_LABELS.get(name, name), escape(shown))
         if name == "messages":
             table.add_row("tokens", _token_breakdown(total))
@@ -460,9 +483,9 @@ def _stats(store: Store, args: argparse.Namespace) -> int:
 
 def _token_breakdown(usage: p.SessionUsage) -> str:
     return (
-        f"{display.tokens(display.usage_tokens(usage))}: {display.tokens(usage.prompt_tokens)} prompt,"
-        f" {display.tokens(usage.completion_tokens)} completion, {display.tokens(usage.cache_read_tokens)} cache read,"
-        f" {display.tokens(usage.cache_creation_tokens)} cache write"
+        f"{figures.tokens(total_tokens(usage))}: {figures.tokens(usage.prompt_tokens)} prompt,"
+        f" {figures.tokens(usage.completion_tokens)} completion, {figures.tokens(usage.cache_read_tokens)} cache read,"
+        f" {figures.tokens(usage.cache_creation_tokens)} cache write"
     )
 
 
@@ -510,7 +533,7 @@ def _table(
     widths[flexible] = max(min(widths[flexible], room), MIN_FLEXIBLE)
     if cut_middle:
         rows = [
-            [*row[:flexible], display.middle(row[flexible], widths[flexible]), *row[flexible + 1 :]] for row in rows
+            [*row[:flexible], figures.middle(row[flexible], widths[flexible]), *row[flexible + 1 :]] for row in rows
         ]
     table = Table(box=None, pad_edge=False)
     for column, heading in enumerate(headings):
@@ -522,8 +545,8 @@ def _table(
 
 
 def _usage_cells(usage: p.SessionUsage) -> list[str]:
-    figures = (usage.prompt_tokens, usage.completion_tokens, usage.cache_read_tokens, usage.cache_creation_tokens)
-    return [display.tokens(display.usage_tokens(usage)), *map(display.tokens, figures), f"{usage.api_calls:,}"]
+    kinds = (usage.prompt_tokens, usage.completion_tokens, usage.cache_read_tokens, usage.cache_creation_tokens)
+    return [figures.tokens(total_tokens(usage)), *map(figures.tokens, kinds), f"{usage.api_calls:,}"]
 
 
 def _session_names(store: Store, session_ids: list[str]) -> dict[str, str]:

@@ -187,7 +187,7 @@ def test_sessions_at_80_columns_keep_ids_counts_and_tokens_whole(everything: Pat
     rows = lines_of(table.stdout)[1:]
     assert table.returncode == 0 and len(rows) == len(listed)
     assert all(len(line) <= 80 for line in lines_of(table.stdout)), table.stdout
-    from sidecar.display import tokens
+    from sidecar.figures import tokens
 
     for row in rows:
         prefix = row.split()[0]
@@ -249,7 +249,7 @@ def test_stats_has_labels_and_token_totals_and_gc_dry_run_would_purge(everything
     stats = cli(everything, "stats", COLUMNS="80")
     assert stats.returncode == 0 and "compacted messages" in stats.stdout and "compactedMessages" not in stats.stdout
     total = as_json(cli(everything, "usage", "--json"))["total"]
-    from sidecar.display import tokens
+    from sidecar.figures import tokens
 
     everything_spent = total["promptTokens"] + total["completionTokens"] + total["cacheReadTokens"]
     assert f"tokens              {tokens(everything_spent + total['cacheCreationTokens'])}:" in stats.stdout
@@ -396,7 +396,7 @@ def test_the_readme_quick_start_runs_on_a_machine_with_only_claude_code(tmp_path
 
 
 def test_token_figures_read_one_way() -> None:
-    from sidecar.display import tokens
+    from sidecar.figures import tokens
 
     figures = [0, 999, 1000, 12_345, 999_949, 999_960, 1_234_567, 5_000_000_000]
     assert list(map(tokens, figures)) == ["0", "999", "1.0k", "12.3k", "999.9k", "1.0M", "1.2M", "5.0G"]
@@ -405,7 +405,7 @@ def test_token_figures_read_one_way() -> None:
 def test_times_are_relative_for_a_week_then_dates() -> None:
     from datetime import UTC, datetime
 
-    from sidecar.display import ago
+    from sidecar.figures import ago
 
     now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
     assert ago("2026-12-02T11:59:30.000Z", now) == "just now"
@@ -417,7 +417,7 @@ def test_times_are_relative_for_a_week_then_dates() -> None:
 
 
 def test_long_paths_lose_their_middle() -> None:
-    from sidecar.display import middle
+    from sidecar.figures import middle
 
     assert middle("/Users/dain/workspace/JSSoundRecorder", 18) == "/User…oundRecorder"
     assert middle("/path/to/Demo", 18) == "/path/to/Demo"

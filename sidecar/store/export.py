@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import protocol as p
+from ..figures import tokens
 from ..wire import unstructure
 from . import NO_WORK, Store, Work
 from .database import Database
@@ -93,9 +94,9 @@ def _markdown(
             facts.append(f"- {label}: {value}")
     facts.append(
         f"- {session.message_count} messages, {session.turn_count} turns, {session.tool_call_count} tool calls;"
-        f" tokens: {usage.prompt_tokens} prompt, {usage.completion_tokens} completion,"
-        f" {usage.cache_read_tokens} cache read, {usage.cache_creation_tokens} cache creation,"
-        f" {usage.thinking_tokens} thinking, over {usage.api_calls} calls"
+        f" tokens: {tokens(usage.prompt_tokens)} prompt, {tokens(usage.completion_tokens)} completion,"
+        f" {tokens(usage.cache_read_tokens)} cache read, {tokens(usage.cache_creation_tokens)} cache creation,"
+        f" {tokens(usage.thinking_tokens)} thinking, over {usage.api_calls} calls"
     )
     parts = [f"# {session.title or 'Session ' + session.id}", "\n".join(facts)]
     for compaction in compactions:
