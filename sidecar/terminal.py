@@ -40,7 +40,7 @@ from .store.encryption import load_key
 from .store.usage import get_usage, total_tokens
 from .sync.config import sync_config
 from .sync.worker import one_round
-from .transcripts import importer
+from .transcripts import importer, sources
 from .wire import structure_params, unstructure
 
 EXIT_OK, EXIT_NOTHING_FOUND, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_STORAGE, EXIT_OFFLINE = 0, 1, 2, 3, 4, 5
@@ -52,7 +52,6 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 MIN_FLEXIBLE = 12  # a table's title column gives way down to this
 SNIPPET_INDENT = 4
 WIDE = 120  # from this width on, tables show whole session ids
-DEFAULT_SOURCES = (("CLAUDE_CONFIG_DIR", "~/.claude", "projects"), ("CODEX_HOME", "~/.codex", "sessions"))
 
 
 def add_commands(commands: Any, db_argument: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -389,39 +388,12 @@ def _progress_bar(label: str, enabled: bool) -> Iterator[Work]:
         yield Work(report=lambda done, total: progress.update(task, completed=done, total=total))
 
 
-def default_sources() -> list[Path]:
-    """Where Claude Code and Codex keep their transcripts on this machine (whether or not there)."""
-    return [Path(os.environ.get(variable) or home).expanduser() / below for variable, home, below in DEFAULT_SOURCES]
-
-
-def _import_paths(args: argparse.Namespace) -> list[Path]:
-    """The paths to import that exist; a warning for each named one that does not."""
-    named = [path.expanduser() for path in args.paths]
-    candidates = named or default_sources()
-    found = [path for path in candidates if path.exists()]
-    for path in named:
-        if not path.exists():
-            _warn(f"{path} does not exist; skipped")
-    if not found:
-        wanted = " or ".join(str(path) for path in candidates)
-        where = f"{wanted} does not exist" if named else f"neither {wanted} is on this machine (name a path)"
-        raise invalid("path", f"nothing to import: {where}")
-    return found
-
-
-def _format_mismatch(path: Path, wanted: str) -> str | None:
-    """Why `--format wanted` does not fit a file, when it is one of another known format."""
-    if wanted == p.TranscriptFormat.AUTO.value or not path.is_file():
-        return None
-    actual = importer.detect(path)
-    if actual is None or actual == wanted:
-        return None
-    return f"{path} is a {actual} transcript, not {wanted} (leave out --format, or give --format {actual})"
-
-
 def _import(store: Store, args: argparse.Namespace) -> int:
-    paths = _import_paths(args)
-    mismatches = [problem for problem in (_format_mismatch(path, args.format) for path in paths) if problem]
+    paths, missing = sources.existing(args.paths)
+    for path in missing:
+        _warn(f"{path} does not exist; skipped")
+    wanted = p.TranscriptFormat(args.format)
+    mismatches = [problem for problem in (sources.format_mismatch(path, wanted) for path in paths) if problem]
     if mismatches:
         raise invalid("format", "; ".join(mismatches))
     results = []

@@ -1,0 +1,41 @@
+"""Which transcripts to import: the agents' own directories on this machine, and whether a
+file is of the format a user asked for."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .. import protocol as p
+from ..errors import invalid
+from .importer import detect
+
+# (environment variable that moves the agent's home, its default home, the transcripts below it)
+DEFAULT_SOURCES = (("CLAUDE_CONFIG_DIR", "~/.claude", "projects"), ("CODEX_HOME", "~/.codex", "sessions"))
+
+
+def default_sources() -> list[Path]:
+    """Where Claude Code and Codex keep their transcripts on this machine (whether or not there)."""
+    return [Path(os.environ.get(variable) or home).expanduser() / below for variable, home, below in DEFAULT_SOURCES]
+
+
+def existing(named: list[Path]) -> tuple[list[Path], list[Path]]:
+    """The paths to import (the named ones, else the default sources) that exist, and the
+    named ones that do not. Nothing at all to import is an error naming `path`."""
+    candidates = [path.expanduser() for path in named] or default_sources()
+    found = [path for path in candidates if path.exists()]
+    if not found:
+        wanted = " or ".join(str(path) for path in candidates)
+        where = f"{wanted} does not exist" if named else f"neither {wanted} is on this machine (name a path)"
+        raise invalid("path", f"nothing to import: {where}")
+    return found, [path for path in candidates if named and not path.exists()]
+
+
+def format_mismatch(path: Path, wanted: p.TranscriptFormat) -> str | None:
+    """Why `--format wanted` does not fit a file, when the file is of another known format."""
+    if wanted is p.TranscriptFormat.AUTO or not path.is_file():
+        return None
+    actual = detect(path)
+    if actual is None or actual == wanted.value:
+        return None
+    return f"{path} is a {actual} transcript, not {wanted.value} (leave out --format, or give --format {actual})"
