@@ -57,23 +57,25 @@ def prepare_file(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest of `path`'s ancestors that exists, when it is a file, not a directory."""
+    ancestor = next((ancestor for ancestor in path.parents if ancestor.exists()), None)
+    return ancestor if ancestor is not None and not ancestor.is_dir() else None
+
+
 def missing_reason(path: Path) -> str | None:
     """Why `path` cannot be created as it stands: a file where a directory should be, or a
     directory that does not exist; None when its directory is there."""
-    for ancestor in path.parents:
-        if ancestor.is_dir():
-            return None if ancestor == path.parent else f"the directory {path.parent} does not exist"
-        if ancestor.exists():
-            return f"{ancestor} is a file, not a directory"
-    return None
+    if (blocker := _file_in_the_way(path)) is not None:
+        return f"{blocker} is a file, not a directory"
+    return None if path.parent.is_dir() else f"the directory {path.parent} does not exist"
 
 
 def _why_not(path: Path, error: OSError) -> str:
     """The OSError said the way a person would: `File exists` for a/b.db where a is a file
     reads as that a is a file; `No such file` for a directory that refuses new files (/proc)."""
-    reason = missing_reason(path)
-    if reason is not None and "is a file" in reason:
-        return reason
+    if (blocker := _file_in_the_way(path)) is not None:
+        return f"{blocker} is a file, not a directory"
     if error.errno == errno.ENOENT and path.parent.is_dir() and not path.exists():
         return f"{path.parent} does not accept new files"
     return error.strerror or str(error)
