@@ -392,10 +392,9 @@ def _import(store: Store, args: argparse.Namespace) -> int:
     paths, missing = sources.existing(args.paths)
     for path in missing:
         _warn(f"{path} does not exist; skipped")
-    wanted = p.TranscriptFormat(args.format)
-    mismatches = [problem for problem in (sources.format_mismatch(path, wanted) for path in paths) if problem]
-    if mismatches:
-        raise invalid("format", "; ".join(mismatches))
+    mismatch = sources.format_mismatch(paths, p.TranscriptFormat(args.format))
+    if mismatch:
+        raise invalid("format", mismatch)
     results = []
     for path in paths:
         raw = {"path": str(path), "format": args.format, "projectId": args.project}

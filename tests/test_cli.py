@@ -161,6 +161,8 @@ def test_a_file_of_no_known_format_is_named_and_a_wrong_format_is_said(db_path: 
     codex = SAMPLES / "codex" / "lanegrid__agtrace__codex_session.jsonl"
     wrong = cli(db_path, "import", "--format", "claude-code", str(codex))
     assert wrong.returncode == 2 and "is a codex transcript, not claude-code" in wrong.stderr
+    folder = cli(db_path, "import", "--format", "codex", str(SAMPLES / "claude-code"))
+    assert folder.returncode == 2 and "is a claude-code transcript, not codex (and 14 more files" in folder.stderr
     assert as_json(cli(db_path, "stats", "--json"))["sessions"] == 0
 
 

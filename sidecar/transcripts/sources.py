@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import protocol as p
 from ..errors import invalid
-from .importer import detect
+from .importer import detect, transcript_files
 
 # (environment variable that moves the agent's home, its default home, the transcripts below it)
 DEFAULT_SOURCES = (("CLAUDE_CONFIG_DIR", "~/.claude", "projects"), ("CODEX_HOME", "~/.codex", "sessions"))
@@ -31,11 +31,19 @@ def existing(named: list[Path]) -> tuple[list[Path], list[Path]]:
     return found, [path for path in candidates if named and not path.exists()]
 
 
-def format_mismatch(path: Path, wanted: p.TranscriptFormat) -> str | None:
-    """Why `--format wanted` does not fit a file, when the file is of another known format."""
-    if wanted is p.TranscriptFormat.AUTO or not path.is_file():
+def format_mismatch(paths: list[Path], wanted: p.TranscriptFormat) -> str | None:
+    """Why `--format wanted` does not fit the files at `paths`, when some are of another known
+    format (read as `wanted`, they would import nothing, silently)."""
+    if wanted is p.TranscriptFormat.AUTO:
         return None
-    actual = detect(path)
-    if actual is None or actual == wanted.value:
+    others = [
+        (found, actual)
+        for path in paths
+        for found in transcript_files(path)
+        if (actual := detect(found)) is not None and actual != wanted.value
+    ]
+    if not others:
         return None
-    return f"{path} is a {actual} transcript, not {wanted.value} (leave out --format, or give --format {actual})"
+    found, actual = others[0]
+    more = f" (and {len(others) - 1} more files of other formats)" if len(others) > 1 else ""
+    return f"{found} is a {actual} transcript, not {wanted.value}{more}: leave out --format, or give --format {actual}"
