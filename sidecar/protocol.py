@@ -29,11 +29,12 @@ class EditKind(enum.Enum):
 
 
 class UsageGroupBy(enum.Enum):
-    """How `history/getUsage` groups its figures. `agent` is the message's agentName, else the session's; `day` is the UTC day of the message."""
+    """How `history/getUsage` groups its figures. `agent` is the message's agentName, else the session's; `day` is the UTC day of the message; `project` is the session's projectId (`none` when it has none)."""
     AGENT = "agent"
     MODEL = "model"
     DAY = "day"
     SESSION = "session"
+    PROJECT = "project"
 
 
 class SessionChange(enum.Enum):

@@ -8,6 +8,7 @@ StorageBusy / StorageError so callers never see a half-done write.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import stat
@@ -54,6 +55,30 @@ def prepare_file(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest of `path`'s ancestors that exists, when it is a file, not a directory."""
+    ancestor = next((ancestor for ancestor in path.parents if ancestor.exists()), None)
+    return ancestor if ancestor is not None and not ancestor.is_dir() else None
+
+
+def missing_reason(path: Path) -> str | None:
+    """Why `path` cannot be created as it stands: a file where a directory should be, or a
+    directory that does not exist; None when its directory is there."""
+    if (blocker := _file_in_the_way(path)) is not None:
+        return f"{blocker} is a file, not a directory"
+    return None if path.parent.is_dir() else f"the directory {path.parent} does not exist"
+
+
+def _why_not(path: Path, error: OSError) -> str:
+    """The OSError said the way a person would: `File exists` for a/b.db where a is a file
+    reads as that a is a file; `No such file` for a directory that refuses new files (/proc)."""
+    if (blocker := _file_in_the_way(path)) is not None:
+        return f"{blocker} is a file, not a directory"
+    if error.errno == errno.ENOENT and path.parent.is_dir() and not path.exists():
+        return f"{path.parent} does not accept new files"
+    return error.strerror or str(error)
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -121,7 +146,7 @@ class Database:
                 self._open(path, busy_timeout_ms, durable, encryption_key, connect)
                 self.schema_version = 0 if migrations is None else migrate(self, migrations, read_only=read_only)
         except OSError as error:  # a directory that cannot be made, a file that cannot be read
-            raise StorageError(f"cannot open {path}: {error.strerror or error}") from error
+            raise StorageError(f"cannot open {path}: {_why_not(path, error)}") from error
         restrict_permissions(path)
 
     @staticmethod

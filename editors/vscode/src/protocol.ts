@@ -7,8 +7,8 @@ export type Role = "system" | "user" | "assistant" | "tool";
 /** What an edit did to a file. */
 export type EditKind = "create" | "insert" | "replace" | "delete" | "rename";
 
-/** How `history/getUsage` groups its figures. `agent` is the message's agentName, else the session's; `day` is the UTC day of the message. */
-export type UsageGroupBy = "agent" | "model" | "day" | "session";
+/** How `history/getUsage` groups its figures. `agent` is the message's agentName, else the session's; `day` is the UTC day of the message; `project` is the session's projectId (`none` when it has none). */
+export type UsageGroupBy = "agent" | "model" | "day" | "session" | "project";
 
 /** What happened to a session, in `history/didChangeSession`. */
 export type SessionChange = "created" | "updated" | "ended" | "deleted" | "compacted" | "forked";
