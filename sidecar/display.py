@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable
 
 from rich.text import Text
 
@@ -12,18 +11,18 @@ from . import protocol as p
 from .figures import one_line
 
 MATCH_STYLE = "bold yellow"
-MARKED = re.compile(r"\*\*(.+?)\*\*")
+ESCAPED = re.compile(r"\\([\\*])")
 
 
 def session_label(session: p.Session, first_prompt: str | None = None) -> str:
-    """What names a session for a person: its title, else its first real request (`preview`,
-    where the core keeps one), else its first prompt."""
-    return one_line(session.title or getattr(session, "preview", None) or first_prompt)
+    """What names a session for a person: its title, else its first real request (`preview`),
+    else its first prompt as written (a session with no real request, such as `/clear` alone)."""
+    return one_line(session.title or session.preview or first_prompt)
 
 
 def last_activity(session: p.Session) -> str:
-    """The newest message's time where the core keeps it, else the session's last update."""
-    return getattr(session, "last_message_at", None) or session.updated_at
+    """The newest message's time, else (an empty session) the session's last update."""
+    return session.last_message_at or session.updated_at
 
 
 def _python_index(text: str, utf16_offset: int) -> int:
@@ -36,32 +35,11 @@ def _python_index(text: str, utf16_offset: int) -> int:
     return len(text)
 
 
-def _offsets(highlight: Any) -> tuple[int, int]:
-    if isinstance(highlight, dict):
-        return int(highlight["start"]), int(highlight["end"])
-    return int(highlight.start), int(highlight.end)
-
-
 def snippet(hit: p.SearchHit) -> Text:
-    """The hit's snippet with its matched words styled: from `highlights` when the core gives
-    them (markers around a highlighted word are dropped), else from the `**` markers."""
-    highlights: Sequence[Any] | None = getattr(hit, "highlights", None)
-    if highlights is None:
-        return _marked(hit.snippet)
-    ranges = [(_python_index(hit.snippet, s), _python_index(hit.snippet, e)) for s, e in map(_offsets, highlights)]
+    """The hit's snippet with its matched words styled from `highlights` (the markers around
+    a highlighted word are dropped)."""
+    ranges = [(_python_index(hit.snippet, h.start), _python_index(hit.snippet, h.end)) for h in hit.highlights]
     return _styled(hit.snippet, sorted(ranges))
-
-
-def _marked(marked: str) -> Text:
-    plain, ranges, position = [], [], 0
-    for match in MARKED.finditer(marked):
-        plain.append(marked[position : match.start()])
-        start = sum(map(len, plain))
-        plain.append(match.group(1))
-        ranges.append((start, start + len(match.group(1))))
-        position = match.end()
-    plain.append(marked[position:])
-    return _styled("".join(plain), ranges)
 
 
 def _styled(text: str, ranges: Iterable[tuple[int, int]]) -> Text:
@@ -74,8 +52,14 @@ def _styled(text: str, ranges: Iterable[tuple[int, int]]) -> Text:
             before, end_skip = before[:-2], 2  # a marker pair around the highlighted word
         else:
             end_skip = 0
-        result.append(before)
-        result.append(text[start:end], style=MATCH_STYLE)
+        result.append(_unescaped(before))
+        result.append(_unescaped(text[start:end]), style=MATCH_STYLE)
         position = end + end_skip
-    result.append(text[position:])
+    result.append(_unescaped(text[position:]))
     return result
+
+
+def _unescaped(snippet_text: str) -> str:
+    """The text as written: a snippet escapes the text's own `\\` and `*` (so that every
+    `**` left is a marker), which a terminal need not show."""
+    return ESCAPED.sub(r"\1", snippet_text)

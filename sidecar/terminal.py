@@ -363,18 +363,17 @@ def _print_hits(store: Store, hits: list[p.SearchHit]) -> None:
 
 
 def _hit_sessions(store: Store, hits: list[p.SearchHit]) -> dict[str, tuple[str, str | None]]:
-    """Each hit's session name and project: from the hit where the core puts them there
-    (`sessionTitle`, `sessionPreview`, `projectId`), else looked up once per session."""
-    known: dict[str, tuple[str, str | None]] = {}
-    for hit in hits:
-        if hasattr(hit, "session_preview"):
-            label = getattr(hit, "session_title", None) or getattr(hit, "session_preview", None)
-            known[hit.session_id] = (figures.one_line(label), getattr(hit, "project_id", None))
-    missing = [session_id for session_id in dict.fromkeys(hit.session_id for hit in hits) if session_id not in known]
-    first_prompts = _first_prompts(store, missing)
-    for session in (sessions.load_session(store.db, session_id) for session_id in missing):
-        known[session.id] = (display.session_label(session, first_prompts.get(session.id)), session.project_id)
-    return known
+    """Each hit's session name and project, from the hit itself (`sessionTitle`,
+    `sessionPreview`, `projectId`); the first prompt only for a session with neither."""
+    unnamed = [hit.session_id for hit in hits if not (hit.session_title or hit.session_preview)]
+    first_prompts = _first_prompts(store, list(dict.fromkeys(unnamed)))
+    return {
+        hit.session_id: (
+            figures.one_line(hit.session_title or hit.session_preview or first_prompts.get(hit.session_id)),
+            hit.project_id,
+        )
+        for hit in hits
+    }
 
 
 @contextmanager

@@ -425,20 +425,20 @@ def test_long_paths_lose_their_middle() -> None:
     assert middle("/path/to/Demo", 18) == "/path/to/Demo"
 
 
-def test_snippets_are_styled_from_highlights_else_from_markers() -> None:
-    from types import SimpleNamespace
-
+def test_search_styles_the_matched_words_and_shows_the_texts_own_asterisks(store: Any) -> None:
+    """Through the real core: the snippet's markers and escapes are gone, the words styled
+    (an emoji before them counts two UTF-16 units in `highlights`)."""
+    from sidecar import protocol as p
     from sidecar.display import MATCH_STYLE, snippet
+    from sidecar.search import index as search
+    from sidecar.store import messages, sessions
 
-    def styled(hit: Any) -> list[str]:
-        text = snippet(hit)
-        return [text.plain[span.start : span.end] for span in text.spans if span.style == MATCH_STYLE]
-
-    marked = SimpleNamespace(snippet="a **database** is **locked** here")
-    assert styled(marked) == ["database", "locked"] and snippet(marked).plain == "a database is locked here"
-    # Offsets count UTF-16 code units: the emoji before the word is two of them.
-    emoji = "🎉 *** Begin Patch fix the database"
-    with_offsets = SimpleNamespace(snippet=emoji, highlights=[{"start": 27, "end": 35}])
-    assert styled(with_offsets) == ["database"] and snippet(with_offsets).plain == emoji  # its own ** kept
-    around = SimpleNamespace(snippet="the **locked** db", highlights=[SimpleNamespace(start=6, end=12)])
-    assert styled(around) == ["locked"] and snippet(around).plain == "the locked db"
+    session = sessions.create_session(store, p.CreateSessionParams(kind="chat"))
+    text = "🎉 *** Begin Patch fix the **database** lock"
+    new = [p.MessageInput(role=p.Role.USER, content=text)]
+    messages.append_messages(store, p.AppendMessagesParams(session_id=session.id, messages=new))
+    search.catch_up(store.db, search.search_index(store))
+    (hit,) = search.search_messages(store, p.SearchMessagesParams(query="database")).hits
+    shown = snippet(hit)
+    assert shown.plain == text
+    assert [shown.plain[span.start : span.end] for span in shown.spans if span.style == MATCH_STYLE] == ["database"]
