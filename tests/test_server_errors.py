@@ -376,3 +376,44 @@ def test_a_path_that_cannot_hold_a_database_is_a_clear_start_up_error(tmp_path: 
     finally:
         server.close()
     assert blocker.read_text() == "in the way\n" and sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+# -- inputs that once reached the core and came back -32603 with a traceback ---------------
+
+SURROGATE = "a\ud800b"  # JSON's "\ud800" escape: valid JSON, not storable text
+DEEP = {"a": 1}
+for _ in range(700):
+    DEEP = {"a": DEEP}
+UNSTORABLE = [
+    ("history/appendMessages", {"messages": [user(SURROGATE)]}, "messages[0].content"),
+    ("history/appendMessages", {"messages": [user("x", metadata={SURROGATE: 1})]}, "messages[0].metadata"),
+    ("history/appendMessages", {"messages": [user("x", metadata={"k": [SURROGATE]})]}, "messages[0].metadata.k[0]"),
+    (
+        "history/appendMessages",
+        {"messages": [{"role": "assistant", "toolCalls": [{"id": "c", "name": "n", "arguments": DEEP}]}]},
+        "messages[0].toolCalls[0].arguments",
+    ),
+    ("history/createSession", {"kind": "chat", "title": SURROGATE}, "title"),
+    ("history/createSession", {"kind": "chat", "projectId": SURROGATE}, "projectId"),
+    ("history/searchMessages", {"query": "x", "since": SURROGATE}, "since"),
+    ("history/applyRetention", {"maxAgeDays": 1e18}, "maxAgeDays"),
+]
+
+
+@pytest.mark.parametrize(("method", "params", "field"), UNSTORABLE, ids=[f for _, _, f in UNSTORABLE])
+def test_unstorable_text_deep_json_and_huge_numbers_are_invalid_params(
+    raw: RawServer, method: str, params: dict[str, Any], field: str
+) -> None:
+    """Before: -32603 with a traceback (UnicodeEncodeError, RecursionError, OverflowError),
+    or a wrong -32005 for a surrogate in a title, project id, metadata key or `since`."""
+    raw.initialize()
+    sid = raw.request("history/createSession", {"kind": "chat"})["result"]["id"]
+    raw.request("history/appendMessages", {"sessionId": sid, "messages": [user("keep me")]})
+    if method == "history/appendMessages":
+        params = {"sessionId": sid, **params}
+    raw.send(raw.frame_of(77, method, params))  # json.dumps writes the surrogate as "\ud800"
+    error = raw.read_response(77)["error"]
+    assert (error["code"], error["data"]["field"]) == (-32602, field), error
+    assert "Traceback" not in str(error) and "File " not in str(error)
+    messages = raw.request("history/getMessages", {"sessionId": sid})["result"]["messages"]
+    assert [m["content"] for m in messages] == ["keep me"]
