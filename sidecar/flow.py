@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 # Requests read but not answered yet: the database answers one at a time, so a few queued
 # keep it busy, and each may hold a large reply.
-MAX_UNANSWERED = 8
+MAX_UNANSWERED = 4
 
 
 class Flow:

@@ -238,16 +238,17 @@ async def _read_headers(reader: FrameReader) -> int | None:
                 raise FrameError(-32600, "invalid request: negative Content-Length")
 
 
-# A JSON body never holds a line that starts with a header: JSON has no such token, and a
-# string cannot hold a raw line break. Where one starts inside an oversized frame, the body
-# was shorter than announced and the next frame begins there.
-NEXT_HEADER = re.compile(rb"\ncontent-length:", re.IGNORECASE)
+# A JSON body never holds a header line: JSON has no such token, and a string cannot hold
+# a raw line break. Where one turns up inside an oversized frame, the body was shorter than
+# announced and the next frame begins there.
+NEXT_HEADER = re.compile(rb"content-length[ \t]*:[ \t]*[0-9]+[ \t]*\r?\n", re.IGNORECASE)
+HEADER_SPAN = 64  # kept from one chunk to the next, so a header split between them is seen
 SKIP_CHUNK = 1 << 20
 
 
 async def _skip_body(reader: FrameReader, count: int) -> bool:
     """Discard an oversized body a chunk at a time; False if input ended first."""
-    tail = b"\n"  # the body starts a line
+    tail = b""
     while count > 0:
         chunk = await reader.read(min(count, SKIP_CHUNK))
         if not chunk:
@@ -255,9 +256,9 @@ async def _skip_body(reader: FrameReader, count: int) -> bool:
         count -= len(chunk)
         window = tail + chunk
         if (found := NEXT_HEADER.search(window)) is not None:
-            reader.unread(window[found.start() + 1 :])
+            reader.unread(window[found.start() :])
             return True
-        tail = window[-len(NEXT_HEADER.pattern) :]
+        tail = window[-HEADER_SPAN:]
     return True
 
 

@@ -417,3 +417,23 @@ def test_unstorable_text_deep_json_and_huge_numbers_are_invalid_params(
     assert "Traceback" not in str(error) and "File " not in str(error)
     messages = raw.request("history/getMessages", {"sessionId": sid})["result"]["messages"]
     assert [m["content"] for m in messages] == ["keep me"]
+
+
+SHORT_BODIES = [
+    b'{"jsonrpc": "2.0", "id": 1',  # cut short, the next frame right behind it
+    b"",  # no body at all
+    b'{"jsonrpc": "2.0"}\r\n',  # a whole message, then a line break
+]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("short", SHORT_BODIES, ids=["cut", "empty", "line"])
+def test_a_huge_content_length_over_a_short_body_is_refused_and_the_next_frame_served(
+    raw: RawServer, short: bytes
+) -> None:
+    """Before: -32003, then every later byte discarded as the announced terabyte's body."""
+    raw.initialize()
+    raw.send(b"Content-Length: %d\r\n\r\n" % 10**12 + short + raw.frame_of(5, "history/stats", {}))
+    assert raw.read_reply()["error"]["code"] == -32003
+    assert raw.read_response(5)["result"]["sessions"] == 0
+    assert raw.request("history/stats", {})["result"]["sessions"] == 0
