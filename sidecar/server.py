@@ -34,6 +34,7 @@ from pygls.protocol import (
     default_converter,
     lsp_method,
 )
+from pygls.protocol.json_rpc import RPCRequest
 
 from . import __version__, logs
 from . import protocol as p
@@ -535,7 +536,7 @@ class HistoryServer(LanguageServer):
             if is_request:
                 self.send_error(data["id"], -32600, f"invalid request: {data['method']} cannot be read")
             return
-        if is_request:
+        if isinstance(message, RPCRequest):  # as pygls tells one
             self.flow.received()  # answered in HistoryProtocol._send_response
             if data["method"] == lsp.SHUTDOWN:
                 self.shutdown_requested = True
