@@ -4,14 +4,19 @@ committed is lost (each test ends by reading back what was written before the ba
 from __future__ import annotations
 
 import asyncio
+import io
+import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 
+from sidecar.server import HistoryServer
+from sidecar.stdio import FileWriter
 from sidecar.store import Store
 
 from .helpers import HistoryClient, RawServer, frame, running_client, user
@@ -437,3 +442,19 @@ def test_a_huge_content_length_over_a_short_body_is_refused_and_the_next_frame_s
     assert raw.read_reply()["error"]["code"] == -32003
     assert raw.read_response(5)["result"]["sessions"] == 0
     assert raw.request("history/stats", {})["result"]["sessions"] == 0
+
+
+def test_an_internal_error_reaches_the_client_without_its_traceback(db_path: Path) -> None:
+    """Nothing on the wire reaches -32603 any more (the fuzz tests say so), so the error
+    pygls builds for an unexpected exception is sent through the server's own protocol."""
+    server = HistoryServer(db_path)
+    out = io.BytesIO()
+    server.protocol.set_writer(cast(Any, FileWriter(out)))
+    try:
+        raise RecursionError("maximum recursion depth exceeded")
+    except RecursionError:
+        error = JsonRpcInternalError.of(sys.exc_info()).to_response_error()
+    server.protocol._send_response(3, error=error)
+    reply = json.loads(out.getvalue().partition(b"\r\n\r\n")[2])
+    assert reply["error"]["code"] == -32603 and "RecursionError" in reply["error"]["message"]
+    assert "data" not in reply["error"] and "Traceback" not in str(reply) and "File " not in str(reply)
