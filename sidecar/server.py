@@ -102,6 +102,9 @@ POLL_SECONDS = 0.2
 # processes can see it, so a read when the file moves may come too early, and nothing
 # moves the file after: the change feed is read on every tick for this long after a move.
 RECHECK_SECONDS = 2.0
+# Changes loaded at a time: what waits for a client that does not read is at most one page
+# (the rest waits in the database).
+CHANGES_PAGE = 50
 JSON_RPC_MEMBERS = {"jsonrpc", "id", "method", "params", "result", "error"}
 PARENT_POLL_SECONDS = 0.25
 PROGRESS_INTERVAL = 0.1
@@ -497,7 +500,7 @@ class HistoryServer(LanguageServer):
             while True:
                 await self.flow.writable()  # until the client reads, changes wait in the feed
                 try:
-                    cursor, changes = await self.on_db(changes_since, store.db, self.change_cursor)
+                    cursor, changes = await self.on_db(changes_since, store.db, self.change_cursor, CHANGES_PAGE)
                 except HistoryError as error:
                     log.warning("cannot read the change feed: %s", error.message)
                     return

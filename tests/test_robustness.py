@@ -254,3 +254,30 @@ def test_a_frame_over_the_limit_is_refused_before_it_is_read_and_the_next_is_ser
         assert grown_mb < 50, f"peaked {grown_mb:.0f} MB higher for a refused frame"
     finally:
         server.close()
+
+
+@needs_proc
+def test_announcements_to_a_client_that_does_not_read_wait_in_the_database(db_path: Path) -> None:
+    """Another window appends 60 messages of 1 MB while this one reads nothing: before, every
+    announcement was held in memory (+89 MB); now they wait in the change feed, and all 60
+    are announced once the client reads."""
+    idle, writer = RawServer(db_path), RawServer(db_path)
+    try:
+        idle.initialize()
+        writer.initialize()
+        sid = writer.request("history/createSession", {"kind": "chat"})["result"]["id"]
+        peak_before = memory_kb(idle.process.pid, "VmHWM")
+        for n in range(60):
+            writer.request("history/appendMessages", {"sessionId": sid, "messages": [user(chr(97 + n % 26) * MB)]})
+        wait_idle(idle.process.pid)
+        grown_mb = (memory_kb(idle.process.pid, "VmHWM") - peak_before) / 1024
+        assert grown_mb < 60, f"held {grown_mb:.0f} MB of announcements nobody read"
+        announced = 0
+        while announced < 60:
+            message = idle.read()
+            if message.get("method") == p.DID_APPEND_MESSAGES:
+                announced += len(message["params"]["messages"])
+        assert announced == 60
+    finally:
+        idle.close()
+        writer.close()
