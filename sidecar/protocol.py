@@ -231,7 +231,7 @@ class UsageGroup:
 class RetentionPolicy:
     """What to delete. Every limit is optional; a policy with none deletes nothing."""
 
-    max_age_days: float | None = attrs.field(default=None, metadata={'json': 'maxAgeDays', 'minimum': 0})
+    max_age_days: float | None = attrs.field(default=None, metadata={'json': 'maxAgeDays', 'minimum': 0, 'maximum': 1000000})
     max_sessions: int | None = attrs.field(default=None, metadata={'json': 'maxSessions', 'minimum': 0})
     max_sessions_per_project: int | None = attrs.field(default=None, metadata={'json': 'maxSessionsPerProject', 'minimum': 0})
     purge_compacted_older_than_days: float | None = attrs.field(default=None, metadata={'json': 'purgeCompactedOlderThanDays', 'minimum': 0})
@@ -450,7 +450,7 @@ class SetMetadataParams:
 class ApplyRetentionParams:
     """ApplyRetention params"""
 
-    max_age_days: float | None = attrs.field(default=None, metadata={'json': 'maxAgeDays', 'minimum': 0})
+    max_age_days: float | None = attrs.field(default=None, metadata={'json': 'maxAgeDays', 'minimum': 0, 'maximum': 1000000})
     max_sessions: int | None = attrs.field(default=None, metadata={'json': 'maxSessions', 'minimum': 0})
     max_sessions_per_project: int | None = attrs.field(default=None, metadata={'json': 'maxSessionsPerProject', 'minimum': 0})
     purge_compacted_older_than_days: float | None = attrs.field(default=None, metadata={'json': 'purgeCompactedOlderThanDays', 'minimum': 0})
