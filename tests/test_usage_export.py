@@ -134,7 +134,11 @@ async def test_token_counts_past_the_bound_are_refused_and_sums_stay_exact(clien
             )
         assert raised.value.code == -32602 and f"messages[0].usage.{field}" in raised.value.message
     largest = {field: 2**40 for field in TOKEN_FIELDS}
-    batch = [assistant("big", usage=largest), assistant("big", usage=largest), assistant("small", usage={"promptTokens": 3})]
+    batch = [
+        assistant("big", usage=largest),
+        assistant("big", usage=largest),
+        assistant("small", usage={"promptTokens": 3}),
+    ]
     await client.call("history/appendMessages", {"sessionId": sid, "messages": batch})
     expected = {field: 2 * 2**40 for field in TOKEN_FIELDS} | {"promptTokens": 2 * 2**40 + 3, "apiCalls": 3}
     total = (await client.call("history/getUsage", {}))["total"]
