@@ -21,6 +21,7 @@ from ..errors import StorageBusy, StorageError
 from .encryption import CIPHER
 from .locks import turn
 from .migrations import MIGRATIONS, migrate
+from .ownership import is_encrypted, refuse_foreign_file, stamp
 
 log = logging.getLogger(__name__)
 
@@ -56,33 +57,6 @@ def prepare_file(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
-ENCRYPTED_MAGIC = b"Turso\x00"  # an encrypted file's header
-
-
-def is_encrypted(path: Path) -> bool:
-    with contextlib.suppress(OSError), path.open("rb") as file:
-        return file.read(len(ENCRYPTED_MAGIC)) == ENCRYPTED_MAGIC
-    return False
-
-
-def refuse_foreign_file(path: Path) -> None:
-    """Refuse, before the engine opens (and so rewrites) it, a file that cannot be ours.
-
-    Ours is always a SQLite-format file in WAL mode (header bytes 18 and 19 are 2); the
-    engine would convert a rollback-journal database to WAL, so that one is refused here,
-    and a WAL-mode database of another program is refused by the migration check.
-    """
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with path.open("rb") as file:
-        header = file.read(100)
-    if not header.startswith((SQLITE_MAGIC, ENCRYPTED_MAGIC)):
-        raise StorageError(f"{path} is not a database file; refusing to touch it (move it away or choose --db)")
-    if len(header) < 20 or header[18] != 2 or header[19] != 2:
-        raise StorageError(f"{path} is a database of some other program; refusing to touch it")
-
-
 def restrict_permissions(path: Path) -> None:
     for candidate in [path, *(Path(f"{path}{suffix}") for suffix in SIDE_FILE_SUFFIXES)]:
         with contextlib.suppress(FileNotFoundError):
@@ -110,28 +84,34 @@ class Database:
         self.path = path
         self.read_only = read_only
         try:
-            self._check_file(path, read_only=read_only, encryption_key=encryption_key)
+            self._check_file(path, read_only=read_only)
             prepare_file(path)
             # One process at a time opens and migrates: the first connection to a file creates
             # the engine's shared-WAL map (`-tshm`), and another connecting meanwhile reads it
             # half made ("shared WAL coordination map magic mismatch"); a migration changes the
-            # schema under another's first reads ("Database schema changed"). The directory,
-            # not the file, is locked: a lock file would be one more file beside every database.
+            # schema under another's first reads ("Database schema changed"); a file being
+            # made looks like nobody's. The directory, not the file, is locked: a lock file
+            # would be one more file beside every database.
             with turn(path.parent, wait_seconds=OPEN_WAIT_SECONDS, busy=f"another process kept opening {path}; retry"):
+                self._check_contents(path, migrations, encryption_key)
                 self._open(path, busy_timeout_ms, durable, encryption_key, connect)
-                self.schema_version = 0 if migrations is None else migrate(self, migrations, read_only=read_only)
+                self.schema_version = 0 if migrations is None else self._migrate(migrations)
         except OSError as error:  # a directory that cannot be made, a file that cannot be read
             raise StorageError(f"cannot open {path}: {error.strerror or error}") from error
         restrict_permissions(path)
 
     @staticmethod
-    def _check_file(path: Path, *, read_only: bool, encryption_key: str | None) -> None:
-        """Refuse, before touching anything, a path this store cannot or must not open."""
+    def _check_file(path: Path, *, read_only: bool) -> None:
+        """Refuse, before touching anything, a path this store cannot open."""
         if path.exists() and not path.is_file():
             raise StorageError(f"{path} is not a regular file; refusing to touch it (choose another --db)")
         if read_only and not path.exists():
             raise StorageError(f"{path} does not exist: read-only mode opens an existing database and creates nothing")
-        refuse_foreign_file(path)
+
+    @staticmethod
+    def _check_contents(path: Path, migrations: Sequence[str] | None, encryption_key: str | None) -> None:
+        """Refuse, before the engine opens it, a file that is not ours or needs a key."""
+        refuse_foreign_file(path, migrations)
         if encryption_key is None and is_encrypted(path):
             raise StorageError(
                 f"{path} is encrypted: give its key ($AGENT_HISTORY_KEY, $AGENT_HISTORY_KEY_FILE"
@@ -165,6 +145,13 @@ class Database:
             self.execute("PRAGMA foreign_keys = ON")
         except Exception as error:  # whatever the engine raises, and however it says it
             raise StorageError(f"cannot open {path} as an agent-history database: {error}") from error
+
+    def _migrate(self, migrations: Sequence[str]) -> int:
+        """Stamp the file as ours first (a new file gets the mark before anything else is
+        written), then bring its schema up to date."""
+        if not self.read_only:
+            stamp(self)
+        return migrate(self, migrations, read_only=self.read_only)
 
     @contextlib.contextmanager
     def _engine_errors(self) -> Iterator[None]:
