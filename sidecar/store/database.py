@@ -21,7 +21,7 @@ from ..errors import StorageBusy, StorageError
 from .encryption import CIPHER
 from .locks import turn
 from .migrations import MIGRATIONS, migrate
-from .ownership import is_encrypted, refuse_foreign_file, stamp
+from .ownership import ENGINE_MAP, is_encrypted, refuse_foreign_file, stamp
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ ENGINE_FEATURES = "multiprocess_wal,index_method"
 BUSY_TIMEOUT_MS = 5000
 OPEN_WAIT_SECONDS = 60.0  # a migration of a large file may hold the turn for seconds
 SIDE_FILE_SUFFIXES = ("-wal", "-tshm", "-shm")
+ENGINE_MAP_BYTES = 86016  # the engine's map size in pyturso 0.8.3 (a test checks it against the engine)
 Row = tuple[Any, ...]
 
 
@@ -55,6 +56,27 @@ def prepare_file(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+def reserve_engine_map(path: Path) -> None:
+    """Allocate every block of the engine's shared-WAL map (`-tshm`) before it is mapped.
+
+    The engine sizes the map with ftruncate, which allocates nothing, and then writes it
+    through mmap: on a full disk the first write to a page that has no block is SIGBUS,
+    killing the process. Allocated here, a full disk is an OSError instead (ENOSPC), and
+    the map's contents are kept: posix_fallocate only fills holes, so a map that processes
+    already use (or one left sparse by a crash) is safe to reserve again."""
+    map_path = Path(f"{path}{ENGINE_MAP}")
+    created = not map_path.exists()  # no race: the caller holds the opening turn
+    descriptor = os.open(map_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.posix_fallocate(descriptor, 0, max(ENGINE_MAP_BYTES, os.fstat(descriptor).st_size))
+    except OSError:
+        if created:
+            map_path.unlink()  # leave nothing behind
+        raise
+    finally:
+        os.close(descriptor)
 
 
 def restrict_permissions(path: Path) -> None:
@@ -94,6 +116,8 @@ class Database:
             # would be one more file beside every database.
             with turn(path.parent, wait_seconds=OPEN_WAIT_SECONDS, busy=f"another process kept opening {path}; retry"):
                 self._check_contents(path, migrations, encryption_key)
+                if connect is None:
+                    reserve_engine_map(path)
                 self._open(path, busy_timeout_ms, durable, encryption_key, connect)
                 self.schema_version = 0 if migrations is None else self._migrate(migrations)
         except OSError as error:  # a directory that cannot be made, a file that cannot be read

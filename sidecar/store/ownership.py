@@ -27,7 +27,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 ENCRYPTED_MAGIC = b"Turso\x00"  # an encrypted file's header: nothing more can be read without the key
 HEADER_BYTES = 100
 USER_VERSION_AT, APPLICATION_ID_AT = 60, 68
-ENGINE_MAP = "-tshm"  # the engine's shared-WAL map; SQLite itself makes `-shm`
+ENGINE_MAP = "-tshm"  # the engine's shared-WAL map, mapped by every process on the file (SQLite makes `-shm`)
 
 
 def is_encrypted(path: Path) -> bool:
