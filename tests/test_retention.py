@@ -42,17 +42,25 @@ def _sessions_oldest_first(store: Store) -> list[str]:
     return made
 
 
+POLICIES = {  # each dooms the oldest `doomed` sessions: three or four batches
+    "maxSessions": ({"maxSessions": KEEP}, SESSIONS - KEEP),
+    "maxSessionsPerProject": ({"maxSessionsPerProject": KEEP}, SESSIONS - KEEP),
+    "maxAgeDays": ({"maxAgeDays": 365}, SESSIONS),  # all of them date from 2020
+}
+
+
 @pytest.mark.parametrize("appended_before_batch", [0, 1])
+@pytest.mark.parametrize("policy_name", POLICIES)
 def test_a_session_appended_to_after_the_choice_survives_the_run(
-    store: Store, db_path: Path, appended_before_batch: int
+    store: Store, db_path: Path, policy_name: str, appended_before_batch: int
 ) -> None:
     # Before the fix the batches deleted what was chosen without looking again: all 60
     # acknowledged appends were deleted by the very run they made newest.
     made = _sessions_oldest_first(store)
-    policy = {"maxSessions": KEEP}
+    policy, doomed = POLICIES[policy_name]
     dry_run = structure_params(policy | {"dryRun": True}, p.ApplyRetentionParams)
     chosen = housekeeping.apply_retention(store, dry_run).session_ids  # in the order the run deletes them
-    assert set(chosen) == set(made[: SESSIONS - KEEP])  # 250 doomed: three batches
+    assert set(chosen) == set(made[:doomed])
     start = appended_before_batch * housekeeping.RETENTION_BATCH
     targets = chosen[start : start + 50] + chosen[-10:]
     context = multiprocessing.get_context("spawn")
