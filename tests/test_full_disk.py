@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 import turso
 
+from sidecar.search.index import RESTART_SECONDS
 from sidecar.store.database import ENGINE_FEATURES, ENGINE_MAP_BYTES
 from sidecar.store.ownership import ENGINE_MAP
 
-from .helpers import RawServer, user
+from .helpers import RawServer, children_of, running, user
 
 
 @pytest.fixture
@@ -120,5 +121,39 @@ def test_a_disk_that_fills_up_under_a_running_sidecar(small_disk: Path, leave: i
             assert time.monotonic() < deadline, "the search index never caught up"
             time.sleep(0.2)
         assert alive(server)
+    finally:
+        server.close()
+
+
+def test_an_indexer_started_on_a_full_disk_waits_for_space(small_disk: Path) -> None:
+    # Before: the indexer could not create its index, died with a traceback, and every
+    # wake-up (each append) started another one, RESTART_SECONDS apart.
+    path = small_disk / "history.db"
+    server = RawServer(path)
+    try:
+        assert "result" in server.initialize(searchIndex=False)
+        sid = server.request("history/createSession", {"kind": "chat"})["result"]["id"]
+        server.request("history/appendMessages", {"sessionId": sid, "messages": [user("wordbefore")]})
+    finally:
+        server.close()
+    filler = fill(small_disk, 0)
+    server = RawServer(path)
+    try:
+        assert "result" in server.initialize()
+        seen: set[int] = set()
+        deadline = time.monotonic() + 3 * RESTART_SECONDS
+        while time.monotonic() < deadline:  # each append wakes the indexer, or starts a new one
+            result_or_storage_error(
+                server.request("history/appendMessages", {"sessionId": sid, "messages": [user("z")]})
+            )
+            seen |= running(children_of(server.process.pid))
+            time.sleep(0.2)
+        assert len(seen) == 1 and running(seen) == seen, seen
+        filler.unlink()
+        deadline = time.monotonic() + 60
+        while not server.request("history/searchMessages", {"query": "wordbefore"}).get("result", {}).get("hits"):
+            assert time.monotonic() < deadline, "the search index was never made"
+            time.sleep(0.2)
+        assert alive(server) and running(seen) == seen
     finally:
         server.close()
