@@ -8,6 +8,7 @@ StorageBusy / StorageError so callers never see a half-done write.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import stat
@@ -30,6 +31,7 @@ ENGINE_FEATURES = "multiprocess_wal,index_method"
 BUSY_TIMEOUT_MS = 5000
 OPEN_WAIT_SECONDS = 60.0  # a migration of a large file may hold the turn for seconds
 SIDE_FILE_SUFFIXES = ("-wal", "-tshm", "-shm")
+CANNOT_ALLOCATE = {errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 ENGINE_MAP_BYTES = 86016  # the engine's map size in pyturso 0.8.3 (a test checks it against the engine)
 Row = tuple[Any, ...]
 
@@ -66,12 +68,17 @@ def reserve_engine_map(path: Path) -> None:
     killing the process. Allocated here, a full disk is an OSError instead (ENOSPC), and
     the map's contents are kept: posix_fallocate only fills holes, so a map that processes
     already use (or one left sparse by a crash) is safe to reserve again."""
+    allocate = getattr(os, "posix_fallocate", None)  # not on macOS
+    if allocate is None:
+        return
     map_path = Path(f"{path}{ENGINE_MAP}")
     created = not map_path.exists()  # no race: the caller holds the opening turn
     descriptor = os.open(map_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        os.posix_fallocate(descriptor, 0, max(ENGINE_MAP_BYTES, os.fstat(descriptor).st_size))
-    except OSError:
+        allocate(descriptor, 0, max(ENGINE_MAP_BYTES, os.fstat(descriptor).st_size))
+    except OSError as error:
+        if error.errno in CANNOT_ALLOCATE:
+            return  # a file system that cannot reserve: the engine maps the file as before
         if created:
             map_path.unlink()  # leave nothing behind
         raise
