@@ -64,18 +64,18 @@ class TranscriptFormat(enum.Enum):
 
 @attrs.define(kw_only=True)
 class Usage:
-    """Token counts of one model call (non-negative integers; absent counts are 0)."""
+    """Token counts of one model call (non-negative integers up to 2^40, far above any model's window, so sums stay exact 64-bit integers; absent counts are 0)."""
 
-    prompt_tokens: int = attrs.field(default=0, metadata={'json': 'promptTokens', 'minimum': 0})
-    completion_tokens: int = attrs.field(default=0, metadata={'json': 'completionTokens', 'minimum': 0})
-    cache_read_tokens: int = attrs.field(default=0, metadata={'json': 'cacheReadTokens', 'minimum': 0})
-    cache_creation_tokens: int = attrs.field(default=0, metadata={'json': 'cacheCreationTokens', 'minimum': 0})
-    thinking_tokens: int = attrs.field(default=0, metadata={'json': 'thinkingTokens', 'minimum': 0})
+    prompt_tokens: int = attrs.field(default=0, metadata={'json': 'promptTokens', 'minimum': 0, 'maximum': 1099511627776})
+    completion_tokens: int = attrs.field(default=0, metadata={'json': 'completionTokens', 'minimum': 0, 'maximum': 1099511627776})
+    cache_read_tokens: int = attrs.field(default=0, metadata={'json': 'cacheReadTokens', 'minimum': 0, 'maximum': 1099511627776})
+    cache_creation_tokens: int = attrs.field(default=0, metadata={'json': 'cacheCreationTokens', 'minimum': 0, 'maximum': 1099511627776})
+    thinking_tokens: int = attrs.field(default=0, metadata={'json': 'thinkingTokens', 'minimum': 0, 'maximum': 1099511627776})
 
 
 @attrs.define(kw_only=True)
 class SessionUsage:
-    """Token counts summed over many messages."""
+    """Token counts summed over many messages (exact integers, not bounded like one call's Usage)."""
 
     prompt_tokens: int = attrs.field(default=0, metadata={'json': 'promptTokens', 'minimum': 0})
     completion_tokens: int = attrs.field(default=0, metadata={'json': 'completionTokens', 'minimum': 0})

@@ -44,6 +44,7 @@ from .search import index as search_index
 from .stdio import claim_stdout, open_stdin, open_stdout, read_frames
 from .store import Settings, Store, Work, context, edits, export, housekeeping, messages, sessions, usage
 from .store.changes import Change, MessagesAppended, changes_since, latest_change
+from .store.database import Database
 from .store.encryption import load_key
 from .sync.client import SyncWorker
 from .sync.config import sync_config
@@ -227,6 +228,12 @@ class HistoryServer(LanguageServer):
         self.store: Store | None = None
         self.db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-history-db")
         self.steps_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-history-steps")
+        # The change feed is read on a connection and thread of its own: on the database
+        # thread it waited behind this window's requests, and an append waiting there for
+        # the write lock (four writers and a janitor) held other processes' commits unheard
+        # for up to 2.4 s.
+        self.feed_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-history-feed")
+        self.feed: Database | None = None
         self.subscription = Subscription()
         self.change_cursor = 0
         self.pump_lock = asyncio.Lock()
@@ -411,6 +418,9 @@ class HistoryServer(LanguageServer):
                     )
                 )
             self.store = Store(path, read_only=options.read_only, settings=settings)
+            self.feed = Database(
+                path, read_only=True, busy_timeout_ms=settings.busy_timeout_ms, encryption_key=settings.encryption_key
+            )
         except HistoryError as error:
             log.error("%s", error.message)
             raise rpc_error(error) from None
@@ -488,8 +498,8 @@ class HistoryServer(LanguageServer):
                 log.exception("reading other processes' commits failed; still watching")
 
     async def pump_changes(self) -> None:
-        store = self.store
-        if store is None:
+        feed = self.feed
+        if feed is None:
             return
         async with self.pump_lock:
             # Taken before reading: what is written after it shows as a new signature.
@@ -500,7 +510,9 @@ class HistoryServer(LanguageServer):
             while True:
                 await self.flow.writable()  # until the client reads, changes wait in the feed
                 try:
-                    cursor, changes = await self.on_db(changes_since, store.db, self.change_cursor, CHANGES_PAGE)
+                    cursor, changes = await asyncio.get_running_loop().run_in_executor(
+                        self.feed_thread, changes_since, feed, self.change_cursor, CHANGES_PAGE
+                    )
                 except HistoryError as error:
                     log.warning("cannot read the change feed: %s", error.message)
                     return
@@ -596,8 +608,11 @@ class HistoryServer(LanguageServer):
             closing = self.db_thread.submit(self.store.close)
             with contextlib.suppress(Exception):
                 closing.result(timeout=STOP_SECONDS)
-        self.db_thread.shutdown(wait=False, cancel_futures=True)
-        self.steps_thread.shutdown(wait=False, cancel_futures=True)
+        if self.feed is not None:
+            with contextlib.suppress(Exception):
+                self.feed_thread.submit(self.feed.close).result(timeout=STOP_SECONDS)
+        for thread in (self.db_thread, self.steps_thread, self.feed_thread):
+            thread.shutdown(wait=False, cancel_futures=True)
 
 
 def serve(db_path: Path) -> int:

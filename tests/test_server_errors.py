@@ -67,7 +67,7 @@ INVALID_PARAMS = [
     (
         "history/appendMessages",
         {"messages": [{"role": "user", "usage": {"promptTokens": -1}}]},
-        "messages[0].usage.promptTokens: expected an integer of at least 0",
+        "messages[0].usage.promptTokens: expected an integer from 0 to 1099511627776",
     ),
     (
         "history/appendMessages",

@@ -19,7 +19,7 @@ export type ExportFormat = "markdown" | "json" | "jsonl";
 /** Which agent wrote a transcript; `agent-history` (addition) is our own jsonl export; `auto` tells them apart. */
 export type TranscriptFormat = "claude-code" | "codex" | "agent-history" | "auto";
 
-/** Token counts of one model call (non-negative integers; absent counts are 0). */
+/** Token counts of one model call (non-negative integers up to 2^40, far above any model's window, so sums stay exact 64-bit integers; absent counts are 0). */
 export interface Usage {
   /** Tokens sent to the model. */
   promptTokens?: number | null;
@@ -33,8 +33,18 @@ export interface Usage {
   thinkingTokens?: number | null;
 }
 
-/** Token counts summed over many messages. */
-export interface SessionUsage extends Usage {
+/** Token counts summed over many messages (exact integers, not bounded like one call's Usage). */
+export interface SessionUsage {
+  /** Tokens sent to the model. */
+  promptTokens?: number | null;
+  /** Tokens the model produced. For a message this is its own size in tokens when known. */
+  completionTokens?: number | null;
+  /** Prompt tokens served from the provider's cache. */
+  cacheReadTokens?: number | null;
+  /** Prompt tokens written to the provider's cache. */
+  cacheCreationTokens?: number | null;
+  /** Reasoning tokens. */
+  thinkingTokens?: number | null;
   /** How many messages carried usage (model calls). */
   apiCalls?: number | null;
 }
