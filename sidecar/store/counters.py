@@ -54,14 +54,24 @@ def refresh_counters(db: Database, session_id: str) -> None:
 
 
 def fill_preview(db: Database, session_id: str) -> None:
-    """Set a session's preview from its first user messages, unless it has one already."""
+    """Set a session's preview from its first user messages, unless it has one already; a
+    session with no user message at all (a sub-agent started without a prompt) is named by
+    its first assistant text instead, which says what it set out to do."""
     if db.scalar("SELECT preview FROM sessions WHERE id = ?", (session_id,)) is not None:
         return
-    rows = db.execute(
-        "SELECT content FROM messages WHERE session_id = ? AND role = 'user' AND content IS NOT NULL"
-        " ORDER BY idx LIMIT ?",
-        (session_id, PREVIEW_MESSAGES),
-    )
-    preview = preview_of(row[0] for row in rows)
+    preview = _first_preview(db, session_id, "user")
+    if preview is None and db.scalar(_HAS_ROLE, (session_id, "user")) is None:
+        preview = _first_preview(db, session_id, "assistant")
     if preview is not None:
         db.execute("UPDATE sessions SET preview = ? WHERE id = ?", (preview, session_id))
+
+
+_HAS_ROLE = "SELECT 1 FROM messages WHERE session_id = ? AND role = ? LIMIT 1"
+
+
+def _first_preview(db: Database, session_id: str, role: str) -> str | None:
+    rows = db.execute(
+        "SELECT content FROM messages WHERE session_id = ? AND role = ? AND content IS NOT NULL ORDER BY idx LIMIT ?",
+        (session_id, role, PREVIEW_MESSAGES),
+    )
+    return preview_of(row[0] for row in rows)

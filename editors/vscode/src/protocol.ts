@@ -69,7 +69,7 @@ export interface Session {
   kind: string;
   /** Human-readable title. */
   title?: string | null;
-  /** The session's first real user request: the first user message with the agents' boilerplate removed (Claude Code's command, caveat, system-reminder and local-command wrappers; Codex's environment context, user instructions and AGENTS.md preambles; image placeholders), whitespace folded, at most 200 characters. Set by the store when such a message is appended or imported; absent until then. Clients show `title ?? preview`. */
+  /** The session's first real user request: the first user message with the agents' boilerplate removed (Claude Code's command, caveat, system-reminder and local-command wrappers; Codex's environment context, user instructions and AGENTS.md preambles; image placeholders), whitespace folded, at most 200 characters. Set by the store when such a message is appended or imported; absent until then. A session with no user message at all (a sub-agent started without a prompt) is named, once imported, by its first assistant text. Clients show `title ?? preview`. */
   preview?: string | null;
   /** The agent that runs the session. */
   agentName?: string | null;
