@@ -40,6 +40,8 @@ class ImportedMessage:
     created_at: str
     id: str | None = None  # kept when the source is our own export
     compacted: bool = False
+    # Handed out to be written (live capture): a reader no longer changes it.
+    written: bool = False
 
 
 @attrs.define
