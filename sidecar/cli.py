@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--db", type=Path, help=f"the database file (default: ${DB_ENV}, else {default_db_path()})")
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--capture",
+        action="store_true",
+        help="follow the agents' transcript folders (~/.claude/projects, ~/.codex/sessions) unless the"
+        " client's initializationOptions.capture says otherwise",
+    )
     add_sync_arguments(serve)
     index = commands.add_parser(
         "index",
@@ -85,7 +91,7 @@ def _serve(args: argparse.Namespace) -> int:
             "Editors spawn this command and speak LSP-framed JSON-RPC to it (see README). Ctrl-D quits.",
             file=sys.stderr,
         )
-    code = serve(db_path)
+    code = serve(db_path, capture=args.capture)
     sys.stderr.flush()
     # Leave at once, even if a long database job is still unwinding on its thread:
     # every commit is already durable, and nothing uncommitted survives anyway.

@@ -131,6 +131,18 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE sync_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     """,
+    # 5: the transcript files live capture has read (sidecar.capture): their size and mtime
+    # when last read whole, to catch up at start with only what changed, and the lines of
+    # each that could not be read.
+    """
+    CREATE TABLE capture_files (
+        path TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        skipped_lines INTEGER NOT NULL,
+        captured_at TEXT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -86,14 +86,17 @@ def json_lines(path: Path) -> Iterator[dict[str, Any] | None]:
     """Each line's JSON object, or None for a line that is not one (blank lines skipped)."""
     with path.open("rb") as lines:
         for line in lines:
-            if not line.strip():
-                continue
-            try:
-                value = _loads(line)
-            except ValueError:  # invalid JSON or invalid UTF-8
-                yield None
-                continue
-            yield value if isinstance(value, dict) else None
+            if line.strip():
+                yield json_row(line)
+
+
+def json_row(line: bytes) -> dict[str, Any] | None:
+    """A line's JSON object, or None when it is not one."""
+    try:
+        value = _loads(line)
+    except ValueError:  # invalid JSON or invalid UTF-8
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def stamp(text: Any) -> str:
