@@ -10,6 +10,7 @@ been quiet for `hold_seconds`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -149,7 +150,7 @@ class Capture:
             self._watch(roots, True)
 
     def _watch(self, roots: list[Path], polling: bool) -> None:
-        hold_ms = max(50, int(self.config.hold_seconds * 1000 / 2))
+        tick_ms = POLL_DELAY_MS if polling else max(50, int(self.config.hold_seconds * 1000 / 2))
         changes_seen = False
         for changes in watchfiles.watch(
             *roots,
@@ -157,7 +158,7 @@ class Capture:
             debounce=DEBOUNCE_MS,
             step=STEP_MS,
             stop_event=self.stopping,
-            rust_timeout=hold_ms,
+            rust_timeout=tick_ms,
             yield_on_timeout=True,
             force_polling=polling,
             poll_delay_ms=POLL_DELAY_MS,
@@ -167,6 +168,8 @@ class Capture:
                 changes_seen = True
                 self._read_grown(self._files(roots))
             changed = self._changed(changes)
+            if polling:  # the poller sees a file change at most once a second (its mtime in seconds)
+                changed = _parents_first({*changed, *self._grown_live()})
             self.live.update(changed)
             retry, self.retry = _parents_first(self.retry), set()
             self._read_grown(retry + changed)
@@ -200,6 +203,16 @@ class Capture:
                 # Files made in a new folder before its watch was set up raise no event.
                 paths += [found for found in path.rglob("*") if is_transcript(found)]
         return _parents_first(set(paths))
+
+    def _grown_live(self) -> list[Path]:
+        grown = []
+        for path in self.live:
+            tail = self.tails.get(path)
+            with contextlib.suppress(OSError):
+                info = os.stat(path)
+                if tail is None or (info.st_size, info.st_mtime_ns) != tail.seen:
+                    grown.append(path)
+        return grown
 
     def _read_grown(self, paths: list[Path]) -> None:
         """Read what each file gained, and write the messages that are complete."""
@@ -268,7 +281,7 @@ class Capture:
         # The reader never reads a written message again: keep only what it looks at, or a
         # long session would be held in memory twice.
         for message in session.messages:
-            message.message = p.MessageInput(role=message.message.role)
+            message.message = p.MessageInput(role=message.message.role, agent_name=message.message.agent_name)
         return encoded
 
     def _commit(self, batch: list[EncodedSession], files: list[CapturedFile], sources: list[FileTail]) -> None:

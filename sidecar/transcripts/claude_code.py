@@ -52,8 +52,9 @@ class _Session:
     git_branch: str | None = None
     first: str | None = None
     last: str | None = None
-    # Where the assistant message that the next rows may still add to sits (None: the last
-    # row was not an assistant row): Claude Code writes one row per content block.
+    # Where the assistant message that later rows may still add to sits (None: a prompt
+    # came after it): Claude Code writes one row per content block, and the results of
+    # an answer's first tool calls may come before its last blocks.
     open_at: int | None = None
     taken: Taken = attrs.Factory(Taken)
 
@@ -120,9 +121,8 @@ def _take(session: _Session, row: dict[str, Any], meta: dict[str, Any]) -> None:
     agent = _agent_name(row, meta)
     if row["type"] == "assistant":
         _take_assistant(session, row, message, created_at, agent)
-        return
-    session.open_at = None
-    if row.get("isCompactSummary"):
+    elif row.get("isCompactSummary"):
+        session.open_at = None
         if session.messages:
             for earlier in session.messages:
                 earlier.compacted = True
@@ -148,6 +148,9 @@ def _take_user(
     text = text_of([b for b in blocks if not (isinstance(b, dict) and b.get("type") == "tool_result")])
     metadata = {"isMeta": True} if row.get("isMeta") else None
     if text:
+        # A prompt ends the answer before it; tool results do not: the answer's later
+        # blocks (parallel calls) may come after the results of its first ones.
+        session.open_at = None
         client_id = uuid if not results else uuid + ":text"
         session.messages.append(
             ImportedMessage(
