@@ -52,9 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         "sync-worker", help="run sync rounds until stdin closes (the sidecar runs this itself)"
     )
     worker.add_argument("--db", type=Path, help="the database file")
+    from .capture.command import add_command as add_watch_command
     from .terminal import add_commands
 
-    add_commands(commands, f"the database file (default: ${DB_ENV}, else {default_db_path()})")
+    db_help = f"the database file (default: ${DB_ENV}, else {default_db_path()})"
+    add_commands(commands, db_help)
+    add_watch_command(commands, db_help)
     return parser
 
 
@@ -114,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "index":
         return _index(args)
     os.umask(0o077)
+    if args.command == "watch":
+        from .capture.command import watch
+
+        return watch(args, (args.db or default_db_path()).expanduser())
     if args.command == "sync-worker":
         logging.basicConfig(stream=sys.stderr, level="WARNING", format="agent-history sync %(levelname)s: %(message)s")
         from .sync.worker import worker_main

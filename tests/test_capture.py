@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -20,12 +21,12 @@ import zstandard
 
 from sidecar import protocol as p
 from sidecar.capture.lock import lock_path
-from sidecar.store import Store
+from sidecar.store import Store, housekeeping
 from sidecar.store.messages import get_messages
 from sidecar.store.sessions import list_sessions
 from sidecar.transcripts import importer
 
-from .helpers import HistoryClient, config, init_params
+from .helpers import SERVER_COMMAND, HistoryClient, config, init_params
 
 SAMPLES = next(
     (
@@ -370,3 +371,62 @@ async def test_polling_captures_as_events_do(tmp_path: Path, polling: bool) -> N
         got = await captured(client)
         assert {key: compared(m) for key, m in got.items()} == {key: compared(m) for key, m in expected.items()}
         assert (inotify_descriptors(pid) == 0) is polling
+
+
+async def test_serve_capture_follows_claude_codes_folder_under_claude_config_dir(tmp_path: Path) -> None:
+    lines = lines_of(TOOL_PAIRS)
+    expected = oneshot(tmp_path, (tmp_path / "copy" / "s.jsonl", b"".join(lines)))
+    home = tmp_path / "claude"
+    (home / "projects" / "-work-demo").mkdir(parents=True)
+    server = config({**os.environ, **ENV, "CLAUDE_CONFIG_DIR": str(home), "CODEX_HOME": str(tmp_path / "none")})
+    server.server_command = [*server.server_command, "--capture"]
+    client = await server.start(devtools=None)
+    assert isinstance(client, HistoryClient)
+    try:
+        await client.initialize_session(init_params(tmp_path / "history.db"))
+        await write_slowly(home / "projects" / "-work-demo" / "s.jsonl", lines)
+        await until_count(client, expected_total(expected))
+        got = await captured(client)
+        assert {key: compared(m) for key, m in got.items()} == {key: compared(m) for key, m in expected.items()}
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+
+
+async def test_the_watch_command_captures_names_malformed_lines_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    lines = lines_of(TOOL_PAIRS)
+    expected = expected_total(oneshot(tmp_path, (tmp_path / "copy" / "s.jsonl", b"".join(lines))))
+    watched, db_path = tmp_path / "projects", tmp_path / "history.db"
+    watched.mkdir()
+    process = await asyncio.create_subprocess_exec(
+        *SERVER_COMMAND[:-1],
+        "watch",
+        str(watched),
+        "--db",
+        str(db_path),
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **ENV},
+    )
+    try:
+        await until(lambda: _async(lock_is_held(db_path)), "the watch command holds the capture lock")
+        await write_slowly(watched / "p" / "s.jsonl", [b"{half\n", *lines])
+
+        async def all_there() -> bool:
+            store = Store(db_path)
+            try:
+                return int(housekeeping.stats(store).messages) >= expected
+            finally:
+                store.close()
+
+        await until(all_there, f"{expected} messages")
+        await asyncio.sleep(3)  # the file is recorded once quiet past the hold
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(process.wait(), WAIT) == 0
+        assert process.stderr is not None
+        output = (await process.stderr.read()).decode()
+        assert sum(int(n) for n in re.findall(r"^\+(\d+) messages", output, re.MULTILINE)) == expected
+        assert "s.jsonl: 1 malformed lines skipped" in output
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

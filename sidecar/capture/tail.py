@@ -135,4 +135,3 @@ class FileTail:
                     return True
         self.not_ours = len(self.early) >= DETECT_LINES
         return False
-

@@ -328,7 +328,8 @@ def _on_network(root: Path) -> bool:
     resolved, best, kind = str(root.resolve()), "", ""
     for line in mounts:
         fields = line.split()
-        if len(fields) >= 3 and (resolved == fields[1] or resolved.startswith(fields[1].rstrip("/") + "/")):
-            if len(fields[1]) > len(best):
-                best, kind = fields[1], fields[2]
+        if len(fields) < 3 or len(fields[1]) <= len(best):
+            continue
+        if resolved == fields[1] or resolved.startswith(fields[1].rstrip("/") + "/"):
+            best, kind = fields[1], fields[2]
     return kind in NETWORK_FILESYSTEMS
