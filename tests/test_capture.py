@@ -430,3 +430,36 @@ async def test_the_watch_command_captures_names_malformed_lines_and_stops_on_ctr
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_at_start_only_files_changed_while_nothing_watched_are_read(tmp_path: Path) -> None:
+    lines = lines_of(TOOL_PAIRS)
+    half = prompt_near(lines, 0.5)
+    expected = oneshot(tmp_path, (tmp_path / "copy" / "s.jsonl", b"".join(lines)))
+    watched, db_path = tmp_path / "projects", tmp_path / "history.db"
+    growing, untouched = watched / "p" / "s.jsonl", watched / "q" / "t.jsonl"
+    growing.parent.mkdir(parents=True)
+    growing.write_bytes(b"".join(lines[:half]))  # written while no sidecar runs
+    untouched.parent.mkdir(parents=True)
+    meta, message = lines_of(ROLLOUT)[:2]
+    untouched.write_bytes(meta + message)
+    async with sidecar(db_path, watched) as client:
+        await until(lambda: _async(lock_is_held(db_path)), "capture started")
+
+        async def both_recorded() -> bool:
+            stats = await client.call(p.STATS)
+            return stats.get("capture") == {"files": 2, "skippedLines": 0}
+
+        await until(both_recorded, "both files read and recorded")
+        first = await message_count(client)
+    # While nothing watches: one file grows; the other's bytes change, its size and mtime do not.
+    with growing.open("ab") as file:
+        file.write(b"".join(lines[half:]))
+    info = untouched.stat()
+    untouched.write_bytes(meta + b"x" * (len(message) - 1) + b"\n")  # read, that would be a malformed line
+    os.utime(untouched, ns=(info.st_atime_ns, info.st_mtime_ns))
+    async with sidecar(db_path, watched) as client:
+        await until_count(client, expected_total(expected) + 1)  # the rollout's one message too
+        assert await steady(client) == expected_total(expected) + 1 > first
+        stats = await client.call(p.STATS)
+        assert stats["capture"] == {"files": 2, "skippedLines": 0}  # the changed bytes were never read

@@ -39,6 +39,7 @@ T = TypeVar("T")
 
 HOLD_SECONDS = 0.8
 RETRY_SECONDS = 1.0
+CATCH_UP_BATCH = 64  # files read before their messages are committed
 STEP_MS = 20  # events are handed over once the folder is quiet this long…
 DEBOUNCE_MS = 100  # …or after this long at the latest, while an agent keeps writing
 POLL_DELAY_MS = 300
@@ -166,7 +167,7 @@ class Capture:
         ):
             if not changes_seen:  # what changed between the catch-up and the watch's start
                 changes_seen = True
-                self._read_grown(self._files(roots))
+                self._read_grown(self._changed_files(roots))
             changed = self._changed(changes)
             if polling:  # the poller sees a file change at most once a second (its mtime in seconds)
                 changed = _parents_first({*changed, *self._grown_live()})
@@ -178,14 +179,26 @@ class Capture:
     # -- reading ----------------------------------------------------------------------
 
     def _catch_up(self, roots: list[Path]) -> None:
-        recorded = self.run_step(functools.partial(captured_files, self.store.db))
-        changed = [path for path in self._files(roots) if _changed_since(path, recorded.get(str(path)))]
+        """Read the files that changed since they were last read (in batches: a commit per
+        batch, not per file)."""
+        changed = self._changed_files(roots)
         self.on_progress(0, len(changed))
-        for done, path in enumerate(changed, 1):
+        for start in range(0, len(changed), CATCH_UP_BATCH):
             if self.stopping.is_set():
                 return
-            self._read_grown([path])
-            self.on_progress(done, len(changed))
+            self._read_grown(changed[start : start + CATCH_UP_BATCH])
+            self.on_progress(min(start + CATCH_UP_BATCH, len(changed)), len(changed))
+
+    def _changed_files(self, roots: list[Path]) -> list[Path]:
+        """Files whose size or mtime differ from when this process (or else any) last read them."""
+        recorded = self.run_step(functools.partial(captured_files, self.store.db))
+        changed = []
+        for path in self._files(roots):
+            tail = self.tails.get(path)
+            last = tail.seen if tail is not None else recorded.get(str(path))
+            if _changed_since(path, last):
+                changed.append(path)
+        return changed
 
     def _files(self, roots: list[Path]) -> list[Path]:
         found = [path for root in roots for path in root.rglob("*") if is_transcript(path)]
@@ -306,12 +319,14 @@ def _write_captured(store: Store, batch: list[EncodedSession], files: list[Captu
     return outcomes
 
 
-def _changed_since(path: Path, recorded: CapturedFile | None) -> bool:
+def _changed_since(path: Path, last: CapturedFile | tuple[int, int] | None) -> bool:
     try:
         info = path.stat()
     except OSError:
         return False
-    return recorded is None or (recorded.size, recorded.mtime_ns) != (info.st_size, info.st_mtime_ns)
+    if isinstance(last, CapturedFile):
+        last = (last.size, last.mtime_ns)
+    return last != (info.st_size, info.st_mtime_ns)
 
 
 def _parents_first(paths: Iterable[Path]) -> list[Path]:
