@@ -106,6 +106,7 @@ async def run(rate: float, seconds: float, burst: int, idle: float, polling: boo
             await asyncio.sleep(2)  # the watch is set up
             if rate:
                 await measure_latency(arrivals, transcript, rate, seconds, burst)
+                await measure_huge_result(client, watched)
             await asyncio.sleep(3)  # past the hold: the file is recorded, everything settles
             before, children_before, started = cpu_seconds(pid), children_cpu_seconds(pid), time.monotonic()
             await asyncio.sleep(idle)
@@ -137,6 +138,42 @@ async def measure_latency(arrivals: Arrivals, transcript: Path, rate: float, sec
         burst_at = time.monotonic()
         await arrivals.wait_for(lines)
         print(summary(f"burst of {burst} lines", [arrivals.at[n] - burst_at for n in lines]))
+
+
+async def measure_huge_result(client: HistoryClient, folder: Path) -> None:
+    """Requests answered while a 12.8 M-character tool result is captured (the shape that
+    freezes Claude Code's own resume): their worst latency."""
+    session_id = str(uuid.uuid4())
+    rows = [
+        {"type": "user", "message": {"role": "user", "content": "read the log"}},
+        {
+            "type": "assistant",
+            "message": {
+                "id": "m1",
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {"path": "/var/log/big.log"}}],
+            },
+        },
+        {
+            "type": "user",
+            "message": {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "log line\n" * 1_422_223}],
+            },
+        },
+        {"type": "assistant", "message": {"id": "m2", "role": "assistant", "content": "It is long."}},
+    ]
+    stamp = {"sessionId": session_id, "timestamp": "2026-12-01T11:00:00.000Z", "cwd": "/work/bench"}
+    text = b"".join(json.dumps({**row, **stamp, "uuid": f"huge-{n}"}).encode() + b"\n" for n, row in enumerate(rows))
+    probe = await client.call(p.CREATE_SESSION, {"kind": "agent"})
+    (folder / f"{session_id}.jsonl").write_bytes(text)
+    latencies, until = [], time.monotonic() + 5
+    while time.monotonic() < until:
+        started = time.monotonic()
+        await client.call(p.GET_SESSION, {"sessionId": probe["id"]})
+        latencies.append(time.monotonic() - started)
+        await asyncio.sleep(0.01)
+    print(summary(f"requests during a {len(text) / 1e6:.1f} MB file", latencies))
 
 
 def main() -> None:
