@@ -106,12 +106,19 @@ def compared(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @contextlib.asynccontextmanager
-async def sidecar(db_path: Path, watched: Path, **capture: Any) -> AsyncIterator[HistoryClient]:
-    """A sidecar capturing `watched` only (not this machine's own agent folders)."""
+async def sidecar(
+    db_path: Path, watched: Path, token: str | None = None, **capture: Any
+) -> AsyncIterator[HistoryClient]:
+    """A sidecar capturing `watched` only (not this machine's own agent folders); its
+    catch-up progress under `token`."""
     client = await config({**os.environ, **ENV}).start(devtools=None)
     assert isinstance(client, HistoryClient)
     options = {"claudeCode": False, "codex": False, "paths": [str(watched)], **capture}
-    await client.initialize_session(init_params(db_path, capture=options))
+    params = init_params(db_path, capture=options)
+    if token is not None:
+        client.progress_reports[token] = []
+        params.work_done_token = token
+    await client.initialize_session(params)
     try:
         yield client
     finally:
@@ -443,8 +450,15 @@ async def test_at_start_only_files_changed_while_nothing_watched_are_read(tmp_pa
     untouched.parent.mkdir(parents=True)
     meta, message = lines_of(ROLLOUT)[:2]
     untouched.write_bytes(meta + message)
-    async with sidecar(db_path, watched) as client:
+    async with sidecar(db_path, watched, token="catch-up") as client:
         await until(lambda: _async(lock_is_held(db_path)), "capture started")
+
+        async def caught_up() -> bool:
+            return [r.kind for r in client.progress_reports["catch-up"]][-1:] == ["end"]
+
+        await until(caught_up, "the catch-up's progress to end")
+        assert client.progress_reports["catch-up"][0].kind == "begin"
+        assert "2 transcript files" in client.progress_reports["catch-up"][0].title
 
         async def both_recorded() -> bool:
             stats = await client.call(p.STATS)

@@ -17,6 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -124,6 +125,8 @@ class Capture:
                 if self.lock.try_acquire():
                     try:
                         self._capture()
+                    except CancelledError:  # a write the closing server will not run
+                        return
                     except Exception:  # a bug must not end capture for good
                         if self.stopping.is_set():
                             return  # the server is closing its database under us
