@@ -35,7 +35,6 @@ def is_transcript(path: Path) -> bool:
 class FileTail:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.format: str | None = None
         self.reader: Reader | None = None
         self.not_ours = False  # a file of a format we do not capture
         self.seen = (0, 0)  # size and mtime when last read
@@ -131,7 +130,7 @@ class FileTail:
                     if name not in READERS:
                         self.not_ours = True
                         return False
-                    self.format, self.reader = name, READERS[name](self.path)
+                    self.reader = READERS[name](self.path)
                     return True
         self.not_ours = len(self.early) >= DETECT_LINES
         return False

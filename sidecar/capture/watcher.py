@@ -107,13 +107,11 @@ class Capture:
         self.warned: set[Path] = set()
         self.live: set[Path] = set()  # grown while watched: likely to grow again, so kept
         self.retry: set[Path] = set()  # their write failed: read again from the start
-        self.thread: threading.Thread | None = None
 
     # -- lifetime ---------------------------------------------------------------------
 
     def start(self) -> None:
-        self.thread = threading.Thread(target=self.run, name="agent-history-capture", daemon=True)
-        self.thread.start()
+        threading.Thread(target=self.run, name="agent-history-capture", daemon=True).start()
 
     def stop(self) -> None:
         self.stopping.set()
