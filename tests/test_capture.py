@@ -41,6 +41,12 @@ TOOL_PAIRS = CLAUDE / "d-kimuson__claude-code-viewer__1af7fc5e-8455-4414-9ccd-01
 PARENT = CLAUDE / "iansherr__claude-code-log__ef958aa1-0e93-49f0-bb71-150f63befcd1.jsonl"
 SUBAGENT = CLAUDE / "iansherr__claude-code-log__agent-a52886dc180afb356.jsonl"
 ROLLOUT = SAMPLES / "codex" / "lanegrid__agtrace__codex_session.jsonl"
+CODEX_ROLLOUT = (
+    SAMPLES
+    / "codex"
+    / "AcidicSoil__codex-session-view__rollout-2025-11-17T15-30-28-019a93b9-f380-7600-98ff-940e6b99603c.jsonl"
+)
+COMPACTED = CLAUDE / "entireio__cli__a6-e4c2a0fbd1-0-full.jsonl"
 # Fields a one-shot import and a capture must agree on (ids and seqs are minted anew).
 COMPARED = ("index", "role", "content", "toolCalls", "toolCallId", "agentName", "usage", "metadata")
 COMPARED += ("clientMessageId", "compacted", "createdAt")
@@ -94,6 +100,13 @@ def _unstructured(message: p.Message) -> dict[str, Any]:
     from sidecar.wire import unstructure
 
     value: dict[str, Any] = unstructure(message)
+    return value
+
+
+def _unstructured_session(session: p.Session) -> dict[str, Any]:
+    from sidecar.wire import unstructure
+
+    value: dict[str, Any] = unstructure(session)
     return value
 
 
@@ -191,13 +204,20 @@ def announced(client: HistoryClient) -> list[tuple[str, int]]:
     ]
 
 
-async def test_lines_written_progressively_arrive_in_order_as_a_one_shot_import_gives(tmp_path: Path) -> None:
-    lines = lines_of(TOOL_PAIRS)
-    expected = oneshot(tmp_path, (tmp_path / "copy" / "s.jsonl", b"".join(lines)))
+@pytest.mark.parametrize(
+    "sample",
+    [TOOL_PAIRS, COMPACTED, CODEX_ROLLOUT],
+    ids=["claude-code-tool-pairs", "claude-code-compaction", "codex"],
+)
+async def test_lines_written_progressively_arrive_in_order_as_a_one_shot_import_gives(
+    tmp_path: Path, sample: Path
+) -> None:
+    lines = lines_of(sample)
+    expected = oneshot(tmp_path, (tmp_path / "copy" / sample.name, b"".join(lines)))
     watched = tmp_path / "projects"
     watched.mkdir()
     async with sidecar(tmp_path / "history.db", watched) as client:
-        await write_slowly(watched / "project" / TOOL_PAIRS.name, lines)
+        await write_slowly(watched / "project" / sample.name, lines, per_second=100)
         await until_count(client, expected_total(expected))
         assert await steady(client) == expected_total(expected)
         got = await captured(client)
@@ -205,8 +225,14 @@ async def test_lines_written_progressively_arrive_in_order_as_a_one_shot_import_
         [session_id] = {session_id for session_id, _ in announced(client)}
         # Announced once each, in order, as they were captured.
         assert [index for _, index in announced(client)] == list(range(expected_total(expected)))
-        listed = (await client.call(p.LIST_SESSIONS, {}))["sessions"]
-        assert listed[0]["id"] == session_id and listed[0]["toolCallCount"] == 12
+        [session] = (await client.call(p.LIST_SESSIONS, {}))["sessions"]
+        store = Store(tmp_path / "oneshot" / "history.db")
+        try:
+            [alone] = list_sessions(store, p.ListSessionsParams()).sessions
+        finally:
+            store.close()
+        assert session["id"] == session_id and session["usage"] == _unstructured_session(alone)["usage"]
+        assert session["toolCallCount"] == alone.tool_call_count > 0
 
 
 async def test_a_half_written_line_waits_for_its_newline_and_a_malformed_line_is_counted(tmp_path: Path) -> None:

@@ -73,6 +73,15 @@ class FileTail:
             if not end:
                 size *= 2  # one line longer than a chunk (a huge tool result)
 
+    def read_last_line(self) -> None:
+        """Once the file is quiet, a last line without its newline, if it is a whole JSON
+        object (no prefix of one is): a whole-file import reads it too."""
+        data = self._bytes_from(self.offset)
+        if data.strip() and b"\n" not in data and json_row(data) is not None:
+            self.offset += len(data)
+            self.fingerprint = (self.fingerprint + data)[-FINGERPRINT:]
+            self._feed([data])
+
     def take(self, *, settled: bool) -> list[ImportedSession]:
         return [] if self.reader is None else self.reader.take(settled=settled)
 

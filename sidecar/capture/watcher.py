@@ -255,6 +255,8 @@ class Capture:
         quiet = [tail for tail, since in self.unsettled.items() if since <= deadline]
         for tail in quiet:
             del self.unsettled[tail]
+            with contextlib.suppress(OSError):
+                tail.read_last_line()
         self._write(quiet, settled=True)
         for tail in quiet:
             if tail.path not in self.live:  # read only to catch up: its reader can go
