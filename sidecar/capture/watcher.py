@@ -120,7 +120,7 @@ class Capture:
         """Capture until stopped: whenever this process holds the lock, else wait for it."""
         try:
             while not self.stopping.is_set():
-                if self.lock.try_acquire():
+                if self._lock_taken():
                     try:
                         self._capture()
                     except CancelledError:  # a write the closing server will not run
@@ -135,6 +135,14 @@ class Capture:
                 self.stopping.wait(RETRY_SECONDS)
         finally:
             self.lock.release()
+
+    def _lock_taken(self) -> bool:
+        try:
+            return self.lock.try_acquire()
+        except OSError as error:  # a database folder we may not write to
+            log.warning("live capture is off: cannot open %s: %s", self.lock.path, error.strerror or error)
+            self.stopping.set()
+            return False
 
     def _capture(self) -> None:
         roots = [root for root in self.config.roots if root.is_dir()]
