@@ -54,13 +54,21 @@ def _parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="what goes to stderr (default: warning)",
     )
+    serve.add_argument(
+        "--capture",
+        action="store_true",
+        help="follow the agents' transcript folders (~/.claude/projects, ~/.codex/sessions) unless the"
+        " client's initializationOptions.capture says otherwise (default: off)",
+    )
     add_sync_arguments(serve)
     # Internal: the sidecar starts these itself. No help= keeps them out of the command list.
     for internal in (commands.add_parser("index"), commands.add_parser("sync-worker")):
         db_argument(internal)
+    from .capture.command import add_command as add_watch_command
     from .terminal import add_commands
 
     add_commands(commands, db_argument)
+    add_watch_command(commands, db_argument)
     return parser
 
 
@@ -101,7 +109,7 @@ def _serve(args: argparse.Namespace) -> int:
     db_path = (args.db or default_db_path()).expanduser()
     if sys.stdin.isatty():
         print(started_by_hand(db_path), file=sys.stderr, flush=True)
-    code = serve(db_path)
+    code = serve(db_path, capture=args.capture)
     sys.stderr.flush()
     # Leave at once, even if a long database job is still unwinding on its thread:
     # every commit is already durable, and nothing uncommitted survives anyway.
@@ -154,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "index":
         return _index(args)
     os.umask(0o077)
+    if args.command == "watch":
+        from .capture.command import watch
+
+        return watch(args, (args.db or default_db_path()).expanduser())
     if args.command == "sync-worker":
         logging.basicConfig(stream=sys.stderr, level="WARNING", format="agent-history sync %(levelname)s: %(message)s")
         from .sync.worker import worker_main

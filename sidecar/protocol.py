@@ -248,6 +248,16 @@ class SyncOptions:
 
 
 @attrs.define(kw_only=True)
+class CaptureOptions:
+    """Addition: live capture. The folders are followed as the agents write them: each complete new line is imported (as `history/importTranscript` would, so nothing is imported twice), and one sidecar per database captures at a time."""
+
+    claude_code: bool = attrs.field(default=True, metadata={'json': 'claudeCode'})
+    codex: bool = attrs.field(default=True, metadata={'json': 'codex'})
+    paths: list[str] | None = attrs.field(default=None, metadata={'json': 'paths'})
+    polling: bool | None = attrs.field(default=None, metadata={'json': 'polling'})
+
+
+@attrs.define(kw_only=True)
 class InitializationOptions:
     """`initialize.initializationOptions`."""
 
@@ -261,6 +271,7 @@ class InitializationOptions:
     redact: bool = attrs.field(default=True, metadata={'json': 'redact'})
     encryption_key_file: str | None = attrs.field(default=None, metadata={'json': 'encryptionKeyFile'})
     sync: SyncOptions | None = attrs.field(default=None, metadata={'json': 'sync'})
+    capture: CaptureOptions | None = attrs.field(default=None, metadata={'json': 'capture'})
 
 
 @attrs.define(kw_only=True)
@@ -602,6 +613,14 @@ class SyncResult:
 
 
 @attrs.define(kw_only=True)
+class CaptureStats:
+    """Addition: what live capture has read."""
+
+    files: int = attrs.field(metadata={'json': 'files'})
+    skipped_lines: int = attrs.field(metadata={'json': 'skippedLines'})
+
+
+@attrs.define(kw_only=True)
 class StatsResult:
     """StatsResult"""
 
@@ -613,6 +632,7 @@ class StatsResult:
     db_bytes: int = attrs.field(metadata={'json': 'dbBytes'})
     schema_version: int = attrs.field(metadata={'json': 'schemaVersion'})
     redactions: dict[str, int] = attrs.field(metadata={'json': 'redactions'})
+    capture: CaptureStats | None = attrs.field(default=None, metadata={'json': 'capture'})
 
 
 @attrs.define(kw_only=True)

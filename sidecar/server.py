@@ -38,6 +38,7 @@ from pygls.protocol.json_rpc import RPCRequest
 
 from . import __version__, logs
 from . import protocol as p
+from .capture import Capture, CaptureConfig
 from .errors import HistoryError, InvalidParams, Problem, StorageError
 from .flow import Flow
 from .search import index as search_index
@@ -216,7 +217,7 @@ class HistoryProtocol(LanguageServerProtocol):
 class HistoryServer(LanguageServer):
     protocol: HistoryProtocol
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, *, capture: bool = False) -> None:
         super().__init__(
             "agent-history",
             __version__,
@@ -242,6 +243,8 @@ class HistoryServer(LanguageServer):
         self.active_work: set[Work] = set()
         self.indexer: search_index.Indexer | None = None
         self.sync_worker: SyncWorker | None = None
+        self.capture_by_default = capture  # `serve --capture`
+        self.capture: Capture | None = None
         self.background: set[asyncio.Task[Any]] = set()
         self.flow = Flow()
         self.shutdown_requested = False
@@ -311,11 +314,15 @@ class HistoryServer(LanguageServer):
             if work is not None:
                 self._end_work(work, token)
             if method in WRITES:
-                self.spawn(self.pump_changes())
-                if self.indexer is not None:
-                    self.indexer.wake()
-                if self.sync_worker is not None:
-                    self.spawn(self.sync_worker.wake())
+                self._after_write()
+
+    def _after_write(self) -> None:
+        """Announce, index and sync what may have just been committed."""
+        self.spawn(self.pump_changes())
+        if self.indexer is not None:
+            self.indexer.wake()
+        if self.sync_worker is not None:
+            self.spawn(self.sync_worker.wake())
 
     def _on_db_and_wait(self, step: Callable[[], T]) -> T:
         """Run a step of an operation IN_STEPS on the database thread, after what is queued there."""
@@ -436,12 +443,45 @@ class HistoryServer(LanguageServer):
         if options.retention is not None:
             self.spawn(self._retention_daily(options.retention))
         self.spawn(self._poll_changes())
+        capture = options.capture or (p.CaptureOptions() if self.capture_by_default else None)
+        if capture is not None and not options.read_only:
+            self._start_capture(CaptureConfig.from_options(capture), params.work_done_token)
+
+    def _start_capture(self, config: CaptureConfig, token: Any) -> None:
+        """Follow the transcript folders on a thread of its own; its writes take their turn
+        on the database thread, and are announced like any other."""
+        loop = asyncio.get_running_loop()
+        last_report = [0.0]
+
+        def progress(done: int, total: int) -> None:  # called on the capture thread
+            moment = time.monotonic()
+            if total == 0 or (0 < done < total and moment - last_report[0] < PROGRESS_INTERVAL):
+                return
+            last_report[0] = moment
+            title = f"agent-history: catching up with {total} transcript files"
+            value: dict[str, Any] = {"kind": "report", "message": f"{done}/{total}", "percentage": 100 * done // total}
+            if done == 0:
+                value = {"kind": "begin", "title": title, "cancellable": False, "percentage": 0}
+            elif done == total:
+                value = {"kind": "end"}
+            loop.call_soon_threadsafe(self._progress, token, value)
+
+        self.capture = Capture(
+            self.require_store(),
+            config,
+            run_step=self._on_db_and_wait,
+            on_written=lambda outcomes, files: loop.call_soon_threadsafe(self._after_write),
+            on_progress=progress,
+        )
+        self.capture.start()
 
     async def _shutdown(self, params: Any) -> None:
         # Requests read before it are answered first (pygls would cancel them).
         await self.flow.settle(FINISH_SECONDS, others=1)
         for task in list(self.background):
             task.cancel()
+        if self.capture is not None:
+            self.capture.stop()
         if self.indexer is not None:
             self.indexer.stop()
         if self.sync_worker is not None:
@@ -600,6 +640,8 @@ class HistoryServer(LanguageServer):
         """
         for work in self.active_work:
             work.cancel()
+        if self.capture is not None:
+            self.capture.stop()
         if self.indexer is not None:
             self.indexer.stop()
         if self.sync_worker is not None:
@@ -615,8 +657,8 @@ class HistoryServer(LanguageServer):
             thread.shutdown(wait=False, cancel_futures=True)
 
 
-def serve(db_path: Path) -> int:
-    server = HistoryServer(db_path)
+def serve(db_path: Path, *, capture: bool = False) -> int:
+    server = HistoryServer(db_path, capture=capture)
     code = 0
     try:
         asyncio.run(server.serve_stdio())

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from .. import protocol as p
 from . import NO_WORK, Store, Work
+from .captures import capture_totals
 from .changes import record_purged, record_session_change
 from .counters import refresh_counters
 from .database import Database
@@ -152,4 +153,10 @@ def stats(store: Store, params: None = None) -> p.StatsResult:
         db_bytes=db.file_bytes(),
         schema_version=db.schema_version,
         redactions=redaction_counts(db),
+        capture=_capture_stats(db),
     )
+
+
+def _capture_stats(db: Database) -> p.CaptureStats | None:
+    files, skipped = capture_totals(db)
+    return p.CaptureStats(files=files, skipped_lines=skipped) if files else None

@@ -45,6 +45,8 @@ class ImportedMessage:
     # says nothing of this machine's, which may number theirs alike (`u-1`, `u-2`, …).
     id: str | None = None
     compacted: bool = False
+    # Handed out to be written (live capture): a reader no longer changes it.
+    written: bool = False
 
 
 @attrs.define
@@ -165,8 +167,10 @@ def write_session(store: Store, encoded: EncodedSession) -> ImportOutcome:
     if change is p.SessionChange.CREATED:
         _insert_compactions_and_edits(db, session_id, session)
         found.append(encoded.session_redactions)
+    elif _add_compactions(db, session_id, session.compactions):
+        change = p.SessionChange.COMPACTED
     record_redactions(db, sum(found, Counter[str]()))
-    if new or change is p.SessionChange.CREATED:  # else nothing changed: no recount, no notice
+    if new or change is not p.SessionChange.UPDATED:  # else nothing changed: no recount, no notice
         refresh_counters(db, session_id)
         written = load_session(db, session_id)
         record_session_change(db, written, change)
@@ -231,6 +235,28 @@ def _insert(db: Database, session_id: str, rows: list[list[Any]]) -> None:
         (next_index + len(rows), updated_at, session_id),
     )
     record_appended(db, session_id, project_id, first_seq, last_seq)
+
+
+def _add_compactions(db: Database, session_id: str, compactions: list[tuple[str, int, str]]) -> bool:
+    """Compactions of a source that grew since it was imported: the ones not recorded yet
+    are, and the messages they cover become compacted. Whether there was any."""
+    added = False
+    for summary, through_index, created_at in compactions:
+        if db.one(
+            "SELECT 1 FROM compactions WHERE session_id = ? AND through_index = ? AND created_at = ?",
+            (session_id, through_index, created_at),
+        ):
+            continue
+        db.execute(
+            "INSERT INTO compactions (session_id, summary, through_index, created_at) VALUES (?, ?, ?, ?)",
+            (session_id, summary, through_index, created_at),
+        )
+        db.execute(
+            "UPDATE messages SET compacted = 1 WHERE session_id = ? AND compacted = 0 AND idx <= ?",
+            (session_id, through_index),
+        )
+        added = True
+    return added
 
 
 def _insert_compactions_and_edits(db: Database, session_id: str, session: ImportedSession) -> None:

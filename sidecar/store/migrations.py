@@ -164,6 +164,18 @@ MIGRATIONS: list[Migration] = [
     """,
     # 7: previews and newest-message times (a function: it reads messages to fill them).
     _add_preview_and_last_message,
+    # 8: the transcript files live capture has read (sidecar.capture): their size and mtime
+    # when last read whole, to catch up at start with only what changed, and the lines of
+    # each that could not be read.
+    """
+    CREATE TABLE capture_files (
+        path TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        skipped_lines INTEGER NOT NULL,
+        captured_at TEXT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

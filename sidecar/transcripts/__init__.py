@@ -2,7 +2,10 @@
 
 Each format is a module with `read(path) -> Transcript`; `importer.py` finds the files,
 tells the formats apart and writes what they read through the storage core. Readers never
-write: a line they cannot use is counted, never fatal.
+write: a line they cannot use is counted, never fatal. The agents' own formats also have a
+`Reader` fed one row at a time, for live capture (sidecar.capture): it hands out the
+messages read since it last did, keeping back the last one while more rows may still add
+to it.
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import orjson
 
 from .. import protocol as p
-from ..store.imports import ImportedSession
+from ..store.imports import ImportedMessage, ImportedSession
+
+Compaction = tuple[str, int, str]  # (summary, through_index, created_at)
 
 # The contract's bound on one call's token counts, which keeps a session's sums exact.
 MAX_TOKENS: int = attrs.fields(p.Usage).prompt_tokens.metadata["maximum"]
@@ -27,6 +32,45 @@ MAX_TOKENS: int = attrs.fields(p.Usage).prompt_tokens.metadata["maximum"]
 class Transcript:
     sessions: list[ImportedSession] = attrs.Factory(list)
     skipped_lines: int = 0  # not JSON, not an object, or missing what its kind needs
+
+
+class Reader(Protocol):
+    """A transcript read as it grows: rows in, new messages out."""
+
+    skipped_lines: int
+
+    def feed(self, row: dict[str, Any] | None) -> None:
+        """One row of the file (None: a line that is not a JSON object)."""
+
+    def take(self, *, settled: bool) -> list[ImportedSession]:
+        """The sessions with what was read since the last take (only new messages and
+        compactions). Unless `settled`, a last message that later rows may still add to is
+        kept for the next take."""
+
+
+def read_with(reader: Reader, path: Path) -> Transcript:
+    """A whole file at once, through its format's Reader."""
+    for row in json_lines(path):
+        reader.feed(row)
+    return Transcript(reader.take(settled=True), reader.skipped_lines)
+
+
+@attrs.define
+class Taken:
+    """How much of one session a Reader has handed out."""
+
+    messages: int = 0
+    compactions: int = 0
+
+    def take(
+        self, messages: list[ImportedMessage], compactions: list[Compaction], end: int
+    ) -> tuple[list[ImportedMessage], list[Compaction]]:
+        """The messages up to `end` and the compactions not handed out yet, marked written."""
+        new, new_compactions = messages[self.messages : end], compactions[self.compactions :]
+        for message in new:
+            message.written = True
+        self.messages, self.compactions = max(self.messages, end), len(compactions)
+        return new, new_compactions
 
 
 class Malformed(Exception):
@@ -55,14 +99,17 @@ def json_lines(path: Path) -> Iterator[dict[str, Any] | None]:
     """Each line's JSON object, or None for a line that is not one (blank lines skipped)."""
     with path.open("rb") as lines:
         for line in lines:
-            if not line.strip():
-                continue
-            try:
-                value = _loads(line)
-            except ValueError:  # invalid JSON or invalid UTF-8
-                yield None
-                continue
-            yield value if isinstance(value, dict) else None
+            if line.strip():
+                yield json_row(line)
+
+
+def json_row(line: bytes) -> dict[str, Any] | None:
+    """A line's JSON object, or None when it is not one."""
+    try:
+        value = _loads(line)
+    except ValueError:  # invalid JSON or invalid UTF-8
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def stamp(text: Any) -> str:

@@ -26,7 +26,7 @@ import attrs
 
 from .. import protocol as p
 from ..store.imports import ImportedMessage, ImportedSession
-from . import Malformed, Transcript, json_lines, stamp, text_of, token_count
+from . import Compaction, Malformed, Taken, Transcript, read_with, stamp, text_of, token_count
 
 FORMAT = "claude-code"
 MESSAGE_ROWS = ("user", "assistant")
@@ -45,37 +45,56 @@ class _Session:
     by_api_id: dict[str, ImportedMessage] = attrs.Factory(dict)
     uuids: set[str] = attrs.Factory(set)
     summaries: dict[str, str] = attrs.Factory(dict)
-    compactions: list[tuple[str, int, str]] = attrs.Factory(list)
+    compactions: list[Compaction] = attrs.Factory(list)
     cwd: str | None = None
     model: str | None = None
     version: str | None = None
     git_branch: str | None = None
     first: str | None = None
     last: str | None = None
+    # Where the assistant message that later rows may still add to sits (None: a prompt
+    # came after it): Claude Code writes one row per content block, and the results of
+    # an answer's first tool calls may come before its last blocks.
+    open_at: int | None = None
+    taken: Taken = attrs.Factory(Taken)
+
+
+class Reader:
+    """A Claude Code file's rows, one at a time (see transcripts.Reader)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.meta = _agent_meta(path)
+        self.sessions: dict[str, _Session] = {}
+        self.summaries: dict[str, str] = {}
+        self.skipped_lines = 0
+
+    def feed(self, row: dict[str, Any] | None) -> None:
+        if row is None:
+            self.skipped_lines += 1
+            return
+        try:
+            if row.get("type") == "summary":
+                self.summaries[str(row["leafUuid"])] = str(row["summary"])
+            elif row.get("type") in MESSAGE_ROWS:
+                source_id = str(row["sessionId"])
+                session = self.sessions.setdefault(source_id, _Session(source_id))
+                _take(session, row, self.meta)
+        except (Malformed, KeyError, TypeError, ValueError, AttributeError):
+            self.skipped_lines += 1
+
+    def take(self, *, settled: bool) -> list[ImportedSession]:
+        taken = []
+        for session in self.sessions.values():
+            end = len(session.messages) if settled or session.open_at is None else session.open_at
+            messages, compactions = session.taken.take(session.messages, session.compactions, end)
+            if messages or compactions:
+                taken.append(_imported(session, messages, compactions, self.summaries, self.path, self.meta))
+        return taken
 
 
 def read(path: Path) -> Transcript:
-    transcript = Transcript()
-    sessions: dict[str, _Session] = {}
-    summaries: dict[str, str] = {}
-    meta = _agent_meta(path)
-    for row in json_lines(path):
-        if row is None:
-            transcript.skipped_lines += 1
-            continue
-        try:
-            if row.get("type") == "summary":
-                summaries[str(row["leafUuid"])] = str(row["summary"])
-            elif row.get("type") in MESSAGE_ROWS:
-                source_id = str(row["sessionId"])
-                session = sessions.setdefault(source_id, _Session(source_id))
-                _take(session, row, meta)
-        except (Malformed, KeyError, TypeError, ValueError, AttributeError):
-            transcript.skipped_lines += 1
-    for session in sessions.values():
-        if session.messages:
-            transcript.sessions.append(_imported(session, summaries, path, meta))
-    return transcript
+    return read_with(Reader(path), path)
 
 
 def _agent_meta(path: Path) -> dict[str, Any]:
@@ -103,6 +122,7 @@ def _take(session: _Session, row: dict[str, Any], meta: dict[str, Any]) -> None:
     if row["type"] == "assistant":
         _take_assistant(session, row, message, created_at, agent)
     elif row.get("isCompactSummary"):
+        session.open_at = None
         if session.messages:
             for earlier in session.messages:
                 earlier.compacted = True
@@ -128,6 +148,9 @@ def _take_user(
     text = text_of([b for b in blocks if not (isinstance(b, dict) and b.get("type") == "tool_result")])
     metadata = {"isMeta": True} if row.get("isMeta") else None
     if text:
+        # A prompt ends the answer before it; tool results do not: the answer's later
+        # blocks (parallel calls) may come after the results of its first ones.
+        session.open_at = None
         client_id = uuid if not results else uuid + ":text"
         session.messages.append(
             ImportedMessage(
@@ -158,11 +181,15 @@ def _take_assistant(
 ) -> None:
     api_id = str(message.get("id") or row["uuid"])
     imported = session.by_api_id.get(api_id)
-    if imported is None:
+    # A block that comes after its message was already written (live capture, after a long
+    # pause) starts a message of its own: the written one cannot change.
+    continued = imported is not None and imported.written
+    if imported is None or continued:
         imported = ImportedMessage(
             p.MessageInput(role=p.Role.ASSISTANT, agent_name=agent, client_message_id=str(row["uuid"])), created_at
         )
         session.by_api_id[api_id] = imported
+        session.open_at = len(session.messages)
         session.messages.append(imported)
     model = message.get("model")
     if model and model != "<synthetic>":
@@ -181,7 +208,9 @@ def _take_assistant(
     if row.get("isApiErrorMessage"):
         target.metadata = {**(target.metadata or {}), "isApiErrorMessage": True}
     usage = message.get("usage")
-    if isinstance(usage, dict):  # every row of one API call repeats it; the last is final
+    # Every row of one API call repeats it; the last is final. A continuation leaves it to
+    # the part written first, so the call is counted once.
+    if isinstance(usage, dict) and not continued:
         target.usage = p.Usage(
             prompt_tokens=token_count(usage.get("input_tokens")),
             completion_tokens=token_count(usage.get("output_tokens")),
@@ -197,7 +226,14 @@ def _add_metadata(message: p.MessageInput, key: str, text: str) -> None:
     message.metadata = metadata
 
 
-def _imported(session: _Session, summaries: dict[str, str], path: Path, meta: dict[str, Any]) -> ImportedSession:
+def _imported(
+    session: _Session,
+    messages: list[ImportedMessage],
+    compactions: list[Compaction],
+    summaries: dict[str, str],
+    path: Path,
+    meta: dict[str, Any],
+) -> ImportedSession:
     titles = [summary for leaf, summary in summaries.items() if leaf in session.uuids]
     is_agent_file = all(m.message.agent_name for m in session.messages)  # only a sub-agent's rows
     key = f"{FORMAT}:{session.source_id}"
@@ -213,7 +249,7 @@ def _imported(session: _Session, summaries: dict[str, str], path: Path, meta: di
     return ImportedSession(
         key=f"{key}:{path.stem}" if is_agent_file else key,
         kind="subagent" if is_agent_file else "agent",
-        messages=session.messages,
+        messages=messages,
         created_at=session.first,
         updated_at=session.last,
         project_id=session.cwd,
@@ -222,5 +258,5 @@ def _imported(session: _Session, summaries: dict[str, str], path: Path, meta: di
         model=session.model,
         parent_key=key if is_agent_file else None,
         metadata=metadata,
-        compactions=session.compactions,
+        compactions=compactions,
     )

@@ -27,7 +27,7 @@ import attrs
 
 from .. import protocol as p
 from ..store.imports import ImportedMessage, ImportedSession
-from . import Malformed, Transcript, json_lines, stamp, text_of, token_count
+from . import Compaction, Malformed, Taken, Transcript, read_with, stamp, text_of, token_count
 
 FORMAT = "codex"
 ROLES = {"user": p.Role.USER, "assistant": p.Role.ASSISTANT, "developer": p.Role.SYSTEM, "system": p.Role.SYSTEM}
@@ -49,7 +49,7 @@ class _Rollout:
     source_id: str | None = None
     meta: dict[str, Any] = attrs.Factory(dict)
     messages: list[ImportedMessage] = attrs.Factory(list)
-    compactions: list[tuple[str, int, str]] = attrs.Factory(list)
+    compactions: list[Compaction] = attrs.Factory(list)
     model: str | None = None
     thinking: list[str] = attrs.Factory(list)
     totals: dict[str, int] = attrs.Factory(lambda: dict.fromkeys(USAGE_KEYS, 0))
@@ -57,21 +57,38 @@ class _Rollout:
     unassigned: dict[str, int] = attrs.Factory(lambda: dict.fromkeys(USAGE_KEYS, 0))
     first: str | None = None
     last: str | None = None
+    # The latest assistant message: token counts that follow are its usage, so it (and
+    # what comes after it) is kept back until a newer one starts.
+    open_at: int | None = None
+    taken: Taken = attrs.Factory(Taken)
+
+
+class Reader:
+    """A rollout's rows, one at a time (see transcripts.Reader)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rollout = _Rollout()
+        self.skipped_lines = 0
+
+    def feed(self, row: dict[str, Any] | None) -> None:
+        if row is None:
+            self.skipped_lines += 1
+            return
+        try:
+            _take(self.rollout, row)
+        except (Malformed, KeyError, TypeError, ValueError, AttributeError):
+            self.skipped_lines += 1
+
+    def take(self, *, settled: bool) -> list[ImportedSession]:
+        rollout = self.rollout
+        end = len(rollout.messages) if settled or rollout.open_at is None else rollout.open_at
+        messages, compactions = rollout.taken.take(rollout.messages, rollout.compactions, end)
+        return [_imported(rollout, messages, compactions, self.path)] if messages or compactions else []
 
 
 def read(path: Path) -> Transcript:
-    transcript, rollout = Transcript(), _Rollout()
-    for row in json_lines(path):
-        if row is None:
-            transcript.skipped_lines += 1
-            continue
-        try:
-            _take(rollout, row)
-        except (Malformed, KeyError, TypeError, ValueError, AttributeError):
-            transcript.skipped_lines += 1
-    if rollout.messages:
-        transcript.sessions.append(_imported(rollout, path))
-    return transcript
+    return read_with(Reader(path), path)
 
 
 def _take(rollout: _Rollout, row: dict[str, Any]) -> None:
@@ -122,6 +139,8 @@ def _take_item(rollout: _Rollout, item: dict[str, Any], created_at: str) -> None
         message.metadata = {"thinking": "\n\n".join(rollout.thinking)}
         rollout.thinking = []
     message.client_message_id = f"{created_at}:{len(rollout.messages)}"
+    if message.role is p.Role.ASSISTANT:
+        rollout.open_at = len(rollout.messages)
     rollout.messages.append(ImportedMessage(message, created_at))
     _assign_usage(rollout)
 
@@ -178,9 +197,11 @@ def _take_usage(rollout: _Rollout, payload: dict[str, Any]) -> None:
 def _assign_usage(rollout: _Rollout) -> None:
     """Add the usage counted so far to the latest assistant message, if there is one."""
     growth = rollout.unassigned
-    target = next((m.message for m in reversed(rollout.messages) if m.message.role is p.Role.ASSISTANT), None)
-    if target is None or not any(growth.values()):
+    latest = next((m for m in reversed(rollout.messages) if m.message.role is p.Role.ASSISTANT), None)
+    # Already written (live capture, after a long tool run): it waits for the next message.
+    if latest is None or latest.written or not any(growth.values()):
         return
+    target = latest.message
     rollout.unassigned = dict.fromkeys(USAGE_KEYS, 0)
     usage = target.usage or p.Usage(
         prompt_tokens=0, completion_tokens=0, cache_read_tokens=0, cache_creation_tokens=0, thinking_tokens=0
@@ -194,7 +215,9 @@ def _assign_usage(rollout: _Rollout) -> None:
     )
 
 
-def _imported(rollout: _Rollout, path: Path) -> ImportedSession:
+def _imported(
+    rollout: _Rollout, messages: list[ImportedMessage], compactions: list[Compaction], path: Path
+) -> ImportedSession:
     source_id = rollout.source_id or path.stem
     meta = rollout.meta
     metadata: dict[str, Any] = {"source": FORMAT, "sourceSessionId": source_id}
@@ -205,12 +228,12 @@ def _imported(rollout: _Rollout, path: Path) -> ImportedSession:
     return ImportedSession(
         key=f"{FORMAT}:{source_id}",
         kind="agent",
-        messages=rollout.messages,
+        messages=messages,
         created_at=rollout.first,
         updated_at=rollout.last,
         project_id=meta.get("cwd"),
         agent_name="codex",
         model=rollout.model,
         metadata=metadata,
-        compactions=rollout.compactions,
+        compactions=compactions,
     )

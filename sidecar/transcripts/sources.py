@@ -3,26 +3,18 @@ file is of the format a user asked for."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .. import protocol as p
 from ..errors import invalid
 from .importer import detect, transcript_files
-
-# (environment variable that moves the agent's home, its default home, the transcripts below it)
-DEFAULT_SOURCES = (("CLAUDE_CONFIG_DIR", "~/.claude", "projects"), ("CODEX_HOME", "~/.codex", "sessions"))
-
-
-def default_sources() -> list[Path]:
-    """Where Claude Code and Codex keep their transcripts on this machine (whether or not there)."""
-    return [Path(os.environ.get(variable) or home).expanduser() / below for variable, home, below in DEFAULT_SOURCES]
+from .locations import default_locations
 
 
 def existing(named: list[Path]) -> tuple[list[Path], list[Path]]:
     """The paths to import (the named ones, else the default sources) that exist, and the
     named ones that do not. Nothing at all to import is an error naming `path`."""
-    candidates = [path.expanduser() for path in named] or default_sources()
+    candidates = [path.expanduser() for path in named] or list(default_locations().values())
     found = [path for path in candidates if path.exists()]
     if not found:
         wanted = " or ".join(str(path) for path in candidates)

@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as vscode from "vscode";
 import { LanguageClient, LanguageClientOptions, ServerOptions } from "vscode-languageclient/node";
+import { captureOptions } from "./capture";
 import { HistoryClient } from "./history";
 import type { ExportFormat, SearchHit, Session, SyncOptions } from "./protocol";
 
@@ -185,16 +186,30 @@ async function exportSession(history: HistoryClient, sessionId: string): Promise
   }
 }
 
+/** Say once (per machine) that transcripts are captured, and how to stop it. */
+function announceCapture(context: vscode.ExtensionContext, folders: string[]): void {
+  const key = "agentHistory.captureAnnounced";
+  if (!context.globalState.get<boolean>(key)) {
+    void context.globalState.update(key, true);
+    void vscode.window.showInformationMessage(
+      `Agent History keeps the transcripts in ${folders.join(" and ")} as they are written, ` +
+        "so they outlive the agents' own clean-up. The setting agentHistory.capture turns this off.",
+    );
+  }
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<AgentHistoryApi> {
   const { command, args } = sidecarCommand();
   const databasePath = vscode.workspace.getConfiguration("agentHistory").get<string>("databasePath");
   const sync = vscode.workspace.getConfiguration("agentHistory").get<SyncOptions | null>("sync");
+  const capture = captureOptions(vscode.workspace.getConfiguration("agentHistory").get<boolean>("capture") ?? true);
   const serverOptions: ServerOptions = { command, args };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [], // a sidecar, not a language server: no documents
     initializationOptions: {
       ...(databasePath ? { dbPath: databasePath } : {}),
       ...(sync?.url ? { sync } : {}),
+      ...(capture ? { capture: capture.options } : {}),
       projectId: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
     },
     outputChannelName: "Agent History",
@@ -203,6 +218,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
   language = new LanguageClient("agentHistory", "Agent History", serverOptions, clientOptions);
   await language.start();
   const history = new HistoryClient(language);
+  if (capture) {
+    announceCapture(context, capture.folders);
+  }
 
   const view = new SessionsView(history);
   const transcripts = new Transcripts(history);

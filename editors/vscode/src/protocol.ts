@@ -261,6 +261,8 @@ export interface InitializationOptions {
   encryptionKeyFile?: string | null;
   /** Addition: keep this history in sync with a Turso Cloud database or any server speaking Turso's sync protocol. Without it nothing leaves this machine. */
   sync?: SyncOptions | null;
+  /** Addition: follow the agents' transcript folders and import what they write as they write it (see CaptureOptions). `serve --capture` turns it on with the defaults when this is absent. */
+  capture?: CaptureOptions | null;
 }
 
 /** `capabilities.experimental.history` in the initialize result. */
@@ -624,6 +626,8 @@ export interface StatsResult {
   schemaVersion: number;
   /** Addition: how many credentials of each kind (aws-access-key, github-token, private-key, url-password, password, secret, token, authorization, …) were masked at ingest. */
   redactions: Record<string, number>;
+  /** Addition: what live capture has read (absent when it never ran on this database). */
+  capture?: CaptureStats | null;
 }
 
 export interface ExportSessionResult {
@@ -658,6 +662,26 @@ export interface DidChangeSessionParams {
   change: SessionChange;
   /** The session after the change (for `deleted`, as it was). */
   session: Session;
+}
+
+/** Addition: live capture. The folders are followed as the agents write them: each complete new line is imported (as `history/importTranscript` would, so nothing is imported twice), and one sidecar per database captures at a time. */
+export interface CaptureOptions {
+  /** Follow Claude Code's transcripts: `$CLAUDE_CONFIG_DIR/projects`, else `~/.claude/projects`. */
+  claudeCode?: boolean | null;
+  /** Follow Codex's rollouts: `$CODEX_HOME/sessions`, else `~/.codex/sessions`. */
+  codex?: boolean | null;
+  /** More folders of Claude Code or Codex transcripts to follow. */
+  paths?: string[] | null;
+  /** Poll the folders instead of waiting for file events (default: only where events cannot be had, such as network filesystems; `$AGENT_HISTORY_CAPTURE_POLLING=1` forces it). */
+  polling?: boolean | null;
+}
+
+/** Addition: what live capture has read. */
+export interface CaptureStats {
+  /** Transcript files live capture has read whole. */
+  files: number;
+  /** Lines of those files that could not be read (not JSON, or missing what their kind needs), all files together; `agent-history watch` names them per file. */
+  skippedLines: number;
 }
 
 /** Every request: method -> [params, result]. */
