@@ -4,7 +4,7 @@
 -- ui-select is registered.
 local M = {}
 
-local LABEL_WIDTH = 72
+local LABEL_WIDTH, PROJECT_WIDTH = 56, 20
 
 --- Seconds since the epoch of an ISO 8601 UTC time (`2026-11-22T03:11:00.123Z`).
 function M.epoch(iso)
@@ -59,7 +59,7 @@ function M.session_label(session, now)
   local parts = { M.name(session) }
   local project = present(session.projectId)
   if project then
-    table.insert(parts, vim.fn.fnamemodify((project:gsub("/$", "")), ":t"))
+    table.insert(parts, shorten(vim.fn.fnamemodify((project:gsub("/$", "")), ":t"), PROJECT_WIDTH))
   end
   table.insert(parts, M.relative(present(session.lastMessageAt) or session.updatedAt, now))
   return table.concat(parts, " · ")
@@ -113,7 +113,7 @@ end
 --- A search hit: its label and the byte ranges of its matches within the label.
 function M.hit_item(hit)
   local session = present(hit.sessionTitle) or present(hit.sessionPreview) or hit.sessionId
-  local prefix = string.format("%s · %s #%d: ", shorten(session, 40), hit.role, hit.index)
+  local prefix = string.format("%s · %s #%d: ", shorten(session, 28), hit.role, hit.index)
   local text, marks = M.snippet(hit.snippet or "", hit.highlights)
   for _, mark in ipairs(marks) do
     mark[1], mark[2] = mark[1] + #prefix, mark[2] + #prefix
