@@ -49,6 +49,7 @@ def finished(nvim: subprocess.Popen[bytes], exchange: Path) -> dict[str, Any]:
     finally:
         if nvim.poll() is None:
             nvim.kill()
+    assert (exchange / "results.json").exists(), f"Neovim quit ({nvim.returncode}) without results: {output}"
     results: dict[str, Any] = json.loads((exchange / "results.json").read_text())
     assert results.get("error") is None, results["error"] + output
     failed = [step for step in results["steps"] if not step["ok"]]
@@ -105,3 +106,13 @@ def test_the_help_tags_are_generated_from_the_help_file(tmp_path: Path) -> None:
     helptags = [NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-c", f"helptags {tmp_path}", "-c", "q"]
     subprocess.run(helptags, check=True)
     assert (tmp_path / "tags").read_text() == (PLUGIN / "doc" / "tags").read_text()
+
+
+SNACKS = Path(os.environ.get("AH_SNACKS", "/tmp/snacks.nvim"))
+
+
+@pytest.mark.skipif(not (SNACKS / "lua" / "snacks").is_dir(), reason="snacks.nvim is not at $AH_SNACKS")
+def test_with_snacks_search_uses_its_picker_with_highlighted_matches_and_a_transcript_preview(
+    db_path: Path, tmp_path: Path
+) -> None:
+    run_script("snacks.lua", db_path, tmp_path, AH_SNACKS=str(SNACKS))

@@ -40,7 +40,7 @@ H.run(function()
     choose(items[1])
   end
   vim.cmd("AgentHistory sessions")
-  local project = vim.fn.fnamemodify(vim.fn.getcwd(), ":t")
+  local project = vim.fn.strcharpart(vim.fn.fnamemodify(vim.fn.getcwd(), ":t"), 0, 19) .. "…" -- 20 columns at most
   H.step("sessions read title ?? preview · project · time", vim.tbl_contains(labels, "Fix the parser · " .. project .. " · just now")
     and vim.tbl_contains(labels, "Why does the parser choke on tabs? · " .. project .. " · just now"), labels)
   local two_hours_ago = os.date("!%Y-%m-%dT%H:%M:%S.000Z", os.time() - 7300)
@@ -60,7 +60,7 @@ H.run(function()
   end, 100)
   vim.cmd("AgentHistory search choke")
   H.step("search items name the session, role and index, without **", labels[1]
-    == "Why does the parser choke on tabs? · user #0: Why does the parser choke on tabs?", labels)
+    == "Why does the parser choke o… · user #0: Why does the parser choke on tabs?", labels)
   H.check("the matches' ranges come from highlights", function()
     local result = history.request("history/searchMessages", { query = "choke" })
     local text, marks = picker.hit_item(result.hits[1])

@@ -12,6 +12,8 @@ local defaults = {
   cmd = nil,
   -- initializationOptions for the sidecar (dbPath, projectId, readOnly, retention, …).
   init_options = {},
+  -- "auto": snacks.picker when installed, else vim.ui.select; "select": always vim.ui.select.
+  picker = "auto",
 }
 
 M.config = vim.deepcopy(defaults)

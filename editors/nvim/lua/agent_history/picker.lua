@@ -1,7 +1,8 @@
 -- Pickers: sessions as `title ?? preview ?? id · project · 2h ago`, search hits as
 -- `session · role #index: snippet` with the matched words as ranges, never raw `**`.
--- They go through vim.ui.select, so telescope, fzf-lua or snacks replace it when their
--- ui-select is registered.
+-- With snacks.nvim installed: snacks.picker, matches highlighted, the transcript as the
+-- preview. Else vim.ui.select (which telescope or fzf-lua replace when their ui-select
+-- is registered). setup{ picker = "select" } always uses vim.ui.select.
 local M = {}
 
 local LABEL_WIDTH, PROJECT_WIDTH = 56, 20
@@ -121,33 +122,81 @@ function M.hit_item(hit)
   return prefix .. text, marks
 end
 
-function M.sessions(sessions, on_choice)
-  local now = os.time()
-  vim.ui.select(sessions, {
-    prompt = "Agent History sessions",
-    kind = "agent_history.session",
-    format_item = function(session)
-      return M.session_label(session, now)
+--- The label's pieces for snacks: plain text and the matches in `Search`.
+function M.segments(text, marks)
+  local pieces, at = {}, 0
+  for _, mark in ipairs(marks or {}) do
+    table.insert(pieces, { text:sub(at + 1, mark[1]) })
+    table.insert(pieces, { text:sub(mark[1] + 1, mark[2]), "Search" })
+    at = mark[2]
+  end
+  table.insert(pieces, { text:sub(at + 1) })
+  return pieces
+end
+
+local function snacks()
+  if require("agent_history").config.picker == "select" then
+    return nil
+  end
+  local ok, module = pcall(require, "snacks")
+  return ok and type(module) == "table" and module.picker and module or nil
+end
+
+local function transcript_preview(ctx)
+  local export = require("agent_history").request("history/exportSession", {
+    sessionId = ctx.item.session_id,
+    format = "markdown",
+  })
+  ctx.preview:reset()
+  ctx.preview:set_lines(vim.split(export and export.content or "", "\n", { plain = true }))
+  ctx.preview:highlight({ ft = "markdown" })
+end
+
+--- Pick one of `entries` ({text, marks?, session_id, value}); on_choice(value).
+function M.pick(title, entries, on_choice)
+  local Snacks = snacks()
+  if Snacks then
+    return Snacks.picker.pick({
+      title = title,
+      items = entries,
+      format = function(item)
+        return M.segments(item.text, item.marks)
+      end,
+      preview = transcript_preview,
+      confirm = function(picker, item)
+        picker:close()
+        if item then
+          on_choice(item.value)
+        end
+      end,
+    })
+  end
+  vim.ui.select(entries, {
+    prompt = title,
+    format_item = function(entry)
+      return entry.text
     end,
-  }, function(session)
-    if session then
-      on_choice(session)
+  }, function(entry)
+    if entry then
+      on_choice(entry.value)
     end
   end)
 end
 
+function M.sessions(sessions, on_choice)
+  local now = os.time()
+  local entries = vim.tbl_map(function(session)
+    return { text = M.session_label(session, now), session_id = session.id, value = session }
+  end, sessions)
+  M.pick("Agent History sessions", entries, on_choice)
+end
+
 function M.hits(query, hits, on_choice)
-  vim.ui.select(hits, {
-    prompt = "Agent History: " .. query,
-    kind = "agent_history.hit",
-    format_item = function(hit)
-      return (M.hit_item(hit))
-    end,
-  }, function(hit)
-    if hit then
-      on_choice(hit)
-    end
-  end)
+  local entries = vim.tbl_map(function(hit)
+    local text, marks = M.hit_item(hit)
+    return { text = text, marks = marks, session_id = hit.sessionId, value = hit }
+  end, hits)
+  M.pick("Agent History: " .. query, entries, on_choice)
 end
 
 return M
