@@ -38,7 +38,10 @@ H.run(function()
     local buf = picker.preview and picker.preview.win.buf
     return buf and H.lines(buf):find("# Fix the parser", 1, true) ~= nil
   end, 20)
-  H.step("the preview is the transcript", previewed)
+  local preview = picker.preview.win.win
+  H.step("the preview is the transcript at the hit", previewed and vim.api.nvim_win_call(preview, function()
+    return vim.fn.getline(".")
+  end):find("^### 0%. User"))
   picker:action("confirm")
   H.step("confirming opens the transcript at the hit", vim.wait(5000, function()
     return vim.api.nvim_buf_get_name(0) == "agent-history://" .. session.id

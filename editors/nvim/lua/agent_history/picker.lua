@@ -147,12 +147,21 @@ local function transcript_preview(ctx)
     sessionId = ctx.item.session_id,
     format = "markdown",
   })
+  local lines = vim.split(export and export.content or "", "\n", { plain = true })
   ctx.preview:reset()
-  ctx.preview:set_lines(vim.split(export and export.content or "", "\n", { plain = true }))
+  ctx.preview:set_lines(lines)
   ctx.preview:highlight({ ft = "markdown" })
+  for number, line in ipairs(ctx.item.index and lines or {}) do
+    if line:find("^### " .. ctx.item.index .. "%. ") then
+      vim.api.nvim_win_set_cursor(ctx.win, { number, 0 })
+      return vim.api.nvim_win_call(ctx.win, function()
+        vim.cmd("normal! zt")
+      end)
+    end
+  end
 end
 
---- Pick one of `entries` ({text, marks?, session_id, value}); on_choice(value).
+--- Pick one of `entries` ({text, marks?, session_id, index?, value}); on_choice(value).
 function M.pick(title, entries, on_choice)
   local Snacks = snacks()
   if Snacks then
@@ -194,7 +203,7 @@ end
 function M.hits(query, hits, on_choice)
   local entries = vim.tbl_map(function(hit)
     local text, marks = M.hit_item(hit)
-    return { text = text, marks = marks, session_id = hit.sessionId, value = hit }
+    return { text = text, marks = marks, session_id = hit.sessionId, index = hit.index, value = hit }
   end, hits)
   M.pick("Agent History: " .. query, entries, on_choice)
 end
