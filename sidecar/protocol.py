@@ -29,11 +29,12 @@ class EditKind(enum.Enum):
 
 
 class UsageGroupBy(enum.Enum):
-    """How `history/getUsage` groups its figures. `agent` is the message's agentName, else the session's; `day` is the UTC day of the message."""
+    """How `history/getUsage` groups its figures. `agent` is the message's agentName, else the session's; `day` is the UTC day of the message; `project` is the session's projectId (`none` when it has none)."""
     AGENT = "agent"
     MODEL = "model"
     DAY = "day"
     SESSION = "session"
+    PROJECT = "project"
 
 
 class SessionChange(enum.Enum):
@@ -63,18 +64,18 @@ class TranscriptFormat(enum.Enum):
 
 @attrs.define(kw_only=True)
 class Usage:
-    """Token counts of one model call (non-negative integers; absent counts are 0)."""
+    """Token counts of one model call (non-negative integers up to 2^40, far above any model's window, so sums stay exact 64-bit integers; absent counts are 0)."""
 
-    prompt_tokens: int = attrs.field(default=0, metadata={'json': 'promptTokens', 'minimum': 0})
-    completion_tokens: int = attrs.field(default=0, metadata={'json': 'completionTokens', 'minimum': 0})
-    cache_read_tokens: int = attrs.field(default=0, metadata={'json': 'cacheReadTokens', 'minimum': 0})
-    cache_creation_tokens: int = attrs.field(default=0, metadata={'json': 'cacheCreationTokens', 'minimum': 0})
-    thinking_tokens: int = attrs.field(default=0, metadata={'json': 'thinkingTokens', 'minimum': 0})
+    prompt_tokens: int = attrs.field(default=0, metadata={'json': 'promptTokens', 'minimum': 0, 'maximum': 1099511627776})
+    completion_tokens: int = attrs.field(default=0, metadata={'json': 'completionTokens', 'minimum': 0, 'maximum': 1099511627776})
+    cache_read_tokens: int = attrs.field(default=0, metadata={'json': 'cacheReadTokens', 'minimum': 0, 'maximum': 1099511627776})
+    cache_creation_tokens: int = attrs.field(default=0, metadata={'json': 'cacheCreationTokens', 'minimum': 0, 'maximum': 1099511627776})
+    thinking_tokens: int = attrs.field(default=0, metadata={'json': 'thinkingTokens', 'minimum': 0, 'maximum': 1099511627776})
 
 
 @attrs.define(kw_only=True)
 class SessionUsage:
-    """Token counts summed over many messages."""
+    """Token counts summed over many messages (exact integers, not bounded like one call's Usage)."""
 
     prompt_tokens: int = attrs.field(default=0, metadata={'json': 'promptTokens', 'minimum': 0})
     completion_tokens: int = attrs.field(default=0, metadata={'json': 'completionTokens', 'minimum': 0})
@@ -230,7 +231,7 @@ class UsageGroup:
 class RetentionPolicy:
     """What to delete. Every limit is optional; a policy with none deletes nothing."""
 
-    max_age_days: float | None = attrs.field(default=None, metadata={'json': 'maxAgeDays', 'minimum': 0})
+    max_age_days: float | None = attrs.field(default=None, metadata={'json': 'maxAgeDays', 'minimum': 0, 'maximum': 1000000})
     max_sessions: int | None = attrs.field(default=None, metadata={'json': 'maxSessions', 'minimum': 0})
     max_sessions_per_project: int | None = attrs.field(default=None, metadata={'json': 'maxSessionsPerProject', 'minimum': 0})
     purge_compacted_older_than_days: float | None = attrs.field(default=None, metadata={'json': 'purgeCompactedOlderThanDays', 'minimum': 0})
@@ -449,7 +450,7 @@ class SetMetadataParams:
 class ApplyRetentionParams:
     """ApplyRetention params"""
 
-    max_age_days: float | None = attrs.field(default=None, metadata={'json': 'maxAgeDays', 'minimum': 0})
+    max_age_days: float | None = attrs.field(default=None, metadata={'json': 'maxAgeDays', 'minimum': 0, 'maximum': 1000000})
     max_sessions: int | None = attrs.field(default=None, metadata={'json': 'maxSessions', 'minimum': 0})
     max_sessions_per_project: int | None = attrs.field(default=None, metadata={'json': 'maxSessionsPerProject', 'minimum': 0})
     purge_compacted_older_than_days: float | None = attrs.field(default=None, metadata={'json': 'purgeCompactedOlderThanDays', 'minimum': 0})

@@ -12,11 +12,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from sidecar import protocol as p
 from sidecar.errors import InvalidParams
-from sidecar.store import Store, context, edits, export, messages, sessions
+from sidecar.store import Store, context, edits, export, messages, sessions, usage
 from sidecar.transcripts import importer
 from sidecar.wire import structure_params
 
@@ -261,6 +262,19 @@ def test_malformed_lines_are_skipped_and_counted(store: Store, tmp_path: Path) -
     result = run_import(store, broken)
     assert result.skipped_lines == 4
     assert result.sessions[0].message_count == claude_expected(source)["messages"]
+
+
+def test_a_token_count_past_the_bound_makes_its_line_malformed(store: Store, tmp_path: Path) -> None:
+    # Before: 2^63-1 from a transcript was stored, and the session's sums overflowed.
+    source = next(path for path in CLAUDE if "1af7fc5e" in path.name)
+    entries = rows(source)
+    hostile = next(r for r in entries if r.get("type") == "assistant" and r["message"].get("usage"))
+    hostile["message"]["usage"]["input_tokens"] = 2**63 - 1
+    broken = tmp_path / "hostile.jsonl"
+    broken.write_text("".join(json.dumps(r) + "\n" for r in entries))
+    assert run_import(store, broken).skipped_lines == 1
+    total = usage.get_usage(store, structure_params({}, p.GetUsageParams)).total
+    assert all(type(value) is int and value < 2**41 for value in attrs.astuple(total))
 
 
 def test_a_transcript_that_grew_adds_only_its_new_messages(store: Store, tmp_path: Path) -> None:

@@ -323,11 +323,15 @@ def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
     with contextlib.suppress(OSError):
         os.nice(10)  # background work: the sidecars' request paths come first
     key = load_key()  # handed over by the sidecar in the environment, never on the command line
-    history = Database(db_path, read_only=True, encryption_key=key)
-    index = open_index(db_path, encryption_key=key)
+    history: Database | None = None
+    index: Database | None = None
     try:
         while True:
             try:
+                # Opened in the loop: on a full disk the index cannot be created, and the
+                # indexer waits for space rather than dying and being restarted over and over.
+                history = history or Database(db_path, read_only=True, encryption_key=key)
+                index = index or open_index(db_path, encryption_key=key)
                 catch_up(history, index)
             except HistoryError as error:  # busy or full: try again on the next round
                 log.warning("search indexing deferred: %s", error.message)
@@ -337,8 +341,9 @@ def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
             if ready and not os.read(wakeups.fileno(), 4096):
                 return
     finally:
-        history.close()
-        index.close()
+        for database in (history, index):
+            if database is not None:
+                database.close()
 
 
 class Indexer:

@@ -135,6 +135,8 @@ def parse(query: str) -> list[Clause]:
             join_next = False
         else:
             clauses.append(Clause((term,), negated))
+    if not clauses:
+        raise invalid("query", "the query has no words to search for (punctuation alone is not searched)")
     if not any(not clause.negated for clause in clauses):
         raise invalid("query", "expected at least one word or phrase to find (exclusions alone match nothing)")
     return clauses

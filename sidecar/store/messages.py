@@ -30,7 +30,7 @@ from .records import (
     tool_calls_from_json,
     tool_calls_to_json,
 )
-from .redaction import record_redactions, redact_text, redact_value
+from .redaction import Redactor, record_redactions
 from .sessions import load_session
 
 INSERT_COLUMNS = (
@@ -65,17 +65,22 @@ class Prepared:
 
 
 def _redacted(message: p.MessageInput) -> tuple[p.MessageInput, Counter[str]]:
-    """The message with its credentials masked (the same object when it had none), and
-    how many of each kind were masked."""
-    found = Counter[str]()
-    content = None if message.content is None else redact_text(message.content, found)
-    code = None if message.code_excerpt is None else redact_text(message.code_excerpt, found)
+    """The message with its credentials masked in every text a reader sees (the same
+    object when it had none), and how many of each kind were masked."""
+    masker = Redactor()
+    content, code = masker.optional(message.content), masker.optional(message.code_excerpt)
+    agent_name, metadata = masker.optional(message.agent_name), masker.value(message.metadata)
     calls = message.tool_calls
     if calls is not None:
-        calls = [attrs.evolve(call, arguments=redact_value(call.arguments, found)) for call in calls]
-    if not found:
-        return message, found
-    return attrs.evolve(message, content=content, code_excerpt=code, tool_calls=calls), found
+        calls = [
+            attrs.evolve(call, name=masker.text(call.name), arguments=masker.value(call.arguments)) for call in calls
+        ]
+    if not masker.counts:
+        return message, masker.counts
+    masked = attrs.evolve(
+        message, content=content, code_excerpt=code, agent_name=agent_name, metadata=metadata, tool_calls=calls
+    )
+    return masked, masker.counts
 
 
 def prepare_rows(

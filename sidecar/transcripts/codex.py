@@ -27,7 +27,7 @@ import attrs
 
 from .. import protocol as p
 from ..store.imports import ImportedMessage, ImportedSession
-from . import Malformed, Transcript, json_lines, stamp, text_of
+from . import Malformed, Transcript, json_lines, stamp, text_of, token_count
 
 FORMAT = "codex"
 ROLES = {"user": p.Role.USER, "assistant": p.Role.ASSISTANT, "developer": p.Role.SYSTEM, "system": p.Role.SYSTEM}
@@ -168,7 +168,7 @@ def _take_usage(rollout: _Rollout, payload: dict[str, Any]) -> None:
     info = payload.get("info")
     if not isinstance(info, dict) or not isinstance(info.get("total_token_usage"), dict):
         return  # rate limits only
-    total = {key: int(info["total_token_usage"].get(key) or 0) for key in USAGE_KEYS}
+    total = {key: token_count(info["total_token_usage"].get(key)) for key in USAGE_KEYS}
     for key in USAGE_KEYS:
         rollout.unassigned[key] += max(0, total[key] - rollout.totals[key])
     rollout.totals = total

@@ -7,8 +7,8 @@ export type Role = "system" | "user" | "assistant" | "tool";
 /** What an edit did to a file. */
 export type EditKind = "create" | "insert" | "replace" | "delete" | "rename";
 
-/** How `history/getUsage` groups its figures. `agent` is the message's agentName, else the session's; `day` is the UTC day of the message. */
-export type UsageGroupBy = "agent" | "model" | "day" | "session";
+/** How `history/getUsage` groups its figures. `agent` is the message's agentName, else the session's; `day` is the UTC day of the message; `project` is the session's projectId (`none` when it has none). */
+export type UsageGroupBy = "agent" | "model" | "day" | "session" | "project";
 
 /** What happened to a session, in `history/didChangeSession`. */
 export type SessionChange = "created" | "updated" | "ended" | "deleted" | "compacted" | "forked";
@@ -19,7 +19,7 @@ export type ExportFormat = "markdown" | "json" | "jsonl";
 /** Which agent wrote a transcript; `agent-history` (addition) is our own jsonl export; `auto` tells them apart. */
 export type TranscriptFormat = "claude-code" | "codex" | "agent-history" | "auto";
 
-/** Token counts of one model call (non-negative integers; absent counts are 0). */
+/** Token counts of one model call (non-negative integers up to 2^40, far above any model's window, so sums stay exact 64-bit integers; absent counts are 0). */
 export interface Usage {
   /** Tokens sent to the model. */
   promptTokens?: number | null;
@@ -33,8 +33,18 @@ export interface Usage {
   thinkingTokens?: number | null;
 }
 
-/** Token counts summed over many messages. */
-export interface SessionUsage extends Usage {
+/** Token counts summed over many messages (exact integers, not bounded like one call's Usage). */
+export interface SessionUsage {
+  /** Tokens sent to the model. */
+  promptTokens?: number | null;
+  /** Tokens the model produced. For a message this is its own size in tokens when known. */
+  completionTokens?: number | null;
+  /** Prompt tokens served from the provider's cache. */
+  cacheReadTokens?: number | null;
+  /** Prompt tokens written to the provider's cache. */
+  cacheCreationTokens?: number | null;
+  /** Reasoning tokens. */
+  thinkingTokens?: number | null;
   /** How many messages carried usage (model calls). */
   apiCalls?: number | null;
 }
@@ -245,7 +255,7 @@ export interface InitializationOptions {
   busyTimeoutMs?: number | null;
   /** Addition: run the background search indexer (default true). With false, searches see only what another process has indexed. */
   searchIndex?: boolean | null;
-  /** Addition: mask well-known credential formats (cloud keys, API tokens, private key blocks, passwords in URLs) in content, code excerpts, tool arguments and tool results before they are stored (default true). */
+  /** Addition: mask credentials (tokens of a known format, private key blocks, passwords in URLs, Authorization values, literals assigned to secret-sounding names) in every text a user can read back (messages, sessions, edits, compaction summaries, imports) before it is stored (default true). */
   redact?: boolean | null;
   /** Addition: encrypt the database and its search index at rest (aegis256) with the key in this file (64 hex digits; the file must be mode 0600). `$AGENT_HISTORY_KEY` takes precedence, then `$AGENT_HISTORY_KEY_FILE`. Every process on one file must use the same key. */
   encryptionKeyFile?: string | null;
@@ -612,7 +622,7 @@ export interface StatsResult {
   dbBytes: number;
   /** PRAGMA user_version. */
   schemaVersion: number;
-  /** Addition: how many credentials of each kind (aws-access-key, github-token, private-key, url-password, …) were masked at ingest. */
+  /** Addition: how many credentials of each kind (aws-access-key, github-token, private-key, url-password, password, secret, token, authorization, …) were masked at ingest. */
   redactions: Record<string, number>;
 }
 
