@@ -13,12 +13,6 @@ local function history()
   return require("agent_history")
 end
 
---- The session id a transcript buffer shows, or nil.
-function M.session_id(buffer)
-  local name = vim.api.nvim_buf_get_name(buffer)
-  return name:sub(1, #PREFIX) == PREFIX and name:sub(#PREFIX + 1) or nil
-end
-
 --- The loaded transcript buffer of a session, or nil.
 local function loaded(session_id)
   local buffer = vim.fn.bufnr("^" .. PREFIX .. session_id .. "$")
@@ -159,6 +153,7 @@ function M.open(session_id, index)
   if err then
     return history().fail(err)
   end
+  -- A transcript unloaded by :bd is replaced: naming the new buffer wipes the unloaded one.
   local buffer = loaded(session_id) or create(session_id)
   vim.bo[buffer].buflisted = true
   sessions[buffer] = history().request("history/getSession", { sessionId = session_id })
