@@ -108,11 +108,19 @@ def test_the_help_tags_are_generated_from_the_help_file(tmp_path: Path) -> None:
     assert (tmp_path / "tags").read_text() == (PLUGIN / "doc" / "tags").read_text()
 
 
-SNACKS = Path(os.environ.get("AH_SNACKS", "/tmp/snacks.nvim"))
+# Picker plugins, where a checkout of each is: $AH_SNACKS (folke/snacks.nvim), $AH_TELESCOPE
+# (nvim-telescope/telescope.nvim) with $AH_PLENARY (nvim-lua/plenary.nvim).
+PICKERS = {
+    "snacks": [os.environ.get("AH_SNACKS", "")],
+    "telescope": [os.environ.get("AH_TELESCOPE", ""), os.environ.get("AH_PLENARY", "")],
+}
 
 
-@pytest.mark.skipif(not (SNACKS / "lua" / "snacks").is_dir(), reason="snacks.nvim is not at $AH_SNACKS")
-def test_with_snacks_search_uses_its_picker_with_highlighted_matches_and_a_transcript_preview(
-    db_path: Path, tmp_path: Path
+@pytest.mark.parametrize("picker", sorted(PICKERS))
+def test_a_picker_plugin_shows_hits_with_highlighted_matches_and_a_transcript_preview(
+    picker: str, db_path: Path, tmp_path: Path
 ) -> None:
-    run_script("snacks.lua", db_path, tmp_path, AH_SNACKS=str(SNACKS))
+    paths = PICKERS[picker]
+    if not all(path and (Path(path) / "lua").is_dir() for path in paths):
+        pytest.skip(f"{picker} is not checked out (see PICKERS)")
+    run_script("pickers.lua", db_path, tmp_path, AH_PICKER=picker, AH_PICKER_RTP=",".join(paths))

@@ -12,7 +12,8 @@ local defaults = {
   cmd = nil,
   -- initializationOptions for the sidecar (dbPath, projectId, readOnly, retention, …).
   init_options = {},
-  -- "auto": snacks.picker when installed, else vim.ui.select; "select": always vim.ui.select.
+  -- Pickers: "auto" (snacks.picker or telescope when installed, else vim.ui.select),
+  -- "snacks", "telescope" or "select".
   picker = "auto",
 }
 

@@ -1,8 +1,7 @@
 -- Pickers: sessions as `title ?? preview ?? id · project · 2h ago`, search hits as
 -- `session · role #index: snippet` with the matched words as ranges, never raw `**`.
--- With snacks.nvim installed: snacks.picker, matches highlighted, the transcript as the
--- preview. Else vim.ui.select (which telescope or fzf-lua replace when their ui-select
--- is registered). setup{ picker = "select" } always uses vim.ui.select.
+-- They are shown by agent_history.backends: snacks.picker or telescope when installed,
+-- else vim.ui.select.
 local M = {}
 
 local LABEL_WIDTH, PROJECT_WIDTH = 56, 20
@@ -134,62 +133,9 @@ function M.segments(text, marks)
   return pieces
 end
 
-local function snacks()
-  if require("agent_history").config.picker == "select" then
-    return nil
-  end
-  local ok, module = pcall(require, "snacks")
-  return ok and type(module) == "table" and module.picker and module or nil
-end
-
-local function transcript_preview(ctx)
-  local export = require("agent_history").request("history/exportSession", {
-    sessionId = ctx.item.session_id,
-    format = "markdown",
-  })
-  local lines = vim.split(export and export.content or "", "\n", { plain = true })
-  ctx.preview:reset()
-  ctx.preview:set_lines(lines)
-  ctx.preview:highlight({ ft = "markdown" })
-  for number, line in ipairs(ctx.item.index and lines or {}) do
-    if line:find("^### " .. ctx.item.index .. "%. ") then
-      vim.api.nvim_win_set_cursor(ctx.win, { number, 0 })
-      return vim.api.nvim_win_call(ctx.win, function()
-        vim.cmd("normal! zt")
-      end)
-    end
-  end
-end
-
 --- Pick one of `entries` ({text, marks?, session_id, index?, value}); on_choice(value).
 function M.pick(title, entries, on_choice)
-  local Snacks = snacks()
-  if Snacks then
-    return Snacks.picker.pick({
-      title = title,
-      items = entries,
-      format = function(item)
-        return M.segments(item.text, item.marks)
-      end,
-      preview = transcript_preview,
-      confirm = function(picker, item)
-        picker:close()
-        if item then
-          on_choice(item.value)
-        end
-      end,
-    })
-  end
-  vim.ui.select(entries, {
-    prompt = title,
-    format_item = function(entry)
-      return entry.text
-    end,
-  }, function(entry)
-    if entry then
-      on_choice(entry.value)
-    end
-  end)
+  require("agent_history.backends").pick(title, entries, on_choice)
 end
 
 function M.sessions(sessions, on_choice)
