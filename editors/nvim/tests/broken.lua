@@ -19,4 +19,7 @@ H.run(function()
     and health:find("No module named sidecar_missing", 1, true) and not health:find("OK sidecar", 1, true), health)
   H.step("checkhealth says the plugin's version", health:find("agent_history " .. tostring(history.version), 1, true), health)
   vim.cmd.bwipeout({ bang = true })
+  vim.wait(200, function() return false end) -- a scheduled warning would arrive by now
+  H.step("no 'starts again' warning for a sidecar that never started",
+    not H.noted(vim.log.levels.WARN, { "starts again" }), H.notes)
 end)

@@ -22,6 +22,7 @@ M.client_id = nil
 local started = false -- setup() was called: a sidecar that died starts again on the next request
 local START_WAIT_MS = 10000
 local append_listeners, change_listeners = {}, {}
+local served = {} -- client ids of sidecars that initialized
 
 local function has_011()
   return vim.fn.has("nvim-0.11") == 1
@@ -98,11 +99,15 @@ function M.setup(opts)
       ["history/didChangeSession"] = on_change,
       ["$/progress"] = on_progress,
     },
+    on_init = function(client)
+      served[client.id] = true
+    end,
     on_exit = function(code, _, client_id)
       if M.client_id == client_id then
         M.client_id = nil
       end
-      if code ~= 0 then
+      -- A sidecar that never initialized is reported by the request that started it.
+      if code ~= 0 and served[client_id] then
         vim.schedule(function()
           vim.notify(
             "agent-history sidecar exited (" .. code .. "); it starts again on the next request",
