@@ -3,21 +3,26 @@ local M = {}
 
 function M.check()
   local health = vim.health
-  health.start("agent_history")
+  local plugin = require("agent_history")
+  health.start("agent_history " .. plugin.version)
   if vim.fn.has("nvim-0.10") == 1 then
     health.ok("Neovim " .. tostring(vim.version()))
   else
     health.error("Neovim 0.10 or later is required")
   end
-  local plugin = require("agent_history")
-  local cmd = plugin.config.cmd or { vim.fn.executable("agent-history") == 1 and "agent-history" or "python3" }
-  if vim.fn.executable(cmd[1]) == 1 then
-    health.ok("sidecar command: " .. table.concat(cmd, " "))
-  else
-    health.error("sidecar command not found: " .. cmd[1], { "pip install agent-history, or set cmd in setup{}" })
-  end
+  local cmd = plugin.command_line()
   local client = plugin.client()
-  if not client then
+  if client and client.initialized then
+    local info = client.server_info or {}
+    health.ok(string.format("sidecar %s %s: %s", info.name or "?", info.version or "?", table.concat(cmd, " ")))
+  else
+    local failure = plugin.probe(cmd)
+    if failure then
+      return health.error("the sidecar command fails: " .. failure, {
+        "pip install agent-history (then `agent-history serve` runs), or set cmd in setup{}",
+      })
+    end
+    health.ok("sidecar command runs: " .. table.concat(cmd, " "))
     return health.warn("the sidecar is not running", { "call require('agent_history').setup()" })
   end
   local result, err = plugin.request("history/stats", nil)

@@ -2,32 +2,61 @@
 --
 -- setup{} starts the sidecar through vim.lsp without attaching it to any buffer; the
 -- :AgentHistory command browses, searches, shows and exports sessions; agent plugins use
--- the Lua API below (request, on_append) to share the one sidecar.
+-- the Lua API below (request, on_append) to share the one sidecar. See :help agent-history.
 local M = {}
+
+M.version = "0.2.0"
 
 local defaults = {
   -- The sidecar command: an installed `agent-history`, else `python3 -m sidecar`.
   cmd = nil,
   -- initializationOptions for the sidecar (dbPath, projectId, readOnly, retention, …).
   init_options = {},
+  -- Pickers: "auto" (snacks.picker or telescope when installed, else vim.ui.select),
+  -- "snacks", "telescope" or "select".
+  picker = "auto",
 }
 
 M.config = vim.deepcopy(defaults)
 M.client_id = nil
 local started = false -- setup() was called: a sidecar that died starts again on the next request
-local RESTART_WAIT_MS = 10000
+local START_WAIT_MS = 10000
 local append_listeners, change_listeners = {}, {}
-local transcripts = {} -- session id -> buffer showing it
+local served = {} -- client ids of sidecars that initialized
 
 local function has_011()
   return vim.fn.has("nvim-0.11") == 1
 end
 
-local function default_cmd()
+--- The sidecar command setup() runs.
+function M.command_line()
+  if M.config.cmd then
+    return M.config.cmd
+  end
   if vim.fn.executable("agent-history") == 1 then
     return { "agent-history", "serve" }
   end
   return { "python3", "-m", "sidecar", "serve" }
+end
+
+--- Why `cmd` cannot serve, or nil when it can: it runs with stdin closed (a sidecar then
+--- exits at once, 0), so an import error or a bad option comes back as the command says it.
+function M.probe(cmd)
+  if vim.fn.executable(cmd[1]) ~= 1 then
+    return "command not found: " .. cmd[1]
+  end
+  local ok, process = pcall(vim.system, cmd, { stdin = true, text = true })
+  if not ok then
+    return tostring(process)
+  end
+  process:write(nil)
+  local result = process:wait(START_WAIT_MS)
+  if result.code == 0 and result.signal == 0 then
+    return nil
+  end
+  local lines = vim.split(vim.trim(result.stderr or ""), "\n")
+  local last = lines[#lines] ~= "" and lines[#lines] or ("exited with code " .. result.code)
+  return table.concat(cmd, " ") .. ": " .. last
 end
 
 --- The running sidecar client, or nil.
@@ -39,16 +68,18 @@ local function on_append(_, result)
   for _, listener in ipairs(append_listeners) do
     pcall(listener, result)
   end
-  local buffer = transcripts[result.sessionId]
-  if buffer and vim.api.nvim_buf_is_valid(buffer) then
-    M.show(result.sessionId) -- re-render the open transcript: live updates
-  end
+  require("agent_history.transcript").refresh(result.sessionId)
 end
 
 local function on_change(_, result)
   for _, listener in ipairs(change_listeners) do
     pcall(listener, result)
   end
+end
+
+local function on_progress(err, result, ctx)
+  vim.lsp.handlers["$/progress"](err, result, ctx)
+  require("agent_history.import").progress(result)
 end
 
 --- Start the sidecar (once). Options: cmd, init_options.
@@ -60,16 +91,23 @@ function M.setup(opts)
   end
   local config = {
     name = "agent_history",
-    cmd = M.config.cmd or default_cmd(),
+    cmd = M.command_line(),
     root_dir = vim.fn.getcwd(),
     init_options = vim.tbl_extend("keep", M.config.init_options, { projectId = vim.fn.getcwd() }),
     handlers = {
       ["history/didAppendMessages"] = on_append,
       ["history/didChangeSession"] = on_change,
+      ["$/progress"] = on_progress,
     },
-    on_exit = function(code)
-      M.client_id = nil
-      if code ~= 0 then
+    on_init = function(client)
+      served[client.id] = true
+    end,
+    on_exit = function(code, _, client_id)
+      if M.client_id == client_id then
+        M.client_id = nil
+      end
+      -- A sidecar that never initialized is reported by the request that started it.
+      if code ~= 0 and served[client_id] then
         vim.schedule(function()
           vim.notify(
             "agent-history sidecar exited (" .. code .. "); it starts again on the next request",
@@ -79,53 +117,60 @@ function M.setup(opts)
       end
     end,
   }
+  if vim.fn.executable(config.cmd[1]) ~= 1 then
+    return nil
+  end
   if has_011() then
-    M.client_id = vim.lsp.start(config, { attach = false })
+    M.client_id = vim.lsp.start(config, { attach = false, silent = true })
   else
     M.client_id = vim.lsp.start_client(config)
   end
   return M.client_id
 end
 
---- Send a history/* request. With a callback: async, callback(err, result). Without:
---- waits (up to timeout_ms) and returns result, err.
---- The running sidecar; after setup(), one started again if it died (it is waited for:
---- requests need an initialized sidecar).
+--- The initialized sidecar, started (again) if setup() was called; else nil and why.
+--- A sidecar that exits before it initializes is run once more to say why (M.probe).
 local function running_client()
-  if M.client() or not started then
-    return M.client()
+  if not started then
+    return nil, { message = "agent-history is not running: call require('agent_history').setup()" }
   end
-  M.setup(M.config)
-  vim.wait(RESTART_WAIT_MS, function()
+  if not M.client() then
+    M.setup(M.config)
+  end
+  vim.wait(START_WAIT_MS, function()
     local client = M.client()
-    return client ~= nil and client.initialized
+    return client == nil or client.initialized
   end, 20)
-  return M.client()
+  local client = M.client()
+  if client and client.initialized then
+    return client
+  end
+  local reason = M.probe(M.command_line()) or "it did not initialize within " .. START_WAIT_MS / 1000 .. " s"
+  return nil, { message = "the sidecar cannot start: " .. reason }
 end
 
+--- Send a history/* request. With a callback: async, callback(err, result). Without:
+--- waits (up to timeout_ms) and returns result, err.
 function M.request(method, params, callback, timeout_ms)
-  local client = running_client()
+  local client, failure = running_client()
   if not client then
-    local err = { message = "agent-history is not running: call require('agent_history').setup()" }
     if callback then
-      return callback(err, nil)
+      return callback(failure, nil)
     end
-    return nil, err
+    return nil, failure
   end
+  params = params or vim.empty_dict()
   if callback then
-    local handler = function(err, result)
-      callback(err, result)
-    end
     if has_011() then
-      return client:request(method, params or vim.empty_dict(), handler)
+      return client:request(method, params, callback)
     end
-    return client.request(method, params or vim.empty_dict(), handler)
+    return client.request(method, params, callback)
   end
   local response
   if has_011() then
-    response = client:request_sync(method, params or vim.empty_dict(), timeout_ms or 5000)
+    response = client:request_sync(method, params, timeout_ms or 5000)
   else
-    response = client.request_sync(method, params or vim.empty_dict(), timeout_ms or 5000)
+    response = client.request_sync(method, params, timeout_ms or 5000)
   end
   if not response then
     return nil, { message = "agent-history did not answer " .. method }
@@ -143,59 +188,23 @@ function M.on_change(fn)
   table.insert(change_listeners, fn)
 end
 
-local function fail(err)
+function M.fail(err)
   vim.notify("agent-history: " .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
-end
-
-local function scratch(name, text, filetype)
-  local buffer = vim.fn.bufnr(name)
-  if buffer == -1 then
-    buffer = vim.api.nvim_create_buf(true, true)
-    vim.api.nvim_buf_set_name(buffer, name)
-  end
-  vim.bo[buffer].modifiable = true
-  vim.api.nvim_buf_set_lines(buffer, 0, -1, false, vim.split(text, "\n", { plain = true }))
-  vim.bo[buffer].modifiable = false
-  vim.bo[buffer].filetype = filetype
-  vim.bo[buffer].bufhidden = "hide"
-  return buffer
 end
 
 --- Show a session as a read-only markdown transcript; optionally at message `index`.
 function M.show(session_id, index)
-  local result, err = M.request("history/exportSession", { sessionId = session_id, format = "markdown" })
-  if err then
-    return fail(err)
-  end
-  local buffer = scratch("agent-history://" .. session_id, result.content, "markdown")
-  transcripts[session_id] = buffer
-  if vim.api.nvim_get_current_buf() ~= buffer and vim.fn.bufwinid(buffer) == -1 then
-    vim.api.nvim_set_current_buf(buffer)
-  end
-  if index then
-    local line = vim.fn.search("^### " .. index .. "\\. ", "nw")
-    if line > 0 then
-      vim.api.nvim_win_set_cursor(vim.fn.bufwinid(buffer), { line, 0 })
-    end
-  end
-  return buffer
+  return require("agent_history.transcript").open(session_id, index)
 end
 
---- Pick a session (vim.ui.select), newest first, and show it.
+--- Pick a session, newest first, and show it.
 function M.sessions()
   local result, err = M.request("history/listSessions", { limit = 200 })
   if err then
-    return fail(err)
+    return M.fail(err)
   end
-  vim.ui.select(result.sessions, {
-    prompt = "Agent History sessions",
-    format_item = function(s)
-      return string.format("%s  %s  %s (%d msgs)", s.updatedAt:sub(1, 16), s.projectId or "", s.title or s.id, s.messageCount)
-    end,
-  }, function(session)
-    if session then
-      M.show(session.id)
-    end
+  require("agent_history.picker").sessions(result.sessions, function(session)
+    M.show(session.id)
   end)
 end
 
@@ -203,20 +212,13 @@ end
 function M.search(query)
   local result, err = M.request("history/searchMessages", { query = query, limit = 50 })
   if err then
-    return fail(err)
+    return M.fail(err)
   end
   if #result.hits == 0 then
     return vim.notify("agent-history: nothing found for " .. query)
   end
-  vim.ui.select(result.hits, {
-    prompt = "Agent History: " .. query,
-    format_item = function(hit)
-      return string.format("%s #%d %s: %s", hit.createdAt:sub(1, 16), hit.index, hit.role, hit.snippet)
-    end,
-  }, function(hit)
-    if hit then
-      M.show(hit.sessionId, hit.index)
-    end
+  require("agent_history.picker").hits(query, result.hits, function(hit)
+    M.show(hit.sessionId, hit.index)
   end)
 end
 
@@ -224,9 +226,12 @@ end
 function M.export(session_id, format, path)
   local result, err = M.request("history/exportSession", { sessionId = session_id, format = format or "markdown" })
   if err then
-    return fail(err)
+    return M.fail(err)
   end
-  local file = assert(io.open(path, "w"))
+  local file, reason = io.open(vim.fn.expand(path), "w")
+  if not file then
+    return M.fail({ message = "cannot export to " .. path .. ": " .. reason })
+  end
   file:write(result.content)
   file:close()
   vim.notify("agent-history: exported to " .. path)
@@ -234,30 +239,19 @@ end
 
 --- Token usage of one session, or grouped per model over everything.
 function M.usage(session_id)
-  local params = session_id and { sessionId = session_id } or { groupBy = "model" }
-  local result, err = M.request("history/getUsage", params)
-  if err then
-    return fail(err)
-  end
-  local lines = { "Agent History token usage" }
-  local function add(label, u)
-    table.insert(lines, string.format("%-40s prompt %d  completion %d  cache read %d  cache write %d  thinking %d",
-      label, u.promptTokens, u.completionTokens, u.cacheReadTokens, u.cacheCreationTokens, u.thinkingTokens))
-  end
-  add("total", result.total)
-  for _, group in ipairs(result.groups or {}) do
-    add(group.key, group.usage)
-  end
-  local buffer = scratch("agent-history://usage", table.concat(lines, "\n"), "text")
-  vim.api.nvim_set_current_buf(buffer)
-  return buffer
+  return require("agent_history.usage").open(session_id)
+end
+
+--- Import transcripts from PATH, or from the agents' own folders.
+function M.import(path)
+  return require("agent_history.import").run(path)
 end
 
 --- Sync now (init_options.sync must be set); says what moved.
 function M.sync()
   local result, err = M.request("history/sync", vim.NIL)
   if err then
-    return fail(err)
+    return M.fail(err)
   end
   local summary = string.format("pushed %d, pulled %d messages", result.pushedMessages, result.pulledMessages)
   if result.online then
@@ -268,22 +262,47 @@ function M.sync()
   return result
 end
 
-function M.command(args)
-  local sub, rest = args.fargs[1], vim.list_slice(args.fargs, 2)
-  if sub == "sessions" or sub == nil then
+local function export_path(id, format)
+  local extension = { markdown = "md", json = "json", jsonl = "jsonl" }
+  return id .. "." .. (extension[format or "markdown"] or format)
+end
+
+M.subcommands = {
+  sessions = function()
     return M.sessions()
-  elseif sub == "search" then
+  end,
+  search = function(rest)
     return M.search(table.concat(rest, " "))
-  elseif sub == "show" then
+  end,
+  show = function(rest)
     return M.show(rest[1])
-  elseif sub == "export" then
-    return M.export(rest[1], rest[2], rest[3] or (rest[1] .. "." .. (rest[2] == "markdown" and "md" or rest[2] or "md")))
-  elseif sub == "usage" then
+  end,
+  export = function(rest)
+    return M.export(rest[1], rest[2], rest[3] or export_path(rest[1], rest[2]))
+  end,
+  usage = function(rest)
     return M.usage(rest[1])
-  elseif sub == "sync" then
+  end,
+  import = function(rest)
+    return M.import(rest[1])
+  end,
+  sync = function()
     return M.sync()
+  end,
+}
+
+function M.command(args)
+  local sub, rest = args.fargs[1] or "sessions", vim.list_slice(args.fargs, 2)
+  local run = M.subcommands[sub]
+  if not run then
+    local names = vim.tbl_keys(M.subcommands)
+    table.sort(names)
+    return M.fail({ message = "unknown subcommand " .. sub .. " (" .. table.concat(names, ", ") .. ")" })
   end
-  fail({ message = "unknown subcommand " .. sub .. " (sessions, search, show, export, usage, sync)" })
+  if (sub == "show" or sub == "export") and not rest[1] then
+    return M.fail({ message = sub .. " needs a session id" })
+  end
+  return run(rest)
 end
 
 return M
