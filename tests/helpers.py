@@ -22,6 +22,16 @@ from sidecar import protocol as p
 from sidecar.server import rpc_converter
 
 SERVER_COMMAND = [sys.executable, "-m", "sidecar", "serve"]
+# The shared real transcripts (their sources: SOURCES.md there): beside the checkout, or
+# further up for a git worktree; tests that need them skip where they are absent.
+SAMPLES = next(
+    (
+        parent / "shared" / "data" / "transcripts"
+        for parent in Path(__file__).resolve().parents
+        if (parent / "shared" / "data" / "transcripts").is_dir()
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "transcripts",
+)
 Notification = tuple[str, dict[str, Any]]
 
 

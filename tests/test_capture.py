@@ -26,16 +26,8 @@ from sidecar.store.messages import get_messages
 from sidecar.store.sessions import list_sessions
 from sidecar.transcripts import importer
 
-from .helpers import SERVER_COMMAND, HistoryClient, config, init_params
+from .helpers import SAMPLES, SERVER_COMMAND, HistoryClient, config, init_params
 
-SAMPLES = next(
-    (
-        parent / "shared" / "data" / "transcripts"
-        for parent in Path(__file__).resolve().parents
-        if (parent / "shared" / "data" / "transcripts").is_dir()
-    ),
-    Path("/nonexistent"),
-)
 CLAUDE = SAMPLES / "claude-code"
 TOOL_PAIRS = CLAUDE / "d-kimuson__claude-code-viewer__1af7fc5e-8455-4414-9ccd-011d40f70b2a.jsonl"
 PARENT = CLAUDE / "iansherr__claude-code-log__ef958aa1-0e93-49f0-bb71-150f63befcd1.jsonl"

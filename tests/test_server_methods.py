@@ -14,7 +14,18 @@ from sidecar.store.migrations import SCHEMA_VERSION
 from sidecar.transcripts import importer
 
 from .bench.imports import write_transcripts
-from .helpers import HistoryClient, RawServer, assistant, config, frame, init_params, running_client, tool, user
+from .helpers import (
+    SAMPLES,
+    HistoryClient,
+    RawServer,
+    assistant,
+    config,
+    frame,
+    init_params,
+    running_client,
+    tool,
+    user,
+)
 
 ISO_MS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
 
@@ -170,7 +181,7 @@ async def test_default_project_from_initialization_options(db_path: Path) -> Non
 async def test_import_transcript_reports_progress_announces_sessions_and_adds_nothing_twice(
     client: HistoryClient,
 ) -> None:
-    samples = Path(__file__).resolve().parents[2] / "shared" / "data" / "transcripts" / "codex"
+    samples = SAMPLES / "codex"
     if not samples.is_dir():
         pytest.skip("the shared sample transcripts are not here")
     client.progress_reports["import"] = []

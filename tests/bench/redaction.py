@@ -22,7 +22,7 @@ from sidecar.wire import structure_params
 
 from .corpus import Corpus
 
-TRANSCRIPTS = Path("/work/shared/data/transcripts")
+TRANSCRIPTS = Path(__file__).resolve().parents[3] / "shared" / "data" / "transcripts"
 
 
 def transcript_messages(directory: Path) -> list[p.MessageInput]:
