@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
         "sync-worker", help="run sync rounds until stdin closes (the sidecar runs this itself)"
     )
     worker.add_argument("--db", type=Path, help="the database file")
+    mcp = commands.add_parser(
+        "mcp",
+        help="serve the history to agents as an MCP server on stdin/stdout (read-only)",
+        description="Serve search_history, list_sessions, read_session, get_usage and recent_prompts over MCP.",
+    )
+    mcp.add_argument("--db", type=Path, help=f"the database file (default: ${DB_ENV}, else {default_db_path()})")
     from .terminal import add_commands
 
     add_commands(commands, f"the database file (default: ${DB_ENV}, else {default_db_path()})")
@@ -101,12 +107,22 @@ def _index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mcp(args: argparse.Namespace) -> int:
+    os.umask(0o077)  # the search index it may create beside the history: owner only
+    logging.basicConfig(stream=sys.stderr, level="WARNING", format="agent-history mcp %(levelname)s: %(message)s")
+    from .mcp.server import serve  # the MCP SDK: only this command pays for importing it
+
+    return serve((args.db or default_db_path()).expanduser())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
     if args.command == "index":
         return _index(args)
+    if args.command == "mcp":
+        return _mcp(args)
     os.umask(0o077)
     if args.command == "sync-worker":
         logging.basicConfig(stream=sys.stderr, level="WARNING", format="agent-history sync %(levelname)s: %(message)s")
