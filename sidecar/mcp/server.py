@@ -7,13 +7,13 @@ import warnings
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlparse
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from .. import __version__
 from ..errors import HistoryError, InvalidParams, StorageBusy
@@ -69,8 +69,28 @@ def tool_error(error: HistoryError) -> ToolError:
     return ToolError(error.message)
 
 
+def _sentences(error: ValidationError) -> str:
+    return "; ".join(
+        f"argument {'.'.join(str(part) for part in problem['loc']) or '(the arguments)'}: {problem['msg']}"
+        for problem in error.errors(include_url=False)
+    )
+
+
+class HistoryMCPServer(MCPServer):
+    """The SDK's server, with argument errors said as sentences naming the argument
+    (the SDK's own are a pydantic report, with a link)."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as error:
+            if isinstance(error.__cause__, ValidationError):
+                raise ToolError(f"{name}: {_sentences(error.__cause__)}") from error.__cause__
+            raise
+
+
 def build_server(history: History) -> MCPServer:
-    server: MCPServer = MCPServer(
+    server: MCPServer = HistoryMCPServer(
         name="agent-history", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
     )
 

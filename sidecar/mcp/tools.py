@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Iterator
 
 from .. import protocol as p
 from ..errors import MessageNotFound, invalid
@@ -179,8 +179,10 @@ def _start_index(store: Store, session_id: str, around_message_id: str | None, f
     return from_index
 
 
-def _batches(store: Store, session_id: str, start: int | None, before: int | None) -> Any:
+def _batches(store: Store, session_id: str, start: int | None, before: int | None) -> Iterator[p.Message]:
     """Messages forward from `start`, or backward (newest first) before `before` (None: the end)."""
+    if start is None and before is None:
+        before = int(store.db.scalar("SELECT coalesce(max(idx), -1) FROM messages WHERE session_id = ?", (session_id,))) + 1
     cursor = start
     while True:
         if start is not None:
@@ -235,7 +237,7 @@ def _page_text(store: Store, session: p.Session, blocks: list[tuple[int, str]], 
     last = store.db.scalar("SELECT max(idx) FROM messages WHERE session_id = ?", (session.id,))
     header = (
         f"Session {session.id} · {session.agent_name or session.kind} · project {session.project_id or '(none)'}"
-        f" · {session.message_count:,} messages · {one_line(masked(label), 100)!r}\n{DATA_NOTE}"
+        f" · {session.message_count:,} messages. {DATA_NOTE}\n{quoted(one_line(label, 200), kind='session-title')}"
     )
     if not blocks:
         return header + "\nNo messages on this page."
