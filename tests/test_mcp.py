@@ -126,7 +126,9 @@ async def test_each_tool_answers_from_the_sample_history(sample_db: Path) -> Non
 
 
 def _append(store: Store, session_id: str, batch: list[dict[str, Any]]) -> None:
-    messages.append_messages(store, structure_params({"sessionId": session_id, "messages": batch}, p.AppendMessagesParams))
+    messages.append_messages(
+        store, structure_params({"sessionId": session_id, "messages": batch}, p.AppendMessagesParams)
+    )
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from collections.abc import Iterator
 
 from .. import protocol as p
 from ..errors import MessageNotFound, invalid
@@ -37,7 +37,9 @@ def moment(value: str | None, argument: str) -> str | None:
             else datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         )
     except (ValueError, OverflowError):
-        raise invalid(argument, f'{value!r} is not a time: give an ISO 8601 date or time, or a span such as "7d"') from None
+        raise invalid(
+            argument, f'{value!r} is not a time: give an ISO 8601 date or time, or a span such as "7d"'
+        ) from None
     at = at if at.tzinfo else at.replace(tzinfo=UTC)
     return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -62,7 +64,7 @@ def search_history(
     query: str,
     project: str | None,
     session_id: str | None,
-    roles: list[str] | None,
+    roles: Sequence[str] | None,
     since: str | None,
     until: str | None,
     limit: int,
@@ -91,9 +93,7 @@ def search_history(
         )
         lines.append(quoted(f"session: {one_line(label, 120)}\n{hit.snippet}", kind="search-hit"))
     if hits:
-        lines.append(
-            "\nTo read around a hit: read_session with its session_id and around_message_id (the message id)."
-        )
+        lines.append("\nTo read around a hit: read_session with its session_id and around_message_id (the message id).")
     return "\n".join(lines)
 
 
@@ -163,9 +163,7 @@ def _block(message: p.Message, per_message: int, include_tool_output: bool) -> s
         per_message,
         "raise max_chars_per_message to see more",
     )
-    return quoted(
-        text, index=message.index, role=message.role.value, id=message.id, at=when(message.created_at)
-    )
+    return quoted(text, index=message.index, role=message.role.value, id=message.id, at=when(message.created_at))
 
 
 def _start_index(store: Store, session_id: str, around_message_id: str | None, from_index: int | None) -> int | None:
@@ -179,26 +177,31 @@ def _start_index(store: Store, session_id: str, around_message_id: str | None, f
     return from_index
 
 
-def _batches(store: Store, session_id: str, start: int | None, before: int | None) -> Iterator[p.Message]:
-    """Messages forward from `start`, or backward (newest first) before `before` (None: the end)."""
-    if start is None and before is None:
-        before = int(store.db.scalar("SELECT coalesce(max(idx), -1) FROM messages WHERE session_id = ?", (session_id,))) + 1
-    cursor = start
+def _forward(store: Store, session_id: str, start: int) -> Iterator[p.Message]:
+    """The session's messages from index `start` on."""
     while True:
-        if start is not None:
-            page = messages.get_messages(
-                store, p.GetMessagesParams(session_id=session_id, after_index=cursor - 1, limit=BATCH)
-            )
-            yield from page.messages
-            if not page.has_more or not page.messages:
-                return
-            cursor = page.messages[-1].index + 1
-        else:
-            page = messages.get_messages(store, p.GetMessagesParams(session_id=session_id, before_index=before, limit=BATCH))
-            yield from reversed(page.messages)
-            if not page.has_more or not page.messages:
-                return
-            before = page.messages[0].index
+        page = messages.get_messages(
+            store, p.GetMessagesParams(session_id=session_id, after_index=start - 1, limit=BATCH)
+        )
+        yield from page.messages
+        if not page.has_more or not page.messages:
+            return
+        start = page.messages[-1].index + 1
+
+
+def _backward(store: Store, session_id: str, before: int | None) -> Iterator[p.Message]:
+    """The session's messages before index `before` (None: the end), newest first."""
+    if before is None:
+        last = store.db.scalar("SELECT coalesce(max(idx), -1) FROM messages WHERE session_id = ?", (session_id,))
+        before = int(last) + 1
+    while True:
+        page = messages.get_messages(
+            store, p.GetMessagesParams(session_id=session_id, before_index=before, limit=BATCH)
+        )
+        yield from reversed(page.messages)
+        if not page.has_more or not page.messages:
+            return
+        before = page.messages[0].index
 
 
 def read_session(
@@ -222,7 +225,9 @@ def read_session(
     per_message = min(max_chars_per_message, budget - 200)
     blocks: list[tuple[int, str]] = []
     used = 0
-    for message in _batches(store, session_id, start, before_index):
+    for message in (
+        _forward(store, session_id, start) if start is not None else _backward(store, session_id, before_index)
+    ):
         block = _block(message, per_message, include_tool_output)
         if blocks and used + len(block) + 1 > budget:
             break
