@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +20,10 @@ from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from sidecar import protocol as p
+from sidecar.mcp import access
+from sidecar.mcp.access import History
 from sidecar.mcp.render import CHARS_PER_TOKEN
+from sidecar.search import index as search
 from sidecar.store import Settings, Store, messages, sessions, usage
 from sidecar.transcripts import importer
 from sidecar.wire import structure_params
@@ -280,3 +284,47 @@ def test_serve_does_not_import_the_mcp_sdk(tmp_path: Path) -> None:
     served = _imported_modules([sys.executable, "-m", "sidecar", "serve", "--db", db])
     assert "sidecar.server" in served
     assert not [name for name in served if sdk.match(name) or name.startswith("sidecar.mcp")]
+
+
+def _hold_index_lock(db_path: Path, seconds: float) -> threading.Thread:
+    """Another process's indexer, as it holds the search index's write lock (a fold)."""
+    index = search.open_index(db_path)
+    index.execute("BEGIN IMMEDIATE")
+    locked = threading.Event()
+
+    def hold() -> None:
+        locked.set()
+        time.sleep(seconds)
+        index.execute("COMMIT")
+        index.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    locked.wait()
+    return holder
+
+
+async def test_a_search_while_another_process_holds_the_index_answers_from_what_is_indexed(sample_db: Path) -> None:
+    async with mcp_session(sample_db) as session:
+        await call(session, "search_history", query="test")  # the index is current
+        holder = _hold_index_lock(sample_db, 6.0)
+        started = time.monotonic()
+        found = await call(session, "search_history", query="Github Action")
+        elapsed = time.monotonic() - started
+        holder.join()
+    assert found.startswith("10 hits") and elapsed < 5.0
+
+
+async def test_a_busy_database_is_retried_within_the_calls_deadline(sample_db: Path) -> None:
+    history = History(sample_db)
+    holder = _hold_index_lock(sample_db, 2.5)
+    started = time.monotonic()
+
+    def write_to_index(store: Store) -> str:  # what catching up does, without its shortcut for busy
+        with access.search_index(store).write():
+            return "written"
+
+    assert await history.call(write_to_index) == "written"
+    assert 2.0 < time.monotonic() - started < access.CALL_DEADLINE_SECONDS
+    holder.join()
+    history.close()

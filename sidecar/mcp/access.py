@@ -12,6 +12,7 @@ from typing import TypeVar
 from ..errors import StorageBusy
 from ..search import index as search
 from ..store import Settings, Store
+from ..store.database import Database
 from ..store.encryption import load_key
 
 T = TypeVar("T")
@@ -65,15 +66,23 @@ class History:
         self._thread.shutdown()
 
 
+def search_index(store: Store) -> Database:
+    """The store's search index, writable: it is derived data, brought up to date here."""
+    if store.search is None:
+        store.search = search.open_index(store.path, encryption_key=store.settings.encryption_key)
+    return store.search
+
+
 def fresh_index(store: Store) -> int:
     """Index what was committed since the last search, for up to INDEX_CATCH_UP_SECONDS;
     how many messages are still waiting to be indexed."""
-    if store.search is None:
-        store.search = search.open_index(store.path, encryption_key=store.settings.encryption_key)
-    index = store.search
+    index = search_index(store)
     stop = time.monotonic() + INDEX_CATCH_UP_SECONDS
-    while search.index_new_messages(store.db, index) == search.INDEX_BATCH and time.monotonic() < stop:
-        pass
-    search.forget_removed_messages(store.db, index)
+    try:
+        while search.index_new_messages(store.db, index) == search.INDEX_BATCH and time.monotonic() < stop:
+            pass
+        search.forget_removed_messages(store.db, index)
+    except StorageBusy:
+        pass  # a sidecar's indexer holds the index (a fold takes seconds): it is indexing them already
     waiting: int = store.db.scalar("SELECT count(*) FROM messages WHERE seq > ?", (search.indexed_through(index),))
     return waiting
