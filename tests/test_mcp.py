@@ -304,19 +304,27 @@ def _hold_index_lock(db_path: Path, seconds: float) -> threading.Thread:
     return holder
 
 
-async def test_a_search_while_another_process_holds_the_index_answers_from_what_is_indexed(sample_db: Path) -> None:
-    async with mcp_session(sample_db) as session:
-        await call(session, "search_history", query="test")  # the index is current
-        holder = _hold_index_lock(sample_db, 6.0)
+async def test_a_search_while_another_process_holds_the_index_answers_from_what_is_indexed(tmp_path: Path) -> None:
+    path = tmp_path / "history.db"
+    store = Store(path)
+    session_id = sessions.create_session(store, p.CreateSessionParams(kind="agent")).id
+    _append(store, session_id, [user("the retry clock was indexed")])
+    async with mcp_session(path) as session:
+        assert (await call(session, "search_history", query="retry clock")).startswith("1 hits")
+        holder = _hold_index_lock(path, 12.0)
+        _append(store, session_id, [user("the retry clock was not")])  # to index, but the index is held
         started = time.monotonic()
-        found = await call(session, "search_history", query="Github Action")
+        found = await call(session, "search_history", query="retry clock")
         elapsed = time.monotonic() - started
         holder.join()
-    assert found.startswith("10 hits") and elapsed < 5.0
+    store.close()
+    assert found.startswith("1 hits") and "1 newest messages are still being indexed" in found
+    assert elapsed < 5.0
 
 
 async def test_a_busy_database_is_retried_within_the_calls_deadline(sample_db: Path) -> None:
     history = History(sample_db)
+    await history.call(access.search_index)  # opened, as after a first search
     holder = _hold_index_lock(sample_db, 2.5)
     started = time.monotonic()
 

@@ -70,6 +70,7 @@ def search_index(store: Store) -> Database:
     """The store's search index, writable: it is derived data, brought up to date here."""
     if store.search is None:
         store.search = search.open_index(store.path, encryption_key=store.settings.encryption_key)
+        store.search.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return store.search
 
 
