@@ -245,7 +245,8 @@ def _page_text(store: Store, session: p.Session, blocks: list[tuple[int, str]], 
         f" · {session.message_count:,} messages. {DATA_NOTE}\n{quoted(one_line(label, 200), kind='session-title')}"
     )
     if not blocks:
-        return header + "\nNo messages on this page."
+        held = "no messages" if last is None else f"messages 0–{last}"
+        return f"{header}\nNo messages on this page: the session holds {held}."
     first, final = blocks[0][0], blocks[-1][0]
     lines = [header, f"Messages {first}–{final} (of 0–{last}), at most ~{max_tokens:,} tokens a page.", ""]
     lines += [block for _, block in blocks]
