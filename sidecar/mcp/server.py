@@ -24,18 +24,8 @@ from .render import DATA_NOTE
 
 log = logging.getLogger(__name__)
 
-# The contract's field names, as the tools' arguments are called.
-ARGUMENTS = {
-    "projectId": "project",
-    "sessionId": "session_id",
-    "groupBy": "group_by",
-    "limit": "limit",
-    "cursor": "cursor",
-    "query": "query",
-    "roles": "roles",
-    "since": "since",
-    "until": "until",
-}
+# The contract's field names that the tools' arguments spell otherwise.
+ARGUMENTS = {"projectId": "project", "sessionId": "session_id", "groupBy": "group_by"}
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 INSTRUCTIONS = (
     "Agent History: every session of every coding agent on this machine (Claude Code, Codex, editors),"
