@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import logging
 import os
 import sys
@@ -22,45 +23,64 @@ def default_db_path() -> Path:
     return user_data_path("agent-history", appauthor=False) / "history.db"
 
 
+def db_argument(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """`--db`, accepted before the command and after it: the command's own copy leaves the
+    value alone unless given (SUPPRESS), so `--db X sessions` and `sessions --db X` agree."""
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None if top else argparse.SUPPRESS,
+        help=f"the database file (default: ${DB_ENV}, else {default_db_path()})",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agent-history",
         description="A durable, searchable memory for AI coding agents.",
     )
     parser.add_argument("--version", action="version", version=f"agent-history {__version__}")
+    db_argument(parser, top=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
-        help="serve the history protocol (LSP-framed JSON-RPC) on stdin/stdout",
+        help="the sidecar: serve the history protocol (LSP-framed JSON-RPC) on stdin/stdout, for editors",
         description="Serve the history protocol on stdin/stdout. Editors spawn this; logs go to stderr.",
     )
-    serve.add_argument("--db", type=Path, help=f"the database file (default: ${DB_ENV}, else {default_db_path()})")
-    serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    db_argument(serve)
+    serve.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["debug", "info", "warning", "error"],
+        help="what goes to stderr (default: warning)",
+    )
     add_sync_arguments(serve)
-    index = commands.add_parser(
-        "index",
-        help="keep the search index current until stdin closes (the sidecar runs this itself)",
-    )
-    index.add_argument("--db", type=Path, help="the database file")
-    worker = commands.add_parser(
-        "sync-worker", help="run sync rounds until stdin closes (the sidecar runs this itself)"
-    )
-    worker.add_argument("--db", type=Path, help="the database file")
+    # Internal: the sidecar starts these itself. No help= keeps them out of the command list.
+    for internal in (commands.add_parser("index"), commands.add_parser("sync-worker")):
+        db_argument(internal)
     mcp = commands.add_parser(
         "mcp",
         help="serve the history to agents as an MCP server on stdin/stdout (read-only)",
         description="Serve search_history, list_sessions, read_session, get_usage and recent_prompts over MCP.",
     )
-    mcp.add_argument("--db", type=Path, help=f"the database file (default: ${DB_ENV}, else {default_db_path()})")
+    db_argument(mcp)
     from .terminal import add_commands
 
-    add_commands(commands, f"the database file (default: ${DB_ENV}, else {default_db_path()})")
+    add_commands(commands, db_argument)
     return parser
 
 
 def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sync-url", help="sync with this Turso database (libsql://…, https://…, http://host:port)")
-    parser.add_argument("--sync-token-file", type=Path, help="a 0600 file holding its auth token")
+    parser.add_argument(
+        "--sync-url",
+        help="sync with this Turso database: libsql://…, https://… or http://host:port"
+        " (default: $AGENT_HISTORY_SYNC_URL)",
+    )
+    parser.add_argument(
+        "--sync-token-file",
+        type=Path,
+        help="a 0600 file holding its auth token (default: $AGENT_HISTORY_SYNC_TOKEN_FILE)",
+    )
 
 
 def apply_sync_arguments(args: argparse.Namespace) -> None:
@@ -86,16 +106,22 @@ def _serve(args: argparse.Namespace) -> int:
 
     db_path = (args.db or default_db_path()).expanduser()
     if sys.stdin.isatty():
-        print(
-            f"agent-history {__version__}: serving the history protocol on stdin/stdout, database {db_path}.\n"
-            "Editors spawn this command and speak LSP-framed JSON-RPC to it (see README). Ctrl-D quits.",
-            file=sys.stderr,
-        )
+        print(started_by_hand(db_path), file=sys.stderr, flush=True)
     code = serve(db_path)
     sys.stderr.flush()
     # Leave at once, even if a long database job is still unwinding on its thread:
     # every commit is already durable, and nothing uncommitted survives anyway.
     os._exit(code)
+
+
+def started_by_hand(db_path: Path) -> str:
+    """What a person who typed `agent-history serve` in a terminal should know."""
+    return (
+        f"agent-history {__version__} serve: the sidecar editors spawn. It speaks JSON-RPC (LSP framing)"
+        f" on stdin/stdout and waits for an editor's messages; database {db_path}.\n"
+        "To use your history from a terminal, try instead: agent-history import (your Claude Code and Codex"
+        " transcripts), agent-history sessions, agent-history search WORDS. Ctrl-D or Ctrl-C quits."
+    )
 
 
 def _index(args: argparse.Namespace) -> int:
@@ -115,8 +141,28 @@ def _mcp(args: argparse.Namespace) -> int:
     return serve((args.db or default_db_path()).expanduser())
 
 
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    """The command line; `search`'s words may start with `-` (`search error -flaky`) when they
+    are not one of its options, so no `--` is needed before an exclusion."""
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if args.command != "search":
+        if unknown:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return args
+    words = [*args.query, *unknown]
+    raw = sys.argv[1:] if argv is None else argv
+    wanted = collections.Counter(words)
+    args.query = []
+    for word in raw[raw.index("search") + 1 :]:  # in the order typed: `a OR -b` is not `-b a OR`
+        if wanted[word] > 0:
+            wanted[word] -= 1
+            args.query.append(word)
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parse_arguments(argv)
     if args.command == "serve":
         return _serve(args)
     if args.command == "index":

@@ -29,11 +29,12 @@ class EditKind(enum.Enum):
 
 
 class UsageGroupBy(enum.Enum):
-    """How `history/getUsage` groups its figures. `agent` is the message's agentName, else the session's; `day` is the UTC day of the message."""
+    """How `history/getUsage` groups its figures. `agent` is the message's agentName, else the session's; `day` is the UTC day of the message; `project` is the session's projectId (`none` when it has none)."""
     AGENT = "agent"
     MODEL = "model"
     DAY = "day"
     SESSION = "session"
+    PROJECT = "project"
 
 
 class SessionChange(enum.Enum):
@@ -63,18 +64,18 @@ class TranscriptFormat(enum.Enum):
 
 @attrs.define(kw_only=True)
 class Usage:
-    """Token counts of one model call (non-negative integers; absent counts are 0)."""
+    """Token counts of one model call (non-negative integers up to 2^40, far above any model's window, so sums stay exact 64-bit integers; absent counts are 0)."""
 
-    prompt_tokens: int = attrs.field(default=0, metadata={'json': 'promptTokens', 'minimum': 0})
-    completion_tokens: int = attrs.field(default=0, metadata={'json': 'completionTokens', 'minimum': 0})
-    cache_read_tokens: int = attrs.field(default=0, metadata={'json': 'cacheReadTokens', 'minimum': 0})
-    cache_creation_tokens: int = attrs.field(default=0, metadata={'json': 'cacheCreationTokens', 'minimum': 0})
-    thinking_tokens: int = attrs.field(default=0, metadata={'json': 'thinkingTokens', 'minimum': 0})
+    prompt_tokens: int = attrs.field(default=0, metadata={'json': 'promptTokens', 'minimum': 0, 'maximum': 1099511627776})
+    completion_tokens: int = attrs.field(default=0, metadata={'json': 'completionTokens', 'minimum': 0, 'maximum': 1099511627776})
+    cache_read_tokens: int = attrs.field(default=0, metadata={'json': 'cacheReadTokens', 'minimum': 0, 'maximum': 1099511627776})
+    cache_creation_tokens: int = attrs.field(default=0, metadata={'json': 'cacheCreationTokens', 'minimum': 0, 'maximum': 1099511627776})
+    thinking_tokens: int = attrs.field(default=0, metadata={'json': 'thinkingTokens', 'minimum': 0, 'maximum': 1099511627776})
 
 
 @attrs.define(kw_only=True)
 class SessionUsage:
-    """Token counts summed over many messages."""
+    """Token counts summed over many messages (exact integers, not bounded like one call's Usage)."""
 
     prompt_tokens: int = attrs.field(default=0, metadata={'json': 'promptTokens', 'minimum': 0})
     completion_tokens: int = attrs.field(default=0, metadata={'json': 'completionTokens', 'minimum': 0})
@@ -101,6 +102,7 @@ class Session:
     project_id: str | None = attrs.field(default=None, metadata={'json': 'projectId'})
     kind: str = attrs.field(metadata={'json': 'kind'})
     title: str | None = attrs.field(default=None, metadata={'json': 'title'})
+    preview: str | None = attrs.field(default=None, metadata={'json': 'preview'})
     agent_name: str | None = attrs.field(default=None, metadata={'json': 'agentName'})
     model: str | None = attrs.field(default=None, metadata={'json': 'model'})
     parent_session_id: str | None = attrs.field(default=None, metadata={'json': 'parentSessionId'})
@@ -108,6 +110,7 @@ class Session:
     created_at: str = attrs.field(metadata={'json': 'createdAt'})
     updated_at: str = attrs.field(metadata={'json': 'updatedAt'})
     ended_at: str | None = attrs.field(default=None, metadata={'json': 'endedAt'})
+    last_message_at: str | None = attrs.field(default=None, metadata={'json': 'lastMessageAt'})
     message_count: int = attrs.field(metadata={'json': 'messageCount'})
     turn_count: int = attrs.field(metadata={'json': 'turnCount'})
     tool_call_count: int = attrs.field(metadata={'json': 'toolCallCount'})
@@ -192,15 +195,27 @@ class RecentPrompt:
 
 
 @attrs.define(kw_only=True)
+class Highlight:
+    """A matched word's place in a search hit's `snippet`."""
+
+    start: int = attrs.field(metadata={'json': 'start'})
+    end: int = attrs.field(metadata={'json': 'end'})
+
+
+@attrs.define(kw_only=True)
 class SearchHit:
     """One search result."""
 
     session_id: str = attrs.field(metadata={'json': 'sessionId'})
+    session_title: str | None = attrs.field(default=None, metadata={'json': 'sessionTitle'})
+    session_preview: str | None = attrs.field(default=None, metadata={'json': 'sessionPreview'})
+    project_id: str | None = attrs.field(default=None, metadata={'json': 'projectId'})
     message_id: str = attrs.field(metadata={'json': 'messageId'})
     index: int = attrs.field(metadata={'json': 'index'})
     role: Role = attrs.field(metadata={'json': 'role'})
     created_at: str = attrs.field(metadata={'json': 'createdAt'})
     snippet: str = attrs.field(metadata={'json': 'snippet'})
+    highlights: list[Highlight] = attrs.field(metadata={'json': 'highlights'})
     score: float = attrs.field(metadata={'json': 'score'})
 
 
@@ -216,7 +231,7 @@ class UsageGroup:
 class RetentionPolicy:
     """What to delete. Every limit is optional; a policy with none deletes nothing."""
 
-    max_age_days: float | None = attrs.field(default=None, metadata={'json': 'maxAgeDays', 'minimum': 0})
+    max_age_days: float | None = attrs.field(default=None, metadata={'json': 'maxAgeDays', 'minimum': 0, 'maximum': 1000000})
     max_sessions: int | None = attrs.field(default=None, metadata={'json': 'maxSessions', 'minimum': 0})
     max_sessions_per_project: int | None = attrs.field(default=None, metadata={'json': 'maxSessionsPerProject', 'minimum': 0})
     purge_compacted_older_than_days: float | None = attrs.field(default=None, metadata={'json': 'purgeCompactedOlderThanDays', 'minimum': 0})
@@ -435,7 +450,7 @@ class SetMetadataParams:
 class ApplyRetentionParams:
     """ApplyRetention params"""
 
-    max_age_days: float | None = attrs.field(default=None, metadata={'json': 'maxAgeDays', 'minimum': 0})
+    max_age_days: float | None = attrs.field(default=None, metadata={'json': 'maxAgeDays', 'minimum': 0, 'maximum': 1000000})
     max_sessions: int | None = attrs.field(default=None, metadata={'json': 'maxSessions', 'minimum': 0})
     max_sessions_per_project: int | None = attrs.field(default=None, metadata={'json': 'maxSessionsPerProject', 'minimum': 0})
     purge_compacted_older_than_days: float | None = attrs.field(default=None, metadata={'json': 'purgeCompactedOlderThanDays', 'minimum': 0})

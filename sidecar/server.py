@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -34,14 +34,17 @@ from pygls.protocol import (
     default_converter,
     lsp_method,
 )
+from pygls.protocol.json_rpc import RPCRequest
 
 from . import __version__, logs
 from . import protocol as p
 from .errors import HistoryError, InvalidParams, Problem, StorageError
+from .flow import Flow
 from .search import index as search_index
 from .stdio import claim_stdout, open_stdin, open_stdout, read_frames
 from .store import Settings, Store, Work, context, edits, export, housekeeping, messages, sessions, usage
 from .store.changes import Change, MessagesAppended, changes_since, latest_change
+from .store.database import Database
 from .store.encryption import load_key
 from .sync.client import SyncWorker
 from .sync.config import sync_config
@@ -100,11 +103,18 @@ POLL_SECONDS = 0.2
 # processes can see it, so a read when the file moves may come too early, and nothing
 # moves the file after: the change feed is read on every tick for this long after a move.
 RECHECK_SECONDS = 2.0
+# Changes loaded at a time: what waits for a client that does not read is at most one page
+# (the rest waits in the database).
+CHANGES_PAGE = 50
 JSON_RPC_MEMBERS = {"jsonrpc", "id", "method", "params", "result", "error"}
 PARENT_POLL_SECONDS = 0.25
 PROGRESS_INTERVAL = 0.1
 RETENTION_PERIOD = 24 * 3600
 STOP_SECONDS = 0.5
+# At end of input or `exit`, how long requests already read may take to be answered; past
+# it they are cancelled (answered -32800, or with their result if they committed).
+FINISH_SECONDS = 30.0
+INTERNAL_ERROR = -32603
 
 
 def rpc_error(error: HistoryError) -> JsonRpcException:
@@ -171,10 +181,30 @@ class HistoryProtocol(LanguageServerProtocol):
         if error is None and isinstance(result, dict):
             self.write_json(id=msg_id, result=result)
         else:
+            if error is not None and error.code == INTERNAL_ERROR:
+                # pygls puts the traceback in `data`: it is in our log, not for the client.
+                error = lsp.ResponseError(code=INTERNAL_ERROR, message=f"internal error: {error.message}")
             super()._send_response(msg_id, result, error)
+        self._server.flow.answered()
+
+    def notify(self, method: str, params: Any | None = None) -> None:
+        if self._server.flow.may_notify():
+            super().notify(method, params)
+
+    def cancel_requests(self) -> None:
+        for future in list(self._request_futures.values()):
+            future.cancel()
+
+    @lsp_method(lsp.EXIT)
+    def lsp_exit(self, *args: Any) -> Generator[Any, Any, None]:
+        self._server.exit()  # pygls' own would close stdout under replies not written yet
+        yield from ()
 
     @lsp_method(lsp.INITIALIZE)
     def lsp_initialize(self, params: lsp.InitializeParams) -> Any:
+        if self._server.store is not None:
+            # A second one would start another indexer, or quietly switch databases.
+            raise JsonRpcException(code=-32600, message="invalid request: the server is initialized already")
         result = yield from super().lsp_initialize(params)
         # Only our own capabilities: no documents to sync, no commands.
         result.capabilities = lsp.ServerCapabilities(
@@ -198,6 +228,12 @@ class HistoryServer(LanguageServer):
         self.store: Store | None = None
         self.db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-history-db")
         self.steps_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-history-steps")
+        # The change feed is read on a connection and thread of its own: on the database
+        # thread it waited behind this window's requests, and an append waiting there for
+        # the write lock (four writers and a janitor) held other processes' commits unheard
+        # for up to 2.4 s.
+        self.feed_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-history-feed")
+        self.feed: Database | None = None
         self.subscription = Subscription()
         self.change_cursor = 0
         self.pump_lock = asyncio.Lock()
@@ -207,7 +243,10 @@ class HistoryServer(LanguageServer):
         self.indexer: search_index.Indexer | None = None
         self.sync_worker: SyncWorker | None = None
         self.background: set[asyncio.Task[Any]] = set()
-        self.in_flight: set[asyncio.Task[Any]] = set()
+        self.flow = Flow()
+        self.shutdown_requested = False
+        self.exit_code = 0
+        self.reading: asyncio.Future[None] | None = None
         self._register()
 
     # -- plumbing ---------------------------------------------------------------------
@@ -250,25 +289,13 @@ class HistoryServer(LanguageServer):
         async def handle(ls: HistoryServer, raw: Any) -> Any:
             try:
                 params = structure_params(raw, spec.params) if spec.params is not None else None
-                with ls._request():
-                    result = await ls._call(spec.method, operation, params, takes_work)
+                result = await ls._call(spec.method, operation, params, takes_work)
             except HistoryError as error:
                 raise rpc_error(error) from None
             return unstructure(result)
 
         handle.__name__ = spec.method.replace("/", "_")
         return handle
-
-    @contextlib.contextmanager
-    def _request(self) -> Iterator[None]:
-        """A request being answered: at end of input the server waits for it."""
-        task = asyncio.current_task()
-        assert task is not None
-        self.in_flight.add(task)
-        try:
-            yield
-        finally:
-            self.in_flight.discard(task)
 
     async def _call(self, method: str, operation: Callable[..., Any], params: Any, takes_work: bool) -> Any:
         """Run one core operation for a request, with progress and cancellation if it is long."""
@@ -355,8 +382,7 @@ class HistoryServer(LanguageServer):
                 message="invalid request: sync is not configured (initializationOptions.sync.url"
                 " or $AGENT_HISTORY_SYNC_URL)",
             )
-        with self._request():
-            reply = await self.sync_worker.sync()
+        reply = await self.sync_worker.sync()
         self.spawn(self.pump_changes())  # what was pulled, announced now rather than at the next poll
         if "error" in reply:
             raise JsonRpcException(message=reply["error"]["message"], code=p.ERROR_CODES[reply["error"]["name"]])
@@ -392,6 +418,9 @@ class HistoryServer(LanguageServer):
                     )
                 )
             self.store = Store(path, read_only=options.read_only, settings=settings)
+            self.feed = Database(
+                path, read_only=True, busy_timeout_ms=settings.busy_timeout_ms, encryption_key=settings.encryption_key
+            )
         except HistoryError as error:
             log.error("%s", error.message)
             raise rpc_error(error) from None
@@ -409,6 +438,8 @@ class HistoryServer(LanguageServer):
         self.spawn(self._poll_changes())
 
     async def _shutdown(self, params: Any) -> None:
+        # Requests read before it are answered first (pygls would cancel them).
+        await self.flow.settle(FINISH_SECONDS, others=1)
         for task in list(self.background):
             task.cancel()
         if self.indexer is not None:
@@ -467,8 +498,8 @@ class HistoryServer(LanguageServer):
                 log.exception("reading other processes' commits failed; still watching")
 
     async def pump_changes(self) -> None:
-        store = self.store
-        if store is None:
+        feed = self.feed
+        if feed is None:
             return
         async with self.pump_lock:
             # Taken before reading: what is written after it shows as a new signature.
@@ -477,8 +508,11 @@ class HistoryServer(LanguageServer):
                 self.recheck_until = time.monotonic() + RECHECK_SECONDS
             self.file_signature = signature
             while True:
+                await self.flow.writable()  # until the client reads, changes wait in the feed
                 try:
-                    cursor, changes = await self.on_db(changes_since, store.db, self.change_cursor)
+                    cursor, changes = await asyncio.get_running_loop().run_in_executor(
+                        self.feed_thread, changes_since, feed, self.change_cursor, CHANGES_PAGE
+                    )
                 except HistoryError as error:
                     log.warning("cannot read the change feed: %s", error.message)
                     return
@@ -506,12 +540,21 @@ class HistoryServer(LanguageServer):
     def receive(self, data: dict[str, Any]) -> None:
         # Members JSON-RPC does not define are ignored (pygls would reject the message).
         data = {key: value for key, value in data.items() if key in JSON_RPC_MEMBERS}
+        is_request = "id" in data and "method" in data
+        if is_request and self.shutdown_requested:
+            # pygls would drop it without a word; LSP says InvalidRequest.
+            self.send_error(data["id"], -32600, "invalid request: the server is shutting down (only exit is accepted)")
+            return
         try:
             message = self.protocol.structure_message(data)
         except JsonRpcException:
-            if "id" in data and "method" in data:
+            if is_request:
                 self.send_error(data["id"], -32600, f"invalid request: {data['method']} cannot be read")
             return
+        if isinstance(message, RPCRequest):  # as pygls tells one
+            self.flow.received()  # answered in HistoryProtocol._send_response
+            if data["method"] == lsp.SHUTDOWN:
+                self.shutdown_requested = True
         self.protocol.handle_message(message)
 
     def send_error(self, request_id: Any, code: int, message: str) -> None:
@@ -521,21 +564,34 @@ class HistoryServer(LanguageServer):
 
     async def serve_stdio(self) -> None:
         logs.install(self, asyncio.get_running_loop())
-        writer = await open_stdout(claim_stdout())
-        # pygls awaits a writer's close() when it returns an awaitable, and write() likewise.
+        writer = self.flow.writer = await open_stdout(claim_stdout())
         self.protocol.set_writer(cast(Any, writer))
-        reader = await open_stdin()
-        await read_frames(reader, self.receive, self.send_error)
-        log.info("stdin closed; exiting")
+        self.reading = asyncio.ensure_future(
+            read_frames(await open_stdin(), self.receive, self.send_error, self.flow.ready)
+        )
+        await asyncio.wait({self.reading})
+        if not self.reading.cancelled():
+            self.reading.result()  # a bug in reading is not a clean end
+            log.info("stdin closed; exiting")
         await self._finish_requests()
-        closing = writer.close()  # a pipe's writer first delivers what is still buffered
-        if inspect.isawaitable(closing):
-            await closing
+        await writer.close()  # a pipe's writer first delivers what is still buffered
+
+    def exit(self) -> None:
+        """`exit`: stop reading, then end as at end of input, replies first (the shutdown
+        reply may still be unwritten when exit arrives right behind it)."""
+        self.exit_code = 0 if self.shutdown_requested else 1
+        if self.reading is not None:
+            self.reading.cancel()
 
     async def _finish_requests(self) -> None:
-        """Let requests already read finish (for a bounded time), so their replies go out."""
-        if self.in_flight:
-            await asyncio.wait(set(self.in_flight), timeout=STOP_SECONDS)
+        """Answer every request already read; past FINISH_SECONDS, cancel what is left."""
+        if await self.flow.settle(FINISH_SECONDS):
+            return
+        log.warning("%d requests unanswered after %s s; cancelling them", self.flow.unanswered, FINISH_SECONDS)
+        self.protocol.cancel_requests()
+        for work in self.active_work:
+            work.cancel()
+        await self.flow.settle(STOP_SECONDS)
 
     def stop(self) -> None:
         """Cancel running work and close the store, waiting at most STOP_SECONDS for a long job.
@@ -552,8 +608,11 @@ class HistoryServer(LanguageServer):
             closing = self.db_thread.submit(self.store.close)
             with contextlib.suppress(Exception):
                 closing.result(timeout=STOP_SECONDS)
-        self.db_thread.shutdown(wait=False, cancel_futures=True)
-        self.steps_thread.shutdown(wait=False, cancel_futures=True)
+        if self.feed is not None:
+            with contextlib.suppress(Exception):
+                self.feed_thread.submit(self.feed.close).result(timeout=STOP_SECONDS)
+        for thread in (self.db_thread, self.steps_thread, self.feed_thread):
+            thread.shutdown(wait=False, cancel_futures=True)
 
 
 def serve(db_path: Path) -> int:
@@ -561,6 +620,7 @@ def serve(db_path: Path) -> int:
     code = 0
     try:
         asyncio.run(server.serve_stdio())
+        code = server.exit_code
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 0
     except KeyboardInterrupt:

@@ -14,15 +14,17 @@ import fcntl
 import json
 import logging
 import os
+import re
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Awaitable, Callable
 from typing import Any, BinaryIO
-
-from pygls.io_ import StdoutWriter
 
 log = logging.getLogger(__name__)
 
-MAX_FRAME_BYTES = 512 * 1024 * 1024
+# Refused before its body is read, which is discarded as it arrives: the largest request
+# one client can make us hold (its parsed form takes a few times as much).
+MAX_FRAME_BYTES = 64 * 1024 * 1024
 MAX_HEADER_LINE = 64 * 1024
 ErrorSender = Callable[[Any, int, str], None]
 
@@ -44,6 +46,9 @@ def claim_stdout() -> BinaryIO:
 
 
 FLUSH_SECONDS = 0.4  # at exit, how long output the client has not read yet may wait (exit stays under 1 s)
+# Replies and notifications the client has not read yet, past which no new request is read
+# (back-pressure): what one client can make us hold stays bounded.
+BACKLOG_BYTES = 4 * 1024 * 1024
 
 
 class _DrainSignal(asyncio.Protocol):
@@ -77,7 +82,14 @@ class PipeWriter:
         self.signal = signal
 
     def write(self, data: bytes) -> None:
-        self.transport.write(data)
+        if not self.transport.is_closing():  # late log lines after close go to stderr only
+            self.transport.write(data)
+
+    def congested(self) -> bool:
+        return self.transport.get_write_buffer_size() > BACKLOG_BYTES
+
+    async def drained(self) -> None:
+        await self.signal.drained.wait()
 
     async def close(self) -> None:
         """Deliver what is still buffered (for a bounded time), then close."""
@@ -86,6 +98,27 @@ class PipeWriter:
         self.transport.close()
 
 
+class FileWriter:
+    """Frames out to a regular file (`serve > replies`): a write never waits on a reader."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+
+    def write(self, data: bytes) -> None:
+        if not self.file.closed:
+            self.file.write(data)
+
+    def congested(self) -> bool:
+        return False
+
+    async def drained(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self.file.close()
+
+
+Writer = PipeWriter | FileWriter
 PIPE_BYTES = 1 << 20  # Linux's default ceiling for an unprivileged process
 
 
@@ -97,13 +130,13 @@ def widen_pipe(file: BinaryIO) -> None:
             fcntl.fcntl(file.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 
-async def open_stdout(protocol_out: BinaryIO) -> PipeWriter | StdoutWriter:
+async def open_stdout(protocol_out: BinaryIO) -> Writer:
     loop = asyncio.get_running_loop()
     widen_pipe(protocol_out)
     try:
         transport, signal = await loop.connect_write_pipe(_DrainSignal, protocol_out)
     except ValueError:  # a regular file (`serve > replies`): writing to it never waits on a reader
-        return StdoutWriter(protocol_out)
+        return FileWriter(protocol_out)
     transport.set_write_buffer_limits(high=0)  # so the signal tells when everything is out
     return PipeWriter(transport, signal)
 
@@ -144,17 +177,49 @@ def parse_body(body: bytes) -> dict[str, Any]:
     return data
 
 
-async def _read_headers(reader: asyncio.StreamReader) -> int | None:
+class FrameReader:
+    """stdin as a StreamReader, with bytes read too far handed back (`unread`)."""
+
+    def __init__(self, stream: asyncio.StreamReader) -> None:
+        self.stream = stream
+        self.pushed = b""
+
+    def unread(self, data: bytes) -> None:
+        self.pushed = data + self.pushed
+
+    async def readline(self) -> bytes:
+        """One line with its b"\\n"; IncompleteReadError at end of input."""
+        head, newline, rest = self.pushed.partition(b"\n")
+        if newline:
+            self.pushed = rest
+            return head + newline
+        self.pushed = b""
+        try:
+            return head + await self.stream.readuntil(b"\n")
+        except asyncio.LimitOverrunError as error:
+            await self.stream.readexactly(error.consumed)  # skip it, or it is read again for ever
+            raise FrameError(-32600, "invalid request: a header line is too long") from None
+
+    async def readexactly(self, count: int) -> bytes:
+        head, self.pushed = self.pushed[:count], self.pushed[count:]
+        return head + await self.stream.readexactly(count - len(head))
+
+    async def read(self, count: int) -> bytes:
+        if self.pushed:
+            head, self.pushed = self.pushed[:count], self.pushed[count:]
+            return head
+        return await self.stream.read(count)
+
+
+async def _read_headers(reader: FrameReader) -> int | None:
     """Read one header block; the Content-Length, or None at end of input."""
     length: int | None = None
     seen_any = False
     while True:
         try:
-            line = await reader.readuntil(b"\n")
+            line = await reader.readline()
         except asyncio.IncompleteReadError:
             return None
-        except asyncio.LimitOverrunError:
-            raise FrameError(-32600, "invalid request: a header line is too long") from None
         text = line.strip()
         if not text:
             if not seen_any:
@@ -173,22 +238,44 @@ async def _read_headers(reader: asyncio.StreamReader) -> int | None:
                 raise FrameError(-32600, "invalid request: negative Content-Length")
 
 
-async def _discard(reader: asyncio.StreamReader, count: int) -> bool:
+# A JSON body never holds a header line: JSON has no such token, and a string cannot hold
+# a raw line break. Where one turns up inside an oversized frame, the body was shorter than
+# announced and the next frame begins there.
+NEXT_HEADER = re.compile(rb"content-length[ \t]*:[ \t]*[0-9]+[ \t]*\r?\n", re.IGNORECASE)
+HEADER_SPAN = 64  # kept from one chunk to the next, so a header split between them is seen
+SKIP_CHUNK = 1 << 20
+
+
+async def _skip_body(reader: FrameReader, count: int) -> bool:
+    """Discard an oversized body a chunk at a time; False if input ended first."""
+    tail = b""
     while count > 0:
-        chunk = await reader.read(min(count, 1 << 20))
+        chunk = await reader.read(min(count, SKIP_CHUNK))
         if not chunk:
             return False
         count -= len(chunk)
+        window = tail + chunk
+        if (found := NEXT_HEADER.search(window)) is not None:
+            reader.unread(window[found.start() :])
+            return True
+        tail = window[-HEADER_SPAN:]
     return True
 
 
 async def read_frames(
-    reader: asyncio.StreamReader,
+    stream: asyncio.StreamReader,
     handle: Callable[[dict[str, Any]], None],
     send_error: ErrorSender,
+    ready: Callable[[], Awaitable[None]],
 ) -> None:
-    """Read frames until end of input, handing each well-formed message to `handle`."""
+    """Read frames until end of input, handing each well-formed message to `handle`.
+
+    `ready` is awaited before each frame: while it waits, nothing more is read, the pipe
+    fills and the client's writes block (back-pressure).
+    """
+    reader = FrameReader(stream)
     while True:
+        await ready()
         try:
             length = await _read_headers(reader)
         except FrameError as error:
@@ -198,7 +285,7 @@ async def read_frames(
             return
         if length > MAX_FRAME_BYTES:
             send_error(None, -32003, f"payload too large: a {length}-byte frame is over {MAX_FRAME_BYTES} bytes")
-            if not await _discard(reader, length):
+            if not await _skip_body(reader, length):
                 return
             continue
         try:
@@ -220,11 +307,38 @@ async def open_stdin() -> asyncio.StreamReader:
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
     except ValueError:
         # A regular file (`serve < requests`) cannot be watched by the loop: read it in a thread.
-        loop.run_in_executor(None, _pump_file, sys.stdin.buffer, reader, loop)
+        transport = _FileTransport()
+        reader.set_transport(transport)
+        # A daemon: at exit it may be paused mid-file, and nothing waits for it.
+        pump = threading.Thread(target=transport.pump, args=(sys.stdin.buffer, reader, loop), daemon=True)
+        pump.start()
     return reader
 
 
-def _pump_file(source: BinaryIO, reader: asyncio.StreamReader, loop: asyncio.AbstractEventLoop) -> None:
-    while chunk := source.read(1 << 16):
-        loop.call_soon_threadsafe(reader.feed_data, chunk)
-    loop.call_soon_threadsafe(reader.feed_eof)
+class _FileTransport(asyncio.ReadTransport):
+    """Feeds a regular file to a StreamReader from a thread, pausing while the reader's
+    buffer is full as a pipe would: without it, the whole file would be held in memory."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paused = False
+        self.flowing = threading.Event()  # the thread may read the next chunk
+
+    def pause_reading(self) -> None:
+        self.paused = True
+
+    def resume_reading(self) -> None:
+        self.paused = False
+        self.flowing.set()
+
+    def pump(self, source: BinaryIO, reader: asyncio.StreamReader, loop: asyncio.AbstractEventLoop) -> None:
+        while chunk := source.read(1 << 16):
+            self.flowing.clear()
+            loop.call_soon_threadsafe(self._feed, reader, chunk)
+            self.flowing.wait()
+        loop.call_soon_threadsafe(reader.feed_eof)
+
+    def _feed(self, reader: asyncio.StreamReader, chunk: bytes) -> None:
+        reader.feed_data(chunk)  # calls pause_reading when its buffer is full
+        if not self.paused:
+            self.flowing.set()

@@ -12,85 +12,177 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, JustifyMethod
+from rich.markdown import Markdown
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
+from . import display, figures
 from . import protocol as p
 from .cli import add_sync_arguments, apply_sync_arguments
 from .errors import HistoryError, InvalidParams, SessionNotFound, invalid
 from .search import index as search
 from .store import Settings, Store, Work, export, housekeeping, sessions
+from .store.database import missing_reason
 from .store.encryption import load_key
+from .store.usage import get_usage, total_tokens
 from .sync.config import sync_config
 from .sync.worker import one_round
-from .transcripts import importer
+from .transcripts import importer, sources
 from .wire import structure_params, unstructure
 
 EXIT_OK, EXIT_NOTHING_FOUND, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_STORAGE, EXIT_OFFLINE = 0, 1, 2, 3, 4, 5
 out = Console(highlight=False, soft_wrap=False)
-if not out.is_terminal:
+if not out.is_terminal and "COLUMNS" not in os.environ:
     out.width = 200  # piped into a file or a pager: keep ids and figures whole
-err = Console(stderr=True, highlight=False)
+# soft_wrap: a message is one line however narrow the terminal, whole in a pipe or a log.
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+MIN_FLEXIBLE = 12  # a table's title column gives way down to this
+SNIPPET_INDENT = 4
+WIDE = 120  # from this width on, tables show whole session ids
 
 
-def add_commands(commands: Any, db_help: str) -> None:
+def add_commands(commands: Any, db_argument: Callable[[argparse.ArgumentParser], None]) -> None:
     """The terminal commands, as argparse sub-parsers of `agent-history`."""
 
     def command(name: str, help_text: str, run: Callable[[Store, argparse.Namespace], int]) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = commands.add_parser(name, help=help_text, description=help_text + ".")
-        parser.add_argument("--db", type=Path, help=db_help)
-        parser.add_argument("--json", action="store_true", help="print the result as JSON, for scripts")
+        db_argument(parser)
+        parser.add_argument(
+            "--json", action="store_true", help="print the result as JSON, for scripts (default: a table)"
+        )
         parser.set_defaults(run=run)
         return parser
 
-    listing = command("sessions", "list sessions, most recently updated first", _sessions)
-    listing.add_argument("--project", help="only this project (a working directory)")
-    listing.add_argument("--query", help="only sessions whose title or first prompt contains this")
-    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50, max 500)")
+    listing = command("sessions", "list sessions, most recently active first", _sessions)
+    listing.add_argument("--project", help="only this project, a working directory (default: all)")
+    listing.add_argument("--query", help="only sessions whose title or first request contains this (default: all)")
+    listing.add_argument("--limit", type=int, default=50, metavar="N", help="at most this many (default: 50, max 500)")
 
-    show = command("show", "print a session as a readable transcript", _show)
+    show = command("show", "print a session as a readable transcript (paged in a terminal)", _show)
     show.add_argument("session", metavar="ID", help="the session's id (or a unique prefix)")
 
     find = command("search", "search everything the agents said or ran", _search)
-    find.add_argument("query", metavar="QUERY", help='words, "phrases", a OR b, -word, prefix*')
-    find.add_argument("--project", help="only this project")
-    find.add_argument("--session", metavar="ID", help="only this session")
-    find.add_argument("--role", action="append", choices=[r.value for r in p.Role], help="only these roles")
-    find.add_argument("--limit", type=int, default=20, help="at most this many hits (default 20, max 200)")
+    find.add_argument("query", metavar="QUERY", nargs="*", help='words, "phrases", a OR b, -word, prefix*')
+    find.add_argument("--project", help="only this project (default: all)")
+    find.add_argument("--session", metavar="ID", help="only this session (default: all)")
+    find.add_argument(
+        "--role", action="append", choices=[r.value for r in p.Role], help="only this role; repeatable (default: all)"
+    )
+    find.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="at most this many hits (default: 20, max 200)"
+    )
 
     exporting = command("export", "export a session as markdown, json or lossless jsonl", _export)
     exporting.add_argument("session", metavar="ID", help="the session's id (or a unique prefix)")
-    exporting.add_argument("--format", choices=[f.value for f in p.ExportFormat], default="markdown")
-    exporting.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    exporting.add_argument(
+        "--format",
+        choices=[f.value for f in p.ExportFormat],
+        default="markdown",
+        help="what to write (default: markdown)",
+    )
+    exporting.add_argument("-o", "--output", type=Path, help="write to this file (default: stdout)")
 
     importing = command("import", "import Claude Code or Codex transcripts (files or directories)", _import)
-    importing.add_argument("paths", metavar="PATH", nargs="+", type=Path, help="e.g. ~/.claude/projects")
-    importing.add_argument("--format", choices=[f.value for f in p.TranscriptFormat], default="auto")
-    importing.add_argument("--project", help="use this projectId instead of each transcript's working directory")
+    importing.add_argument(
+        "paths",
+        metavar="PATH",
+        nargs="*",
+        type=Path,
+        help="files or directories (default: those of ~/.claude/projects and ~/.codex/sessions that exist;"
+        " $CLAUDE_CONFIG_DIR and $CODEX_HOME move them)",
+    )
+    importing.add_argument(
+        "--format",
+        choices=[f.value for f in p.TranscriptFormat],
+        default="auto",
+        help="read every file as this format (default: auto, told apart by their first lines)",
+    )
+    importing.add_argument(
+        "--project", help="use this projectId instead of each transcript's working directory (default: theirs)"
+    )
 
     command("stats", "count what the database holds", _stats)
 
+    spending = command("usage", "tokens spent, by day, model, agent, project or session", _usage)
+    spending.add_argument(
+        "--by", choices=[g.value for g in p.UsageGroupBy], default="day", help="one row per this (default: day)"
+    )
+    spending.add_argument(
+        "--since",
+        type=_since,
+        metavar="WHEN",
+        help="only messages since then: 7d, 12h, 2w or an ISO date/time (default: all)",
+    )
+    spending.add_argument(
+        "--until", type=_since, metavar="WHEN", help="only messages before then, as --since (default: now)"
+    )
+    spending.add_argument("--project", help="only this project (default: all)")
+    spending.add_argument("--session", metavar="ID", help="only this session (default: all)")
+
     gc = command("gc", "apply a retention policy: delete old sessions, purge compacted messages", _gc)
-    gc.add_argument("--max-age-days", type=int, help="delete sessions not updated for this many days")
-    gc.add_argument("--max-sessions", type=int, help="keep at most this many sessions (newest)")
-    gc.add_argument("--max-sessions-per-project", type=int, help="keep at most this many per project")
-    gc.add_argument("--purge-compacted-older-than-days", type=int, help="purge compacted messages this old")
-    gc.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+    gc.add_argument(
+        "--max-age-days",
+        type=int,
+        metavar="DAYS",
+        help="delete sessions not updated for this many days (default: none)",
+    )
+    gc.add_argument(
+        "--max-sessions", type=int, metavar="N", help="keep at most this many sessions, newest (default: no limit)"
+    )
+    gc.add_argument(
+        "--max-sessions-per-project",
+        type=int,
+        metavar="N",
+        help="keep at most this many per project (default: no limit)",
+    )
+    gc.add_argument(
+        "--purge-compacted-older-than-days",
+        type=int,
+        metavar="DAYS",
+        help="purge compacted messages this old (default: none)",
+    )
+    gc.add_argument("--dry-run", action="store_true", help="only say what would be deleted (default: delete)")
 
     syncing = command("sync", "push this history to the sync remote and pull other machines' (exit 5: offline)", _sync)
     add_sync_arguments(syncing)
 
 
+def _since(text: str) -> str:
+    """`7d`, `12h`, `2w`, `30m` before now, or an ISO date or time, as the contract's timestamp."""
+    match = re.fullmatch(r"(\d+)\s*([mhdw])", text.strip())
+    if match:
+        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
+        when = datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
+    else:
+        try:
+            when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is neither 7d/12h/2w nor an ISO date (2026-11-01)") from None
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+CREATING_COMMANDS = {"import", "sync"}  # a first import, or a new machine's first pull
+
+
 def run(args: argparse.Namespace, db_path: Path) -> int:
+    if args.command not in CREATING_COMMANDS and not db_path.exists():
+        reason = missing_reason(db_path) or "nothing is imported yet (`agent-history import` creates it)"
+        err.print(f"[red]error:[/red] no database at {escape(str(db_path))}: {escape(reason)}; or choose --db")
+        return EXIT_STORAGE
     try:
         store = Store(db_path, settings=Settings(encryption_key=load_key()))
     except HistoryError as error:
@@ -113,6 +205,10 @@ def run(args: argparse.Namespace, db_path: Path) -> int:
         store.close()
 
 
+def _warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/yellow] {escape(message)}")
+
+
 def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(unstructure(value), ensure_ascii=False, indent=2) + "\n")
 
@@ -125,10 +221,6 @@ def _resolve(store: Store, prefix: str) -> str:
     return str(rows[0][0])
 
 
-def _tokens(usage: p.SessionUsage) -> int:
-    return usage.prompt_tokens + usage.completion_tokens + usage.cache_read_tokens + usage.cache_creation_tokens
-
-
 def _first_prompts(store: Store, session_ids: list[str]) -> dict[str, str]:
     """Each session's first user prompt (kept for listSessions' query), in one query."""
     if not session_ids:
@@ -139,6 +231,26 @@ def _first_prompts(store: Store, session_ids: list[str]) -> dict[str, str]:
     return {session_id: prompt for session_id, prompt in rows if prompt}
 
 
+def _short_id(store: Store, session_id: str) -> str:
+    """The shortest start of the id (at least 8 characters) that names only this session,
+    so `show` and `export` take it."""
+    length = 8
+    for sql in ("SELECT max(id) FROM sessions WHERE id < ?", "SELECT min(id) FROM sessions WHERE id > ?"):
+        neighbour = store.db.scalar(sql, (session_id,)) or ""
+        shared = next(
+            (i for i, (a, b) in enumerate(zip(session_id, neighbour, strict=False)) if a != b), len(neighbour)
+        )
+        length = max(length, shared + 1)
+    return session_id[:length]
+
+
+def _ids(store: Store, session_ids: list[str]) -> dict[str, str]:
+    """How a table names sessions: whole ids when there is room, else unique prefixes."""
+    if out.width >= WIDE:
+        return {session_id: session_id for session_id in session_ids}
+    return {session_id: _short_id(store, session_id) for session_id in session_ids}
+
+
 def _sessions(store: Store, args: argparse.Namespace) -> int:
     params = structure_params(
         {"projectId": args.project, "query": args.query, "limit": args.limit}, p.ListSessionsParams
@@ -147,24 +259,24 @@ def _sessions(store: Store, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result)
         return EXIT_OK
-    table = Table(box=None, pad_edge=False)
-    table.add_column("id", no_wrap=True, min_width=26)
-    table.add_column("updated", no_wrap=True, min_width=16)
-    table.add_column("project", no_wrap=True, overflow="ellipsis", max_width=28)
-    table.add_column("title or first prompt", no_wrap=True, overflow="ellipsis", ratio=1)
-    table.add_column("msgs", justify="right", no_wrap=True, min_width=5)
-    table.add_column("tokens", justify="right", no_wrap=True, min_width=11)
-    first_prompts = _first_prompts(store, [session.id for session in result.sessions])
-    for session in result.sessions:
-        label = session.title or first_prompts.get(session.id) or ""
-        table.add_row(
-            session.id,
-            session.updated_at[:16].replace("T", " "),
-            escape(session.project_id or ""),
-            escape(label.strip().split("\n", 1)[0][:60]),
-            str(session.message_count),
-            f"{_tokens(session.usage):,}",
-        )
+    if not result.sessions:
+        err.print("no sessions" + (" match" if args.query or args.project else " yet: try `agent-history import`"))
+        return EXIT_NOTHING_FOUND
+    ids = [session.id for session in result.sessions]
+    short, first_prompts = _ids(store, ids), _first_prompts(store, ids)
+    project_width = 40 if out.width >= WIDE else 16
+    rows = [
+        [
+            short[session.id],
+            figures.ago(display.last_activity(session)),
+            figures.middle(session.project_id or "", project_width),
+            display.session_label(session, first_prompts.get(session.id)),
+            f"{session.message_count:,}",
+            figures.tokens(total_tokens(session.usage)),
+        ]
+        for session in result.sessions
+    ]
+    table = _table(["id", "active", "project", "session", "msgs", "tokens"], rows, flexible=3, right={4, 5})
     out.print(table)
     if result.next_cursor:
         out.print(f"[dim]more: raise --limit (now {args.limit})[/dim]")
@@ -177,17 +289,31 @@ def _exported(store: Store, session_id: str, format_name: str) -> str:
 
 
 def _show(store: Store, args: argparse.Namespace) -> int:
-    sys.stdout.write(_exported(store, args.session, "json" if args.json else "markdown"))
+    content = _exported(store, args.session, "json" if args.json else "markdown")
+    if args.json or not out.is_terminal:
+        sys.stdout.write(content)
+        return EXIT_OK
+    os.environ.setdefault("LESS", "FRX")  # as git: colours pass, one screen needs no paging
+    with out.pager(styles=True):
+        out.print(Markdown(content))
     return EXIT_OK
 
 
 def _export(store: Store, args: argparse.Namespace) -> int:
+    if args.output is not None and not args.output.parent.is_dir():
+        reason = missing_reason(args.output) or f"{args.output.parent} is not a directory"
+        err.print(f"[red]error:[/red] -o: cannot write {escape(str(args.output))}: {escape(reason)}")
+        return EXIT_USAGE
     content = _exported(store, args.session, args.format)
     if args.output is None:
         sys.stdout.write(content)
-    else:
+        return EXIT_OK
+    try:
         args.output.write_text(content)
-        err.print(f"wrote {args.output}")
+    except OSError as error:
+        err.print(f"[red]error:[/red] -o: cannot write {escape(str(args.output))}: {escape(error.strerror or '')}")
+        return EXIT_USAGE
+    err.print(f"wrote {escape(str(args.output))}")
     return EXIT_OK
 
 
@@ -203,7 +329,8 @@ def _catch_up_index(store: Store) -> None:
 
 
 def _search(store: Store, args: argparse.Namespace) -> int:
-    raw = {"query": args.query, "projectId": args.project, "roles": args.role, "limit": args.limit}
+    query = " ".join(args.query)
+    raw = {"query": query, "projectId": args.project, "roles": args.role, "limit": args.limit}
     params = structure_params(
         {**raw, "sessionId": args.session and _resolve(store, args.session)}, p.SearchMessagesParams
     )
@@ -211,19 +338,42 @@ def _search(store: Store, args: argparse.Namespace) -> int:
     result = search.search_messages(store, params)
     if args.json:
         _print_json(result)
+    elif not result.hits:
+        err.print(f"no matches for {escape(query)}")
     else:
-        table = Table(box=None, pad_edge=False)
-        table.add_column("session", no_wrap=True, min_width=26)
-        table.add_column("#", justify="right", no_wrap=True)
-        table.add_column("role", no_wrap=True)
-        table.add_column("when", no_wrap=True, min_width=16)
-        table.add_column("snippet", ratio=1)
-        for hit in result.hits:
-            snippet = re.sub(r"\*\*(.+?)\*\*", r"[bold yellow]\1[/bold yellow]", escape(hit.snippet))
-            when = hit.created_at[:16].replace("T", " ")
-            table.add_row(hit.session_id, str(hit.index), hit.role.value, when, snippet)
-        out.print(table)
+        _print_hits(store, result.hits)
     return EXIT_OK if result.hits else EXIT_NOTHING_FOUND
+
+
+def _print_hits(store: Store, hits: list[p.SearchHit]) -> None:
+    """Each hit as a line saying where it lives (session, project, message, when), then its
+    snippet, indented: readable at 80 columns, where a table's snippet column would be narrow."""
+    ids = list(dict.fromkeys(hit.session_id for hit in hits))
+    short, about = _ids(store, ids), _hit_sessions(store, hits)
+    for hit in hits:
+        label, project = about[hit.session_id]
+        where = Text(f"{short[hit.session_id]} #{hit.index} {hit.role.value}, {figures.ago(hit.created_at)}  ")
+        where.append(figures.middle(project or "", 40 if out.width >= WIDE else 24), style="cyan")
+        where.append(f"  {label or '(untitled)'}", style="bold")
+        out.print(where, no_wrap=True, overflow="ellipsis")
+        for line in display.snippet(hit).wrap(out, out.width - SNIPPET_INDENT):
+            line.rstrip()
+            out.print(Text(" " * SNIPPET_INDENT) + line)
+        out.print()
+
+
+def _hit_sessions(store: Store, hits: list[p.SearchHit]) -> dict[str, tuple[str, str | None]]:
+    """Each hit's session name and project, from the hit itself (`sessionTitle`,
+    `sessionPreview`, `projectId`); the first prompt only for a session with neither."""
+    unnamed = [hit.session_id for hit in hits if not (hit.session_title or hit.session_preview)]
+    first_prompts = _first_prompts(store, list(dict.fromkeys(unnamed)))
+    return {
+        hit.session_id: (
+            figures.one_line(hit.session_title or hit.session_preview or first_prompts.get(hit.session_id)),
+            hit.project_id,
+        )
+        for hit in hits
+    }
 
 
 @contextmanager
@@ -238,23 +388,45 @@ def _progress_bar(label: str, enabled: bool) -> Iterator[Work]:
 
 
 def _import(store: Store, args: argparse.Namespace) -> int:
+    paths, missing = sources.existing(args.paths)
+    for path in missing:
+        _warn(f"{path} does not exist; skipped")
+    mismatch = sources.format_mismatch(paths, p.TranscriptFormat(args.format))
+    if mismatch:
+        raise invalid("format", mismatch)
     results = []
-    for path in args.paths:
-        raw = {"path": str(path.expanduser()), "format": args.format, "projectId": args.project}
+    for path in paths:
+        raw = {"path": str(path), "format": args.format, "projectId": args.project}
         with _progress_bar(f"importing {path}", enabled=not args.json and err.is_terminal) as work:
-            results.append(importer.import_transcript(store, structure_params(raw, p.ImportTranscriptParams), work))
+            params = structure_params(raw, p.ImportTranscriptParams)
+            results.append(importer.import_transcript(store, params, work, on_unknown=_warn_unknown))
     _catch_up_index(store)  # so `agent-history search` finds the imported messages at once
     if args.json:
         sys.stdout.write(json.dumps([unstructure(r) for r in results], ensure_ascii=False, indent=2) + "\n")
         return EXIT_OK
-    for path, result in zip(args.paths, results, strict=True):
+    for path, result in zip(paths, results, strict=True):
         out.print(
-            f"{escape(str(path))}: {result.messages:,} messages in {len(result.sessions)} new or grown sessions"
-            f" from {result.files} files"
+            f"{escape(str(path))}: {result.files:,} files, {len(result.sessions):,} new or grown sessions,"
+            f" {result.messages:,} messages"
             + (f"; {result.skipped_lines} malformed lines skipped" if result.skipped_lines else "")
             + (f"; {result.skipped_files} files of no known format" if result.skipped_files else "")
         )
     return EXIT_OK
+
+
+def _warn_unknown(path: Path) -> None:
+    _warn(f"{path} is of no transcript format we know; skipped")
+
+
+STAT_LABELS = {
+    "sessions": "sessions",
+    "messages": "messages",
+    "edits": "file edits",
+    "compactedMessages": "compacted messages",
+    "dbPath": "database",
+    "dbBytes": "size",
+    "schemaVersion": "schema version",
+}
 
 
 def _stats(store: Store, args: argparse.Namespace) -> int:
@@ -262,11 +434,97 @@ def _stats(store: Store, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result)
         return EXIT_OK
+    total = get_usage(store, p.GetUsageParams()).total
     table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="dim")
+    table.add_column(overflow="fold")
     for name, value in unstructure(result).items():
-        table.add_row(name, f"{value:,}" if isinstance(value, int) else str(value))
+        if name == "redactions":
+            continue
+        shown = figures.size(value) if name == "dbBytes" else f"{value:,}" if isinstance(value, int) else str(value)
+        table.add_row(STAT_LABELS.get(name, name), escape(shown))
+        if name == "messages":
+            table.add_row("tokens", _token_breakdown(total))
+    for kind, count in sorted(result.redactions.items()):
+        table.add_row(f"redacted {escape(kind)}", f"{count:,}")
     out.print(table)
     return EXIT_OK
+
+
+def _token_breakdown(usage: p.SessionUsage) -> str:
+    return (
+        f"{figures.tokens(total_tokens(usage))}: {figures.tokens(usage.prompt_tokens)} prompt,"
+        f" {figures.tokens(usage.completion_tokens)} completion, {figures.tokens(usage.cache_read_tokens)} cache read,"
+        f" {figures.tokens(usage.cache_creation_tokens)} cache write"
+    )
+
+
+def _usage(store: Store, args: argparse.Namespace) -> int:
+    raw = {
+        "sessionId": args.session and _resolve(store, args.session),
+        "projectId": args.project,
+        "since": args.since,
+        "until": args.until,
+        "groupBy": args.by,
+    }
+    result = get_usage(store, structure_params(raw, p.GetUsageParams))
+    if args.json:
+        _print_json(result)
+        return EXIT_OK
+    if args.by == p.UsageGroupBy.DAY.value:
+        result.groups.sort(key=lambda group: group.key, reverse=True)  # a calendar reads newest first
+    names = _session_names(store, [g.key for g in result.groups]) if args.by == p.UsageGroupBy.SESSION.value else {}
+    rows = [[names.get(group.key) or group.key, *_usage_cells(group.usage)] for group in result.groups]
+    if not rows:
+        out.print(f"no token usage recorded{' in that period' if args.since or args.until else ''}")
+        return EXIT_OK
+    headings = [args.by, "tokens", "prompt", "completion", "cache", "calls"]
+    table = _table(
+        headings,
+        [*rows, ["total", *_usage_cells(result.total)]],
+        flexible=0,
+        right=set(range(1, len(headings))),
+        cut_middle=args.by == p.UsageGroupBy.PROJECT.value,
+    )
+    out.print(table)
+    return EXIT_OK
+
+
+def _table(
+    headings: list[str], rows: list[list[str]], *, flexible: int, right: set[int], cut_middle: bool = False
+) -> Table:
+    """A plain table whose columns keep their widest cell, but for the `flexible` one, which
+    takes the room left and gives way when the terminal is narrow: its end cut off, or its
+    middle (`cut_middle`, for paths)."""
+    widths = [
+        max(cell_len(heading), *(cell_len(row[column]) for row in rows)) for column, heading in enumerate(headings)
+    ]
+    room = out.width - sum(widths) + widths[flexible] - 2 * (len(headings) - 1)  # a column's padding: 1 each side
+    widths[flexible] = max(min(widths[flexible], room), MIN_FLEXIBLE)
+    if cut_middle:
+        rows = [
+            [*row[:flexible], figures.middle(row[flexible], widths[flexible]), *row[flexible + 1 :]] for row in rows
+        ]
+    table = Table(box=None, pad_edge=False)
+    for column, heading in enumerate(headings):
+        justify: JustifyMethod = "right" if column in right else "left"
+        table.add_column(heading, no_wrap=True, overflow="ellipsis", justify=justify, width=widths[column])
+    for row in rows:
+        table.add_row(*map(Text, row))
+    return table
+
+
+def _usage_cells(usage: p.SessionUsage) -> list[str]:
+    # Cache read and written in one column, so a group's name keeps room at 80 columns (--json: each).
+    kinds = (usage.prompt_tokens, usage.completion_tokens, usage.cache_read_tokens + usage.cache_creation_tokens)
+    return [figures.tokens(total_tokens(usage)), *map(figures.tokens, kinds), f"{usage.api_calls:,}"]
+
+
+def _session_names(store: Store, session_ids: list[str]) -> dict[str, str]:
+    """`<id prefix> <label>` for each session, for a table grouped by session."""
+    found = [sessions.load_session(store.db, session_id) for session_id in session_ids]
+    short, first_prompts = _ids(store, session_ids), _first_prompts(store, session_ids)
+    return {s.id: f"{short[s.id]} {display.session_label(s, first_prompts.get(s.id))}" for s in found}
 
 
 def _gc(store: Store, args: argparse.Namespace) -> int:
@@ -281,8 +539,8 @@ def _gc(store: Store, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result)
         return EXIT_OK
-    verb = "would delete" if args.dry_run else "deleted"
-    out.print(f"{verb} {result.deleted_sessions} sessions; purged {result.purged_messages} compacted messages")
+    deleted, purged = ("would delete", "would purge") if args.dry_run else ("deleted", "purged")
+    out.print(f"{deleted} {result.deleted_sessions} sessions; {purged} {result.purged_messages} compacted messages")
     for session_id in result.session_ids:
         out.print(f"  {session_id}")
     return EXIT_OK

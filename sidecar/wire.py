@@ -33,6 +33,19 @@ class TooManyItems(ConstraintViolation):
     """An array over its maxItems: the contract calls that PayloadTooLarge, not bad params."""
 
 
+class InvalidJson(ConstraintViolation):
+    """Text that is not Unicode, or JSON nested too deeply, `where` inside the field."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(message)
+        self.where = where
+
+
+# Free-form JSON (metadata, tool arguments) deeper than this is refused: the layers below
+# walk it recursively (redaction hit RecursionError at 700 levels; orjson stops at 255).
+MAX_JSON_DEPTH = 100
+
+
 def json_type(value: object) -> str:
     if value is None:
         return "null"
@@ -51,9 +64,41 @@ def _expected(what: str, value: object) -> TypeError:
     return TypeError(f"expected {what}, got {json_type(value)}")
 
 
+def _check_text(text: str, where: str, what: str = "Unicode text") -> None:
+    """A lone surrogate (JSON's "\\ud800" escape) cannot be stored as UTF-8."""
+    if text.isascii():
+        return
+    try:
+        text.encode()
+    except UnicodeEncodeError as error:
+        code = ord(text[error.start])
+        raise InvalidJson(where, f"expected {what}, got a lone surrogate U+{code:04X} at {error.start}") from None
+
+
+def _check_json(value: object) -> None:
+    """Every string (keys too) Unicode text, and nesting within MAX_JSON_DEPTH; without
+    recursion, so the check itself cannot overflow the stack."""
+    stack: list[tuple[object, str, int]] = [(value, "", 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item, where)
+        elif isinstance(item, (dict, list)):
+            if depth >= MAX_JSON_DEPTH:
+                raise InvalidJson("", f"expected JSON nested at most {MAX_JSON_DEPTH} levels deep")
+            for key, child in item.items() if isinstance(item, dict) else enumerate(item):
+                if isinstance(key, str):
+                    _check_text(key, where, "keys of Unicode text")
+                    inner = f"{where}.{key.encode(errors='backslashreplace').decode()}"
+                else:
+                    inner = f"{where}[{key}]"
+                stack.append((child, inner, depth + 1))
+
+
 def _structure_str(value: object, _: type) -> str:
     if not isinstance(value, str):
         raise _expected("a string", value)
+    _check_text(value, "")
     return value
 
 
@@ -82,6 +127,12 @@ def _structure_bool(value: object, _: type) -> bool:
 def _structure_json_object(value: object, _: type) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _expected("an object", value)
+    _check_json(value)
+    return value
+
+
+def _structure_json(value: object, _: type) -> Any:
+    _check_json(value)
     return value
 
 
@@ -184,6 +235,7 @@ def make_converter() -> cattrs.Converter:
     for primitive, hook in PRIMITIVE_HOOKS.items():
         converter.register_structure_hook(primitive, hook)
     converter.register_structure_hook_func(lambda t: t == dict[str, Any], _structure_json_object)
+    converter.register_structure_hook_func(lambda t: t is Any, _structure_json)
     converter.register_structure_hook(enum.Enum, _structure_enum)
     converter.register_structure_hook_factory(
         lambda t: is_sequence(t) and bool(get_args(t)), lambda t: _list_hook(converter, t)
@@ -211,6 +263,8 @@ def _problems(error: BaseException, path: str) -> list[tuple[str, BaseException]
         with_index, without = error.group_exceptions()
         found = [pair for leaf, note in with_index for pair in _problems(leaf, f"{path}[{note.index}]")]
         return found + [pair for leaf in without for pair in _problems(leaf, path)]
+    if isinstance(error, InvalidJson):
+        return [(f"{path}{error.where}", error)]
     return [(path, error)]
 
 

@@ -225,3 +225,26 @@ def still_running_after(pids: set[int], seconds: float) -> set[int]:
     while running(pids) and time.monotonic() < deadline:
         time.sleep(0.02)
     return running(pids)
+
+
+def memory_kb(pid: int, field: str) -> int:
+    """A figure of /proc/PID/status in kB: VmRSS now, VmHWM the peak so far."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def wait_idle(pid: int, bound: float = 60.0) -> None:
+    """Until the process has used (almost) no CPU for a second, or `bound` seconds passed."""
+    deadline = time.monotonic() + bound
+
+    def cpu_ticks() -> int:
+        fields = _stat(pid)
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    while time.monotonic() < deadline:
+        before = cpu_ticks()
+        time.sleep(1.0)
+        if cpu_ticks() - before <= 3:  # its 0.2 s change watch costs a tick now and then
+            return

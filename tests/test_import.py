@@ -12,11 +12,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from sidecar import protocol as p
 from sidecar.errors import InvalidParams
-from sidecar.store import Store, context, edits, export, messages, sessions
+from sidecar.store import Store, context, edits, export, messages, sessions, usage
 from sidecar.transcripts import importer
 from sidecar.wire import structure_params
 
@@ -163,6 +164,76 @@ def test_codex_sessions_match_their_files(store: Store, path: Path) -> None:
     assert session.created_at.startswith(meta["timestamp"][:19])
 
 
+# What the sample sessions are named by: their first real request, never the harness's text.
+EXPECTED_PREVIEWS = {
+    "claude-code:198393f2-22db-477b-ac77-1825bea883ae": "for the change in cmd/entire/cli/hooks_claudecode_handlers.go",
+    "claude-code:1af7fc5e-8455-4414-9ccd-011d40f70b2a": "Please analyze this codebase and create a CLAUDE.md file",
+    "claude-code:4379d1bf-ccb1-414e-a856-9791b73f3af2": "Can you please add margin-bottom to the details element",
+    "claude-code:fe5e1c67-53e7-4862-81ae-d0e013e3270b": "/orchestrator create TODO app by Next.js",
+    "codex:019a93b9-f380-7600-98ff-940e6b99603c": "finish up the users work by rigging up the chatbot-ui",
+    "codex:019b04ae-b1c6-7c72-a134-a4c2de66058c": "add myapp directory and create myapp/hoge.py",
+}
+
+
+def test_every_sample_session_is_previewed_by_a_real_request(store: Store) -> None:
+    run_import(store, SAMPLES)
+    rows = store.db.execute("SELECT import_key, id FROM sessions")
+    by_key = {key: sessions.get_session(store, structure_params({"sessionId": i}, p.SessionParams)) for key, i in rows}
+    for key, start in EXPECTED_PREVIEWS.items():
+        assert (by_key[key].preview or "").startswith(start), key
+    for key, session in by_key.items():
+        stored = all_messages(store, session.id)
+        assert session.last_message_at == max(m.created_at for m in stored), key
+        if not any(m.role is p.Role.USER for m in stored):
+            # A sub-agent started without a prompt: named by what it set out to do.
+            first_said = next(m.content for m in stored if m.role is p.Role.ASSISTANT and m.content)
+            assert session.preview and first_said.startswith(session.preview.rstrip("…")[:40]), key
+            continue
+        assert session.preview, key
+        assert len(session.preview) <= 200 and " ".join(session.preview.split()) == session.preview, key
+        assert not session.preview.startswith(("<", "Caveat", "[", "#")), (key, session.preview)
+
+
+# Tool outputs as Codex writes them, and whether each reports a failure.
+CODEX_OUTPUTS = [
+    ('{"output":"ok\\n","metadata":{"exit_code":0,"duration_seconds":0.1}}', False),
+    ('{"output":"","metadata":{"exit_code":1,"duration_seconds":0.0}}', True),
+    ("Exit code: 0\nWall time: 0.1 seconds\nOutput:\nExit code: 1\n", False),
+    ("Exit code: 1\nWall time: 0.1 seconds\nOutput:\nerror: target shim binary not found\n", True),
+    (
+        "Chunk ID: 4f2a\nWall time: 0.5 seconds\nProcess exited with code 0\nOutput:\nProcess exited with code 2\n",
+        False,
+    ),
+    (
+        "Chunk ID: 4f2b\nWall time: 0.5 seconds\nProcess exited with code 127\nOriginal token count: 9\nOutput:\nno\n",
+        True,
+    ),
+    ("apply_patch verification failed: Failed to find expected lines in a.py:\nfoo()", True),
+    ('{"output":"apply_patch verification failed: invalid hunk","metadata":{"exit_code":0}}', True),
+    ("Success. Updated the following files:\nM a.py\n", False),
+]
+
+
+def test_codex_tool_outputs_that_report_failure_are_errors(store: Store, tmp_path: Path) -> None:
+    # Before: unified exec's `Process exited with code 127` and apply_patch failures were not errors.
+    lines: list[dict[str, Any]] = [{"type": "session_meta", "payload": {"id": "failing", "cwd": "/w"}}]
+    for n, (output, _) in enumerate(CODEX_OUTPUTS):
+        call = {"type": "function_call", "name": "shell", "arguments": "{}", "call_id": f"c{n}"}
+        lines += [
+            {"type": "response_item", "payload": call},
+            {
+                "type": "response_item",
+                "payload": {"type": "function_call_output", "call_id": f"c{n}", "output": output},
+            },
+        ]
+    rollout = tmp_path / "rollout-failing.jsonl"
+    stamp = "2025-12-09T19:55:16.336Z"
+    rollout.write_text("".join(json.dumps({"timestamp": stamp, **line}) + "\n" for line in lines))
+    (session,) = run_import(store, rollout, format="codex").sessions
+    results = [m for m in all_messages(store, session.id) if m.role is p.Role.TOOL]
+    assert [bool((m.metadata or {}).get("isError")) for m in results] == [failed for _, failed in CODEX_OUTPUTS]
+
+
 # -- again, broken, grown -------------------------------------------------------------------
 
 
@@ -193,6 +264,19 @@ def test_malformed_lines_are_skipped_and_counted(store: Store, tmp_path: Path) -
     result = run_import(store, broken)
     assert result.skipped_lines == 4
     assert result.sessions[0].message_count == claude_expected(source)["messages"]
+
+
+def test_a_token_count_past_the_bound_makes_its_line_malformed(store: Store, tmp_path: Path) -> None:
+    # Before: 2^63-1 from a transcript was stored, and the session's sums overflowed.
+    source = next(path for path in CLAUDE if "1af7fc5e" in path.name)
+    entries = rows(source)
+    hostile = next(r for r in entries if r.get("type") == "assistant" and r["message"].get("usage"))
+    hostile["message"]["usage"]["input_tokens"] = 2**63 - 1
+    broken = tmp_path / "hostile.jsonl"
+    broken.write_text("".join(json.dumps(r) + "\n" for r in entries))
+    assert run_import(store, broken).skipped_lines == 1
+    total = usage.get_usage(store, structure_params({}, p.GetUsageParams)).total
+    assert all(type(value) is int and value < 2**41 for value in attrs.astuple(total))
 
 
 def test_a_transcript_that_grew_adds_only_its_new_messages(store: Store, tmp_path: Path) -> None:

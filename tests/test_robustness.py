@@ -9,8 +9,11 @@ import asyncio
 import random
 import resource
 import signal
+import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from sidecar import protocol as p
 from sidecar.search import index as search
@@ -19,7 +22,16 @@ from sidecar.store.database import Database
 from sidecar.transcripts import importer
 
 from .bench.imports import write_transcripts
-from .helpers import HistoryClient, RawServer, children_of, running_client, still_running_after
+from .helpers import (
+    HistoryClient,
+    RawServer,
+    children_of,
+    memory_kb,
+    running_client,
+    still_running_after,
+    user,
+    wait_idle,
+)
 
 KILL_ROUNDS = 20
 WINDOWS = 3
@@ -188,3 +200,84 @@ def test_a_search_indexer_deep_in_a_catch_up_exits_with_a_killed_sidecar(db_path
         assert 0 < indexed < 40_000  # it really was stopped part way
     finally:
         index.close()
+
+
+# -- a client that does not read ------------------------------------------------------------
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads memory off Linux's /proc")
+MB = 1 << 20
+
+
+@needs_proc
+def test_a_client_that_does_not_read_cannot_grow_the_sidecars_memory(db_path: Path) -> None:
+    """60 exports of a 4 MB session, none read: before, every reply was held (63 → 787 MB
+    with larger ones); now reading stops while replies wait, and all are delivered later."""
+    server = RawServer(db_path)
+    try:
+        server.initialize()
+        sid = server.request("history/createSession", {"kind": "chat"})["result"]["id"]
+        big = [user("x" * (2 * MB)), user("y" * (2 * MB))]
+        server.request("history/appendMessages", {"sessionId": sid, "messages": big})
+        peak_before = memory_kb(server.process.pid, "VmHWM")
+        exports = [
+            server.frame_of(500 + n, "history/exportSession", {"sessionId": sid, "format": "markdown"})
+            for n in range(60)
+        ]
+        sender = threading.Thread(target=server.send, args=(b"".join(exports),), daemon=True)
+        sender.start()
+        wait_idle(server.process.pid)
+        grown_mb = (memory_kb(server.process.pid, "VmHWM") - peak_before) / 1024
+        assert grown_mb < 100, f"held {grown_mb:.0f} MB for a client that does not read"
+        answered = {server.read_reply()["id"] for _ in range(60)}  # reading again: every one comes
+        assert answered == set(range(500, 560))
+        sender.join(10)
+    finally:
+        server.close()
+
+
+@needs_proc
+def test_a_frame_over_the_limit_is_refused_before_it_is_read_and_the_next_is_served(db_path: Path) -> None:
+    """A 200 MB frame: before, read whole (a 400 MB one peaked at 1.26 GB); now -32003 at
+    once, its body discarded as it arrives, and the frame after it answered."""
+    server = RawServer(db_path)
+    try:
+        server.initialize()
+        peak_before = memory_kb(server.process.pid, "VmHWM")
+        body = b"x" * (200 * MB)
+        sender = threading.Thread(target=server.send, args=(b"Content-Length: %d\r\n\r\n" % len(body) + body,))
+        sender.start()
+        error = server.read_reply()["error"]
+        assert error["code"] == -32003 and "payload too large" in error["message"]
+        sender.join(60)
+        assert server.request("history/stats", {})["result"]["sessions"] == 0
+        grown_mb = (memory_kb(server.process.pid, "VmHWM") - peak_before) / 1024
+        assert grown_mb < 50, f"peaked {grown_mb:.0f} MB higher for a refused frame"
+    finally:
+        server.close()
+
+
+@needs_proc
+def test_announcements_to_a_client_that_does_not_read_wait_in_the_database(db_path: Path) -> None:
+    """Another window appends 60 messages of 1 MB while this one reads nothing: before, every
+    announcement was held in memory (+89 MB); now they wait in the change feed, and all 60
+    are announced once the client reads."""
+    idle, writer = RawServer(db_path), RawServer(db_path)
+    try:
+        idle.initialize()
+        writer.initialize()
+        sid = writer.request("history/createSession", {"kind": "chat"})["result"]["id"]
+        peak_before = memory_kb(idle.process.pid, "VmHWM")
+        for n in range(60):
+            writer.request("history/appendMessages", {"sessionId": sid, "messages": [user(chr(97 + n % 26) * MB)]})
+        wait_idle(idle.process.pid)
+        grown_mb = (memory_kb(idle.process.pid, "VmHWM") - peak_before) / 1024
+        assert grown_mb < 60, f"held {grown_mb:.0f} MB of announcements nobody read"
+        announced = 0
+        while announced < 60:
+            message = idle.read()
+            if message.get("method") == p.DID_APPEND_MESSAGES:
+                announced += len(message["params"]["messages"])
+        assert announced == 60
+    finally:
+        idle.close()
+        writer.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +13,10 @@ import pytest
 from sidecar import protocol as p
 from sidecar.errors import InvalidParams
 from sidecar.search import index as search
+from sidecar.search import snippets
 from sidecar.store import Store, context, housekeeping, messages, sessions
 from sidecar.store.database import Database
+from sidecar.store.imports import ImportedMessage, ImportedSession, encode_session, import_sessions
 from sidecar.wire import structure_params
 
 from .helpers import assistant, tool, user
@@ -181,12 +184,92 @@ def test_snippets_mark_matches_around_the_first_one(store: Store, index: Databas
 
 
 def test_a_snippet_depends_only_on_the_text_near_the_first_match() -> None:
-    near = "lorem ipsum " * 20 + "the **needle** is **here** " + "dolor sit " * 30
-    alone = search.snippet(near)
+    near = "lorem ipsum " * 20 + "the needle is here " + "dolor sit " * 30
+    pattern = snippets.Words.of(["needle", "here"])
+    alone, _ = snippets.snippet(near, pattern)
     assert alone.startswith("…lorem") and "**needle** is **here**" in alone and alone.endswith("…")
-    assert search.snippet("x\n" * 20_000 + near + "  y\t" * 20_000) == alone  # 100 KB around it
-    unmarked = search.snippet("word\n\n" * 20_000)
-    assert unmarked == "word " * 48 + "…"
+    assert snippets.snippet("x\n" * 20_000 + near + "  y\t" * 20_000, pattern)[0] == alone  # 100 KB around it
+    unmarked, highlights = snippets.snippet("word\n\n" * 20_000, pattern)
+    assert (unmarked, highlights) == ("word " * 47 + "word…", [])
+
+
+def marked(hit: p.SearchHit) -> list[str]:
+    """The words a hit's highlights point at, its snippet indexed in UTF-16 code units as a client does."""
+    units = hit.snippet.encode("utf-16-le")
+    return [units[2 * h.start : 2 * h.end].decode("utf-16-le") for h in hit.highlights]
+
+
+def test_text_with_asterisks_of_its_own_is_marked_right(store: Store, index: Database) -> None:
+    # Before: the snippet was centred on the text's own `**` and showed neither query word.
+    patch = (
+        "*** Begin Patch\n*** Update File: a.py\n" + "@@ context line\n" * 12 + "**Note** 🙂 the flaky parser"
+        " now reads tabs \\t as **two** spaces\n*** End Patch"
+    )
+    new_session(store, assistant(None, calls=[("t", "apply_patch")]), tool("t", patch))
+    (hit,) = find(store, index, "flaky parser")
+    assert "**flaky** **parser**" in hit.snippet and r"\*\*Note\*\* 🙂" in hit.snippet
+    assert r"\\t as \*\*two\*\* spaces" in hit.snippet
+    assert marked(hit) == ["flaky", "parser"]
+    # Every unescaped `**` is a marker: unescaping the rest gives the text back.
+    plain = re.sub(r"\\(.)", r"\1", re.sub(r"(?<!\\)\*\*", "", hit.snippet.replace("\\\\", "\0")))
+    assert "**Note** 🙂 the flaky parser now reads tabs \0t as **two** spaces" in plain
+
+
+def test_hits_say_which_session_and_project_they_are_in(store: Store, index: Database) -> None:
+    titled = new_session(store, user("the zebra test fails"), projectId="/src/zoo", title="Zebra crossing")
+    untitled = new_session(store, user("<environment_context>x</environment_context>"), user("a zebra again"))
+    hits = {hit.session_id: hit for hit in find(store, index, "zebra")}
+    assert (hits[titled].session_title, hits[titled].session_preview, hits[titled].project_id) == (
+        "Zebra crossing",
+        "the zebra test fails",
+        "/src/zoo",
+    )
+    assert (hits[untitled].session_title, hits[untitled].session_preview, hits[untitled].project_id) == (
+        None,
+        "a zebra again",
+        None,
+    )
+
+
+LONG_WORDS = {
+    "commit hash": "3895c1b0d4a0ba7d4924d60dc19bf5a31980e7f2",
+    "64-character token": "ab12" * 16,
+    "200-character identifier": "VeryLong_" + "Identifier" * 19 + "X",
+    "non-ASCII word of 40 bytes": "é" * 20,
+}
+
+
+@pytest.mark.parametrize("word", LONG_WORDS.values(), ids=LONG_WORDS.keys())
+def test_a_word_of_40_bytes_or_more_is_found(store: Store, index: Database, word: str) -> None:
+    # Before: the engine drops tokens of 40 bytes or more, in documents and queries: 0 hits.
+    new_session(store, user(f"see {word} in the log"), user("nothing else"))
+    for query in (word, word.upper(), f'"see {word} in"', word[:12] + "*"):
+        (hit,) = find(store, index, query)
+        assert set(search.tokens(word)) <= {marked_word.lower() for marked_word in marked(hit)}, query
+    assert find(store, index, f'"log {word}"') == []
+
+
+def test_filters_match_ids_exactly(store: Store, index: Database) -> None:
+    # Before: ids that tokenize alike (`ABC-1`, `abc1`) were one filter.
+    for session_id, project_id in (("ABC-1", "P-1"), ("abc1", "p1")):
+        imported = ImportedSession(
+            key=f"test:{session_id}",
+            kind="agent",
+            id=session_id,
+            project_id=project_id,
+            created_at="2025-01-01T00:00:00.000Z",
+            updated_at="2025-01-01T00:00:00.000Z",
+            messages=[
+                ImportedMessage(
+                    p.MessageInput(role=p.Role.USER, content=f"hello from {session_id}"), "2025-01-01T00:00:00.000Z"
+                )
+            ],
+        )
+        import_sessions(store, [encode_session(store.settings, imported)])
+    assert found(store, index, "hello", sessionId="ABC-1") == ["hello from ABC-1"]
+    assert found(store, index, "hello", sessionId="abc1") == ["hello from abc1"]
+    assert found(store, index, "hello", projectId="P-1") == ["hello from ABC-1"]
+    assert found(store, index, "hello", projectId="p1") == ["hello from abc1"]
 
 
 # -- freshness and consistency --------------------------------------------------------

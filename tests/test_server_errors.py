@@ -4,14 +4,19 @@ committed is lost (each test ends by reading back what was written before the ba
 from __future__ import annotations
 
 import asyncio
+import io
+import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 
+from sidecar.server import HistoryServer
+from sidecar.stdio import FileWriter
 from sidecar.store import Store
 
 from .helpers import HistoryClient, RawServer, frame, running_client, user
@@ -62,7 +67,7 @@ INVALID_PARAMS = [
     (
         "history/appendMessages",
         {"messages": [{"role": "user", "usage": {"promptTokens": -1}}]},
-        "messages[0].usage.promptTokens: expected an integer of at least 0",
+        "messages[0].usage.promptTokens: expected an integer from 0 to 1099511627776",
     ),
     (
         "history/appendMessages",
@@ -376,3 +381,80 @@ def test_a_path_that_cannot_hold_a_database_is_a_clear_start_up_error(tmp_path: 
     finally:
         server.close()
     assert blocker.read_text() == "in the way\n" and sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+# -- inputs that once reached the core and came back -32603 with a traceback ---------------
+
+SURROGATE = "a\ud800b"  # JSON's "\ud800" escape: valid JSON, not storable text
+DEEP = {"a": 1}
+for _ in range(700):
+    DEEP = {"a": DEEP}
+UNSTORABLE = [
+    ("history/appendMessages", {"messages": [user(SURROGATE)]}, "messages[0].content"),
+    ("history/appendMessages", {"messages": [user("x", metadata={SURROGATE: 1})]}, "messages[0].metadata"),
+    ("history/appendMessages", {"messages": [user("x", metadata={"k": [SURROGATE]})]}, "messages[0].metadata.k[0]"),
+    (
+        "history/appendMessages",
+        {"messages": [{"role": "assistant", "toolCalls": [{"id": "c", "name": "n", "arguments": DEEP}]}]},
+        "messages[0].toolCalls[0].arguments",
+    ),
+    ("history/createSession", {"kind": "chat", "title": SURROGATE}, "title"),
+    ("history/createSession", {"kind": "chat", "projectId": SURROGATE}, "projectId"),
+    ("history/searchMessages", {"query": "x", "since": SURROGATE}, "since"),
+    ("history/applyRetention", {"maxAgeDays": 1e18}, "maxAgeDays"),
+]
+
+
+@pytest.mark.parametrize(("method", "params", "field"), UNSTORABLE, ids=[f for _, _, f in UNSTORABLE])
+def test_unstorable_text_deep_json_and_huge_numbers_are_invalid_params(
+    raw: RawServer, method: str, params: dict[str, Any], field: str
+) -> None:
+    """Before: -32603 with a traceback (UnicodeEncodeError, RecursionError, OverflowError),
+    or a wrong -32005 for a surrogate in a title, project id, metadata key or `since`."""
+    raw.initialize()
+    sid = raw.request("history/createSession", {"kind": "chat"})["result"]["id"]
+    raw.request("history/appendMessages", {"sessionId": sid, "messages": [user("keep me")]})
+    if method == "history/appendMessages":
+        params = {"sessionId": sid, **params}
+    raw.send(raw.frame_of(77, method, params))  # json.dumps writes the surrogate as "\ud800"
+    error = raw.read_response(77)["error"]
+    assert (error["code"], error["data"]["field"]) == (-32602, field), error
+    assert "Traceback" not in str(error) and "File " not in str(error)
+    messages = raw.request("history/getMessages", {"sessionId": sid})["result"]["messages"]
+    assert [m["content"] for m in messages] == ["keep me"]
+
+
+SHORT_BODIES = [
+    b'{"jsonrpc": "2.0", "id": 1',  # cut short, the next frame right behind it
+    b"",  # no body at all
+    b'{"jsonrpc": "2.0"}\r\n',  # a whole message, then a line break
+]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("short", SHORT_BODIES, ids=["cut", "empty", "line"])
+def test_a_huge_content_length_over_a_short_body_is_refused_and_the_next_frame_served(
+    raw: RawServer, short: bytes
+) -> None:
+    """Before: -32003, then every later byte discarded as the announced terabyte's body."""
+    raw.initialize()
+    raw.send(b"Content-Length: %d\r\n\r\n" % 10**12 + short + raw.frame_of(5, "history/stats", {}))
+    assert raw.read_reply()["error"]["code"] == -32003
+    assert raw.read_response(5)["result"]["sessions"] == 0
+    assert raw.request("history/stats", {})["result"]["sessions"] == 0
+
+
+def test_an_internal_error_reaches_the_client_without_its_traceback(db_path: Path) -> None:
+    """Nothing on the wire reaches -32603 any more (the fuzz tests say so), so the error
+    pygls builds for an unexpected exception is sent through the server's own protocol."""
+    server = HistoryServer(db_path)
+    out = io.BytesIO()
+    server.protocol.set_writer(cast(Any, FileWriter(out)))
+    try:
+        raise RecursionError("maximum recursion depth exceeded")
+    except RecursionError:
+        error = JsonRpcInternalError.of(sys.exc_info()).to_response_error()
+    server.protocol._send_response(3, error=error)
+    reply = json.loads(out.getvalue().partition(b"\r\n\r\n")[2])
+    assert reply["error"]["code"] == -32603 and "RecursionError" in reply["error"]["message"]
+    assert "data" not in reply["error"] and "Traceback" not in str(reply) and "File " not in str(reply)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -10,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -192,3 +194,115 @@ def test_a_dead_search_indexer_is_replaced(with_indexer: tuple[RawServer, int]) 
         time.sleep(0.05)
     replacements = children_of(server.process.pid)
     assert indexer not in replacements and len(replacements) == 1
+
+
+# -- a script's lifecycle: files, pipelining, shutdown, exit ------------------------------
+
+
+def _script(db_path: Path, *requests: tuple[str, Any]) -> bytes:
+    """Frames of initialize, the requests (ids from 2), shutdown and exit."""
+    init = {"processId": None, "capabilities": {}, "initializationOptions": {"dbPath": str(db_path)}}
+    methods = [("initialize", init), *requests, ("shutdown", None)]
+    frames = [RawServer.frame_of(number, method, params) for number, (method, params) in enumerate(methods, 1)]
+    return b"".join(frames) + frame({"jsonrpc": "2.0", "method": "exit"})
+
+
+def _frames_in(data: bytes) -> list[dict[str, Any]]:
+    messages = []
+    while data:
+        header, _, data = data.partition(b"\r\n\r\n")
+        length = int(header.split(b"\r\n")[0].split(b":")[1])
+        messages.append(json.loads(data[:length]))
+        data = data[length:]
+    return messages
+
+
+def test_regular_files_as_stdin_and_stdout_answer_every_request_and_exit_zero(db_path: Path, tmp_path: Path) -> None:
+    """`serve < requests > replies`: every request answered, exit status 0 after exit,
+    nothing on stderr (before: only initialize answered, then gigabytes of tracebacks)."""
+    server = RawServer(db_path)
+    server.initialize()
+    sid = server.request("history/createSession", {"kind": "chat"})["result"]["id"]
+    server.finish()
+    appends = [("history/appendMessages", {"sessionId": sid, "messages": [user(f"m{n}")]}) for n in range(50)]
+    requests = tmp_path / "requests"
+    requests.write_bytes(_script(db_path, *appends, ("history/getSession", {"sessionId": sid})))
+    with requests.open("rb") as stdin, (tmp_path / "replies").open("wb") as stdout:
+        done = subprocess.run(
+            [*SERVER_COMMAND, "--db", str(db_path)], stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, timeout=60
+        )
+    replies = {message["id"]: message for message in _frames_in((tmp_path / "replies").read_bytes()) if "id" in message}
+    assert sorted(replies) == list(range(1, 54)) and all("result" in reply for reply in replies.values())
+    assert replies[52]["result"]["messageCount"] == 50
+    assert (done.returncode, done.stderr) == (0, b"")
+
+
+def test_exit_right_behind_shutdown_still_ends_with_code_zero(db_path: Path) -> None:
+    """Before: pygls judged `exit` before the shutdown reply was written, and exited 1."""
+    server = RawServer(db_path)
+    try:
+        server.initialize()
+        server.send(server.frame_of(9, "shutdown", None) + frame({"jsonrpc": "2.0", "method": "exit"}))
+        assert server.read_response(9)["result"] is None
+        assert wait_exit(server.process, 1.0) < 1.0
+        assert server.process.returncode == 0
+    finally:
+        server.close()
+
+
+def test_requests_after_shutdown_are_invalid_requests(db_path: Path) -> None:
+    """Before: pygls dropped them without an answer."""
+    server = RawServer(db_path)
+    try:
+        server.initialize()
+        assert server.request("shutdown")["result"] is None
+        error = server.request("history/stats", {})["error"]
+        assert error["code"] == -32600 and "shutting down" in error["message"]
+        server.send(frame({"jsonrpc": "2.0", "method": "exit"}))
+        assert wait_exit(server.process, 1.0) < 1.0
+        assert server.process.returncode == 0
+    finally:
+        server.close()
+
+
+def test_end_of_input_after_a_thousand_pipelined_appends_answers_every_one(db_path: Path) -> None:
+    """Written in one go, then stdin closed: before, 73 were answered, 4 committed unanswered."""
+    server = RawServer(db_path)
+    try:
+        server.initialize()
+        sid = server.request("history/createSession", {"kind": "chat"})["result"]["id"]
+        appends = b"".join(
+            server.frame_of(1000 + n, "history/appendMessages", {"sessionId": sid, "messages": [user(f"m{n}")]})
+            for n in range(1000)
+        )
+        assert server.process.stdin is not None
+        writer = threading.Thread(target=lambda: (server.send(appends), server.process.stdin.close()))  # type: ignore[union-attr]
+        writer.start()
+        answered = {server.read_reply()["id"] for _ in range(1000)}
+        writer.join(5)
+        assert answered == set(range(1000, 2000))
+        assert wait_exit(server.process, 10) < 10 and server.process.returncode == 0
+    finally:
+        server.close()
+    check = RawServer(db_path)
+    try:
+        check.initialize()
+        assert check.request("history/getSession", {"sessionId": sid})["result"]["messageCount"] == 1000
+    finally:
+        check.close()
+
+
+@needs_proc
+def test_a_second_initialize_is_refused_and_starts_nothing(with_indexer: tuple[RawServer, int], tmp_path: Path) -> None:
+    """Before: accepted, each starting another indexer, or quietly switching to another dbPath."""
+    server, indexer = with_indexer
+    other = tmp_path / "other.db"
+    for _ in range(3):
+        error = server.request(
+            "initialize", {"processId": None, "capabilities": {}, "initializationOptions": {"dbPath": str(other)}}
+        )["error"]
+        assert error["code"] == -32600 and "initialized already" in error["message"]
+    time.sleep(0.5)  # an indexer started by one of them would be running by now
+    assert children_of(server.process.pid) == {indexer}
+    assert server.request("history/stats", {})["result"]["dbPath"] != str(other)
+    assert not other.exists()

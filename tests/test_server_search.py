@@ -43,6 +43,19 @@ async def test_a_new_message_is_found_within_a_second(client: HistoryClient) -> 
         assert hits[0]["sessionId"] == sid and f"**zebra{n}**" in hits[0]["snippet"] and hits[0]["score"] > 0
 
 
+async def test_hits_carry_their_session_and_highlights_on_the_wire(client: HistoryClient) -> None:
+    sid = (await client.call("history/createSession", {"kind": "agent", "projectId": "P", "title": "Tabs"}))["id"]
+    await client.call("history/appendMessages", {"sessionId": sid, "messages": [user("**bold** 🙂 okapi here")]})
+    hits, _ = await search_until_found(client, {"query": "okapi"})
+    (hit,) = hits
+    assert (hit["sessionTitle"], hit["sessionPreview"], hit["projectId"]) == ("Tabs", "**bold** 🙂 okapi here", "P")
+    assert hit["snippet"] == r"\*\*bold\*\* 🙂 **okapi** here"
+    # UTF-16 code units: the emoji counts two.
+    assert hit["highlights"] == [{"start": 18, "end": 23}]
+    session = await client.call("history/getSession", {"sessionId": sid})
+    assert session["preview"] == "**bold** 🙂 okapi here" and session["lastMessageAt"] >= session["createdAt"]
+
+
 async def test_messages_appended_by_another_process_are_found(client: HistoryClient, db_path: Path) -> None:
     async with running_client(db_path) as other:
         sid = (await other.call("history/createSession", {"kind": "agent"}))["id"]

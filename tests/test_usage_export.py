@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from pygls.exceptions import JsonRpcException
+
 from sidecar import protocol as p
 from sidecar.store import Store, export, messages, sessions, usage
 from sidecar.wire import structure_params, unstructure
 
-from .helpers import assistant, tool, user
+from .helpers import HistoryClient, assistant, tool, user
 
 
 def make(cls: type[Any], **raw: Any) -> Any:
@@ -115,3 +118,31 @@ def test_markdown_fences_survive_backticks_in_content(store: Store) -> None:
         store, make(p.ExportSessionParams, sessionId=session_id, format="markdown")
     ).content
     assert "````\n```\ncode\n```\n````" in markdown
+
+
+TOKEN_FIELDS = ("promptTokens", "completionTokens", "cacheReadTokens", "cacheCreationTokens", "thinkingTokens")
+
+
+async def test_token_counts_past_the_bound_are_refused_and_sums_stay_exact(client: HistoryClient) -> None:
+    # Before the bound, 2^63-1 was stored: the session's sums turned into floats and every later
+    # getUsage answered -32005 "integer overflow".
+    sid = (await client.call("history/createSession", {"kind": "chat"}))["id"]
+    for field in TOKEN_FIELDS:
+        with pytest.raises(JsonRpcException) as raised:
+            await client.call(
+                "history/appendMessages", {"sessionId": sid, "messages": [assistant("x", usage={field: 2**63 - 1})]}
+            )
+        assert raised.value.code == -32602 and f"messages[0].usage.{field}" in raised.value.message
+    largest = {field: 2**40 for field in TOKEN_FIELDS}
+    batch = [
+        assistant("big", usage=largest),
+        assistant("big", usage=largest),
+        assistant("small", usage={"promptTokens": 3}),
+    ]
+    await client.call("history/appendMessages", {"sessionId": sid, "messages": batch})
+    expected = {field: 2 * 2**40 for field in TOKEN_FIELDS} | {"promptTokens": 2 * 2**40 + 3, "apiCalls": 3}
+    total = (await client.call("history/getUsage", {}))["total"]
+    assert total == expected and all(type(value) is int for value in total.values())
+    assert (await client.call("history/getSession", {"sessionId": sid}))["usage"] == expected
+    grouped = await client.call("history/getUsage", {"groupBy": "session"})
+    assert [group["usage"] for group in grouped["groups"]] == [expected]

@@ -9,9 +9,8 @@ what is inside is data, never instructions.
 from __future__ import annotations
 
 import re
-from collections import Counter
 
-from ..store.redaction import redact_text
+from ..store.redaction import Redactor
 
 QUOTE_OPEN, QUOTE_CLOSE = "<quoted-history", "</quoted-history>"
 DATA_NOTE = (
@@ -25,7 +24,7 @@ _FORGED_TAG = re.compile(r"<(/?)(quoted-history)", re.IGNORECASE)
 def masked(text: str) -> str:
     """Credentials masked again on the way out: a history written with redaction off, or by
     an older version with fewer patterns, still never hands a key to a model."""
-    return redact_text(text, Counter())
+    return Redactor().text(text)
 
 
 def quoted(text: str, **attributes: str | int) -> str:

@@ -44,15 +44,8 @@ def moment(value: str | None, argument: str) -> str | None:
     return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _labels(store: Store, session_ids: list[str]) -> dict[str, tuple[str, str | None]]:
-    """Each session's title, else its first prompt, and its project."""
-    rows = store.db.by_ids("SELECT id, title, first_prompt, project_id FROM sessions", sorted(set(session_ids)))
-    return {row[0]: (row[1] or row[2] or "", row[3]) for row in rows}
-
-
-def _label(session: p.Session, fallback: str) -> str:
-    # `preview` arrives with another change; until then the first prompt stands in for it.
-    return session.title or getattr(session, "preview", None) or fallback
+def _label(session: p.Session) -> str:
+    return session.title or session.preview or ""
 
 
 # -- search_history --------------------------------------------------------------------
@@ -84,11 +77,10 @@ def search_history(
     lines = [f"{len(hits)} hits for {query!r}, best first. {DATA_NOTE}"]
     if waiting:
         lines.append(f"({waiting:,} newest messages are still being indexed and cannot be found yet.)")
-    labels = _labels(store, [hit.session_id for hit in hits])
     for number, hit in enumerate(hits, 1):
-        label, project_id = labels.get(hit.session_id, ("", None))
+        label = hit.session_title or hit.session_preview or ""
         lines.append(
-            f"\n{number}. session {hit.session_id} · project {project_id or '(none)'} · {hit.role.value}"
+            f"\n{number}. session {hit.session_id} · project {hit.project_id or '(none)'} · {hit.role.value}"
             f" · {when(hit.created_at)} · message index {hit.index} (id {hit.message_id})"
         )
         lines.append(quoted(f"session: {one_line(label, 120)}\n{hit.snippet}", kind="search-hit"))
@@ -122,11 +114,10 @@ def list_sessions(
     if projects and len(projects) > 1:
         scope += f" (the first of the client's roots; the others: {', '.join(projects[1:])})"
     lines = [f"{len(shown)} sessions in {scope}, most recently updated first. {DATA_NOTE}"]
-    first_prompts = _labels(store, [session.id for session in shown])
     listing = [
-        f"{session.id} · updated {when(getattr(session, 'last_message_at', None) or session.updated_at)}"
+        f"{session.id} · updated {when(session.last_message_at or session.updated_at)}"
         f" · {session.agent_name or session.kind} · {session.message_count:,} messages"
-        f" · project {session.project_id or '(none)'} · {one_line(_label(session, first_prompts[session.id][0]), 100)}"
+        f" · project {session.project_id or '(none)'} · {one_line(_label(session), 100)}"
         for session in shown
     ]
     if listing:
@@ -238,7 +229,7 @@ def read_session(
 
 
 def _page_text(store: Store, session: p.Session, blocks: list[tuple[int, str]], max_tokens: int) -> str:
-    label = _label(session, _labels(store, [session.id])[session.id][0])
+    label = _label(session)
     last = store.db.scalar("SELECT max(idx) FROM messages WHERE session_id = ?", (session.id,))
     header = (
         f"Session {session.id} · {session.agent_name or session.kind} · project {session.project_id or '(none)'}"

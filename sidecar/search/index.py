@@ -27,7 +27,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import select
 import subprocess
 import sys
@@ -42,7 +41,8 @@ from ..lifetime import child_environment, exit_with_spawner
 from ..store import Store
 from ..store.database import Database, Row
 from ..store.encryption import KEY_ENV, load_key
-from .query import compile_query, tokens
+from .query import compile_query, indexed_text, tokens
+from .snippets import Words, snippet
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,15 @@ SEARCH_MIGRATIONS = [
     -- and documents added to or removed from `archive` since it was last optimized.
     INSERT INTO progress (name, seq) VALUES ('recent', 0), ('archive_changes', 0);
     """,
+    # Index everything again: session tags are now exact (a hash of the id) and long words
+    # are indexed as pieces (query.pieces), neither of which the documents indexed so far have.
+    """
+    UPDATE progress SET seq = seq + (SELECT count(*) FROM archive) WHERE name = 'archive_changes';
+    DELETE FROM docs;
+    DELETE FROM archive;
+    DELETE FROM terms;
+    UPDATE progress SET seq = 0 WHERE name IN ('messages', 'changes', 'recent');
+    """,
 ]
 TABLES = ("docs", "archive")
 
@@ -98,8 +107,6 @@ ROWS_PER_INSERT = 500
 POLL_SECONDS = 0.25
 ROUND_SECONDS = 0.1
 RESTART_SECONDS = 2.0
-SNIPPET_BEFORE, SNIPPET_AFTER = 60, 180
-SNIPPET_WINDOW = 4 * (SNIPPET_BEFORE + SNIPPET_AFTER)  # raw characters kept each side of the first match
 # Hits fetched beyond the limit, to make up for any that are stale.
 SLACK = 10
 MAX_FETCH = 5000
@@ -125,8 +132,13 @@ def open_index(db_path: Path, *, read_only: bool = False, encryption_key: str | 
 
 # Filters are single-token tags in the index's `tags` column, written at indexing and
 # asked for at query time by these same functions, so the two can never disagree.
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
 def session_tag(session_id: str) -> str:
-    return "s" + "".join(tokens(session_id))
+    """A hash, so an id matches itself only: by its tokens, `ABC-1` would match `abc1`."""
+    return "s" + _digest(session_id)
 
 
 def role_tag(role: str) -> str:
@@ -135,7 +147,7 @@ def role_tag(role: str) -> str:
 
 def project_tag(project_id: str) -> str:
     """A hash: a project path would tokenize into words ("/a/b" would match "/a/b/c")."""
-    return "p" + hashlib.blake2b(project_id.encode(), digest_size=8).hexdigest()
+    return "p" + _digest(project_id)
 
 
 def _tags(session_id: str, role: str, project_id: str | None) -> str:
@@ -185,11 +197,12 @@ def index_new_messages(history: Database, index: Database, batch: int = INDEX_BA
     )
     if not rows:
         return 0
+    bodies = [document_body(content, code, calls) for _, _, _, _, content, code, calls, _ in rows]
     docs = [
-        (seq, session_id, created_at, document_body(content, code, calls), _tags(session_id, role, project))
-        for seq, session_id, role, created_at, content, code, calls, project in rows
+        (seq, session_id, created_at, indexed_text(body), _tags(session_id, role, project))
+        for (seq, session_id, role, created_at, *_, project), body in zip(rows, bodies, strict=True)
     ]
-    words = sorted({word for doc in docs for word in tokens(doc[3])})
+    words = sorted({word for body in bodies for word in tokens(body)})
     with index.write():
         current = _progress(index, "messages")  # another process may have indexed these meanwhile
         docs = [doc for doc in docs if doc[0] > current]
@@ -310,11 +323,15 @@ def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
     with contextlib.suppress(OSError):
         os.nice(10)  # background work: the sidecars' request paths come first
     key = load_key()  # handed over by the sidecar in the environment, never on the command line
-    history = Database(db_path, read_only=True, encryption_key=key)
-    index = open_index(db_path, encryption_key=key)
+    history: Database | None = None
+    index: Database | None = None
     try:
         while True:
             try:
+                # Opened in the loop: on a full disk the index cannot be created, and the
+                # indexer waits for space rather than dying and being restarted over and over.
+                history = history or Database(db_path, read_only=True, encryption_key=key)
+                index = index or open_index(db_path, encryption_key=key)
                 catch_up(history, index)
             except HistoryError as error:  # busy or full: try again on the next round
                 log.warning("search indexing deferred: %s", error.message)
@@ -324,8 +341,9 @@ def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
             if ready and not os.read(wakeups.fileno(), 4096):
                 return
     finally:
-        history.close()
-        index.close()
+        for database in (history, index):
+            if database is not None:
+                database.close()
 
 
 class Indexer:
@@ -436,40 +454,12 @@ def _ranked_in(index: Database, table: str, engine: str, params: p.SearchMessage
     )
 
 
-def snippet(highlighted: str) -> str:
-    """A window of text around the first marked match, on one line."""
-    # Only the text near the first match is looked at: a hit in a 50 KB tool output would
-    # otherwise cost ~0.2 ms of whitespace folding for a 240-character snippet.
-    marker = highlighted.find("**")
-    low = max(0, marker - SNIPPET_WINDOW)
-    high = max(marker, 0) + SNIPPET_WINDOW
-    more_before, more_after = low > 0, high < len(highlighted)
-    text = re.sub(r"\s+", " ", highlighted[low:high]).strip()
-    first = text.find("**")
-    if first < 0:
-        cut = more_after or len(text) > SNIPPET_BEFORE + SNIPPET_AFTER
-        return text[: SNIPPET_BEFORE + SNIPPET_AFTER] + ("…" if cut else "")
-    start = max(0, text.rfind(" ", 0, max(0, first - SNIPPET_BEFORE)) + 1) if first > SNIPPET_BEFORE else 0
-    end = first + SNIPPET_AFTER
-    if text[start:end].count("**") % 2:  # never cut a marked word in half
-        closing = text.find("**", end)
-        end = closing + 2 if closing >= 0 else len(text)
-    if end < len(text):
-        space = text.rfind(" ", first, end)
-        end = space if space > first + 2 and text[first:space].count("**") % 2 == 0 else end
-    before = "…" if start > 0 or more_before else ""
-    return before + text[start:end].strip() + ("…" if end < len(text) or more_after else "")
-
-
-def _stored(history: Database, seqs: list[int]) -> dict[int, Row]:
-    """The hits that still exist in the history, with what a SearchHit needs."""
+def _stored(history: Database, seqs: list[int]) -> set[int]:
+    """The hits that still exist in the history."""
     if not seqs:
-        return {}
-    rows = history.execute(
-        f"SELECT seq, session_id, id, idx, role, created_at FROM messages WHERE seq IN ({', '.join('?' * len(seqs))})",
-        seqs,
-    )
-    return {row[0]: row[1:] for row in rows}
+        return set()
+    rows = history.execute(f"SELECT seq FROM messages WHERE seq IN ({', '.join('?' * len(seqs))})", seqs)
+    return {row[0] for row in rows}
 
 
 def search_messages(store: Store, params: p.SearchMessagesParams) -> p.SearchMessagesResult:
@@ -487,25 +477,40 @@ def search_messages(store: Store, params: p.SearchMessagesParams) -> p.SearchMes
         if len(live) == params.limit or len(ranked) < fetch or fetch >= MAX_FETCH:
             break
         fetch *= 4
-    highlighted: dict[int, str] = {}
-    for table in TABLES if live else ():
-        rows = index.execute(
-            f"SELECT seq, fts_highlight(body, '**', '**', ?) FROM {table} WHERE seq IN ({', '.join('?' * len(live))})",
-            (compiled.highlight, *(seq for seq, _ in live)),
-        )
-        highlighted.update({row[0]: row[1] for row in rows})
+    return p.SearchMessagesResult(hits=_hits(store.db, live, Words.of(compiled.highlight)))
+
+
+def _hits(history: Database, live: list[tuple[int, float]], words: Words | None) -> list[p.SearchHit]:
+    """The hits, with their snippets and sessions, read in one query. Snippets are made from
+    the stored text: the index holds long words as pieces."""
+    if not live:
+        return []
+    rows = history.execute(
+        "SELECT m.seq, m.session_id, m.id, m.idx, m.role, m.created_at, m.content, m.code_excerpt, m.tool_calls,"
+        " s.title, s.preview, s.project_id FROM messages m JOIN sessions s ON s.id = m.session_id"
+        f" WHERE m.seq IN ({', '.join('?' * len(live))})",
+        [seq for seq, _ in live],
+    )
+    by_seq = {row[0]: row[1:] for row in rows}
     hits = []
     for seq, score in live:
-        session_id, message_id, index_in_session, role, created_at = stored[seq]
+        if seq not in by_seq:
+            continue  # deleted since it was checked
+        session_id, message_id, index, role, created_at, content, code, calls, title, preview, project = by_seq[seq]
+        text, highlights = snippet(document_body(content, code, calls), words)
         hits.append(
             p.SearchHit(
                 session_id=session_id,
+                session_title=title,
+                session_preview=preview,
+                project_id=project,
                 message_id=message_id,
-                index=index_in_session,
+                index=index,
                 role=p.Role(role),
                 created_at=created_at,
-                snippet=snippet(highlighted.get(seq, "")),
+                snippet=text,
+                highlights=highlights,
                 score=float(score),
             )
         )
-    return p.SearchMessagesResult(hits=hits)
+    return hits

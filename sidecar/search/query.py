@@ -20,10 +20,43 @@ from ..errors import invalid
 TOKEN = re.compile(r"[^\W_]+")
 MAX_EXPANSIONS = 64
 Expander = Callable[[str], list[str]]
+# The engine silently drops every token of 40 bytes or more (tantivy's RemoveLongFilter), in
+# documents and queries alike: a commit hash or a long identifier could never be found. Such
+# a word is indexed, and asked for, as a phrase of pieces short enough to be kept.
+LONG_WORD_BYTES = 40
+PIECE_BYTES = 32
+# Runs that may reach LONG_WORD_BYTES: 10 characters of at most 4 bytes each.
+_MAYBE_LONG = re.compile(r"[^\W_]{10,}")
 
 
 def tokens(text: str) -> list[str]:
     return [token.lower() for token in TOKEN.findall(text)]
+
+
+def pieces(word: str) -> list[str]:
+    """A word as the engine is given it: itself, or (when too long for it) consecutive
+    pieces of at most PIECE_BYTES, lowercased."""
+    word = word.lower()
+    if len(word.encode()) < LONG_WORD_BYTES:
+        return [word]
+    parts, current, size = [], "", 0
+    for char in word:
+        width = len(char.encode())
+        if size + width > PIECE_BYTES:
+            parts.append(current)
+            current, size = "", 0
+        current, size = current + char, size + width
+    return [*parts, current]
+
+
+def indexed_text(text: str) -> str:
+    """A document's text as the engine indexes it: each long word replaced by its pieces,
+    in place, so a phrase holding it still matches."""
+
+    def split(match: re.Match[str]) -> str:
+        return " ".join(pieces(match.group()))
+
+    return _MAYBE_LONG.sub(split, text)
 
 
 @attrs.frozen
@@ -41,7 +74,7 @@ class Clause:
 @attrs.frozen
 class CompiledQuery:
     engine: str  # for fts_match / fts_score
-    highlight: str  # plain words for fts_highlight
+    highlight: tuple[str, ...]  # the words to mark in snippets
     matches_nothing: bool  # a required prefix that no indexed word starts with
 
 
@@ -102,21 +135,27 @@ def parse(query: str) -> list[Clause]:
             join_next = False
         else:
             clauses.append(Clause((term,), negated))
+    if not clauses:
+        raise invalid("query", "the query has no words to search for (punctuation alone is not searched)")
     if not any(not clause.negated for clause in clauses):
         raise invalid("query", "expected at least one word or phrase to find (exclusions alone match nothing)")
     return clauses
 
 
+def _phrase(*words: str) -> str:
+    return f'body:"{" ".join(piece for word in words for piece in pieces(word))}"'
+
+
 def _engine_term(term: Term, expand: Expander) -> tuple[str | None, list[str]]:
     """The engine's text for a term (None: matches nothing) and its words to highlight."""
     if not term.prefix:
-        return f'body:"{" ".join(term.words)}"', list(term.words)
+        return _phrase(*term.words), list(term.words)
     *exact, stem = term.words
     expansions = expand(stem)[:MAX_EXPANSIONS]
     if not expansions:
         return None, []
-    alternatives = " ".join(f'body:"{word}"' for word in expansions)
-    parts = [f'+body:"{word}"' for word in exact] + [f"+({alternatives})"]
+    alternatives = " ".join(_phrase(word) for word in expansions)
+    parts = [f"+{_phrase(word)}" for word in exact] + [f"+({alternatives})"]
     return "(" + " ".join(parts) + ")", [*exact, *expansions]
 
 
@@ -137,4 +176,4 @@ def compile_query(query: str, expand: Expander) -> CompiledQuery:
             nothing = nothing or not clause.negated  # a required clause no word can satisfy
             continue
         parts.append(("-" if clause.negated else "+") + "(" + " ".join(texts) + ")")
-    return CompiledQuery(" ".join(parts), " ".join(dict.fromkeys(highlight)), nothing)
+    return CompiledQuery(" ".join(parts), tuple(dict.fromkeys(highlight)), nothing)

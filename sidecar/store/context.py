@@ -7,6 +7,7 @@ from . import Store
 from .changes import record_session_change
 from .database import Database
 from .records import MESSAGE_COLUMNS, message_from_row, now, tool_calls_from_json
+from .redaction import Redactor
 from .sessions import load_session
 
 
@@ -67,6 +68,8 @@ def get_context(store: Store, params: p.GetContextParams) -> p.GetContextResult:
 
 def compact_session(store: Store, params: p.CompactSessionParams) -> p.CompactSessionResult:
     db = store.db
+    masker = Redactor(store.settings.redact)
+    summary = masker.text(params.summary)
     with db.write():
         load_session(db, params.session_id)
         # The newest message to compact: the one just older than the preserved run.
@@ -91,8 +94,9 @@ def compact_session(store: Store, params: p.CompactSessionParams) -> p.CompactSe
         stamp = now()
         db.execute(
             "INSERT INTO compactions (session_id, summary, through_index, created_at) VALUES (?, ?, ?, ?)",
-            (params.session_id, params.summary, -1 if through is None else through, stamp),
+            (params.session_id, summary, -1 if through is None else through, stamp),
         )
+        masker.record(db)
         db.execute(
             "UPDATE sessions SET compacted_count = compacted_count + ?, updated_at = ? WHERE id = ?",
             (count, stamp, params.session_id),

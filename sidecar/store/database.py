@@ -8,6 +8,7 @@ StorageBusy / StorageError so callers never see a half-done write.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import stat
@@ -20,7 +21,8 @@ import turso
 from ..errors import StorageBusy, StorageError
 from .encryption import CIPHER
 from .locks import turn
-from .migrations import MIGRATIONS, migrate
+from .migrations import MIGRATIONS, Migration, migrate
+from .ownership import ENGINE_MAP, is_encrypted, refuse_foreign_file, stamp
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,8 @@ ENGINE_FEATURES = "multiprocess_wal,index_method"
 BUSY_TIMEOUT_MS = 5000
 OPEN_WAIT_SECONDS = 60.0  # a migration of a large file may hold the turn for seconds
 SIDE_FILE_SUFFIXES = ("-wal", "-tshm", "-shm")
+CANNOT_ALLOCATE = {errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
+ENGINE_MAP_BYTES = 86016  # the engine's map size in pyturso 0.8.3 (a test checks it against the engine)
 Row = tuple[Any, ...]
 
 
@@ -56,31 +60,54 @@ def prepare_file(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
-ENCRYPTED_MAGIC = b"Turso\x00"  # an encrypted file's header
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest of `path`'s ancestors that exists, when it is a file, not a directory."""
+    ancestor = next((ancestor for ancestor in path.parents if ancestor.exists()), None)
+    return ancestor if ancestor is not None and not ancestor.is_dir() else None
 
 
-def is_encrypted(path: Path) -> bool:
-    with contextlib.suppress(OSError), path.open("rb") as file:
-        return file.read(len(ENCRYPTED_MAGIC)) == ENCRYPTED_MAGIC
-    return False
+def missing_reason(path: Path) -> str | None:
+    """Why `path` cannot be created as it stands: a file where a directory should be, or a
+    directory that does not exist; None when its directory is there."""
+    if (blocker := _file_in_the_way(path)) is not None:
+        return f"{blocker} is a file, not a directory"
+    return None if path.parent.is_dir() else f"the directory {path.parent} does not exist"
 
 
-def refuse_foreign_file(path: Path) -> None:
-    """Refuse, before the engine opens (and so rewrites) it, a file that cannot be ours.
+def _why_not(path: Path, error: OSError) -> str:
+    """The OSError said the way a person would: `File exists` for a/b.db where a is a file
+    reads as that a is a file; `No such file` for a directory that refuses new files (/proc)."""
+    if (blocker := _file_in_the_way(path)) is not None:
+        return f"{blocker} is a file, not a directory"
+    if error.errno == errno.ENOENT and path.parent.is_dir() and not path.exists():
+        return f"{path.parent} does not accept new files"
+    return error.strerror or str(error)
 
-    Ours is always a SQLite-format file in WAL mode (header bytes 18 and 19 are 2); the
-    engine would convert a rollback-journal database to WAL, so that one is refused here,
-    and a WAL-mode database of another program is refused by the migration check.
-    """
-    if not path.exists() or path.stat().st_size == 0:
+
+def reserve_engine_map(path: Path) -> None:
+    """Allocate every block of the engine's shared-WAL map (`-tshm`) before it is mapped.
+
+    The engine sizes the map with ftruncate, which allocates nothing, and then writes it
+    through mmap: on a full disk the first write to a page that has no block is SIGBUS,
+    killing the process. Allocated here, a full disk is an OSError instead (ENOSPC), and
+    the map's contents are kept: posix_fallocate only fills holes, so a map that processes
+    already use (or one left sparse by a crash) is safe to reserve again."""
+    allocate = getattr(os, "posix_fallocate", None)  # not on macOS
+    if allocate is None:
         return
-    with path.open("rb") as file:
-        header = file.read(100)
-    if not header.startswith((SQLITE_MAGIC, ENCRYPTED_MAGIC)):
-        raise StorageError(f"{path} is not a database file; refusing to touch it (move it away or choose --db)")
-    if len(header) < 20 or header[18] != 2 or header[19] != 2:
-        raise StorageError(f"{path} is a database of some other program; refusing to touch it")
+    map_path = Path(f"{path}{ENGINE_MAP}")
+    created = not map_path.exists()  # no race: the caller holds the opening turn
+    descriptor = os.open(map_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        allocate(descriptor, 0, max(ENGINE_MAP_BYTES, os.fstat(descriptor).st_size))
+    except OSError as error:
+        if error.errno in CANNOT_ALLOCATE:
+            return  # a file system that cannot reserve: the engine maps the file as before
+        if created:
+            map_path.unlink()  # leave nothing behind
+        raise
+    finally:
+        os.close(descriptor)
 
 
 def restrict_permissions(path: Path) -> None:
@@ -99,7 +126,7 @@ class Database:
         *,
         read_only: bool = False,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
-        migrations: Sequence[str] | None = MIGRATIONS,
+        migrations: Sequence[Migration] | None = MIGRATIONS,
         durable: bool = True,
         encryption_key: str | None = None,
         connect: Callable[[str], Any] | None = None,
@@ -110,28 +137,36 @@ class Database:
         self.path = path
         self.read_only = read_only
         try:
-            self._check_file(path, read_only=read_only, encryption_key=encryption_key)
+            self._check_file(path, read_only=read_only)
             prepare_file(path)
             # One process at a time opens and migrates: the first connection to a file creates
             # the engine's shared-WAL map (`-tshm`), and another connecting meanwhile reads it
             # half made ("shared WAL coordination map magic mismatch"); a migration changes the
-            # schema under another's first reads ("Database schema changed"). The directory,
-            # not the file, is locked: a lock file would be one more file beside every database.
+            # schema under another's first reads ("Database schema changed"); a file being
+            # made looks like nobody's. The directory, not the file, is locked: a lock file
+            # would be one more file beside every database.
             with turn(path.parent, wait_seconds=OPEN_WAIT_SECONDS, busy=f"another process kept opening {path}; retry"):
+                self._check_contents(path, migrations, encryption_key)
+                if connect is None:
+                    reserve_engine_map(path)
                 self._open(path, busy_timeout_ms, durable, encryption_key, connect)
-                self.schema_version = 0 if migrations is None else migrate(self, migrations, read_only=read_only)
+                self.schema_version = 0 if migrations is None else self._migrate(migrations)
         except OSError as error:  # a directory that cannot be made, a file that cannot be read
-            raise StorageError(f"cannot open {path}: {error.strerror or error}") from error
+            raise StorageError(f"cannot open {path}: {_why_not(path, error)}") from error
         restrict_permissions(path)
 
     @staticmethod
-    def _check_file(path: Path, *, read_only: bool, encryption_key: str | None) -> None:
-        """Refuse, before touching anything, a path this store cannot or must not open."""
+    def _check_file(path: Path, *, read_only: bool) -> None:
+        """Refuse, before touching anything, a path this store cannot open."""
         if path.exists() and not path.is_file():
             raise StorageError(f"{path} is not a regular file; refusing to touch it (choose another --db)")
         if read_only and not path.exists():
             raise StorageError(f"{path} does not exist: read-only mode opens an existing database and creates nothing")
-        refuse_foreign_file(path)
+
+    @staticmethod
+    def _check_contents(path: Path, migrations: Sequence[Migration] | None, encryption_key: str | None) -> None:
+        """Refuse, before the engine opens it, a file that is not ours or needs a key."""
+        refuse_foreign_file(path, migrations)
         if encryption_key is None and is_encrypted(path):
             raise StorageError(
                 f"{path} is encrypted: give its key ($AGENT_HISTORY_KEY, $AGENT_HISTORY_KEY_FILE"
@@ -165,6 +200,13 @@ class Database:
             self.execute("PRAGMA foreign_keys = ON")
         except Exception as error:  # whatever the engine raises, and however it says it
             raise StorageError(f"cannot open {path} as an agent-history database: {error}") from error
+
+    def _migrate(self, migrations: Sequence[Migration]) -> int:
+        """Stamp the file as ours first (a new file gets the mark before anything else is
+        written), then bring its schema up to date."""
+        if not self.read_only:
+            stamp(self)
+        return migrate(self, migrations, read_only=self.read_only)
 
     @contextlib.contextmanager
     def _engine_errors(self) -> Iterator[None]:

@@ -9,6 +9,7 @@ from ..errors import MessageNotFound, invalid
 from . import Store
 from .patches import invert
 from .records import EDIT_COLUMNS, edit_from_row, new_id, now
+from .redaction import Redactor
 from .sessions import load_session
 
 
@@ -19,6 +20,9 @@ def record_edit(store: Store, params: p.RecordEditParams) -> p.Edit:
         invert(params.diff)  # rejected now rather than failing at revert time
     except ValueError as error:
         raise invalid("diff", f"expected a unified diff ({error})") from None
+    masker = Redactor(store.settings.redact)  # before the lock: a diff can be long
+    file_path, new_path = masker.text(params.file_path), masker.optional(params.new_path)
+    diff = masker.diff(params.diff)  # line by line: still a diff that inverts
     db = store.db
     with db.write():
         load_session(db, params.session_id)
@@ -37,13 +41,14 @@ def record_edit(store: Store, params: p.RecordEditParams) -> p.Edit:
                 new_id(),
                 params.session_id,
                 params.message_id,
-                params.file_path,
+                file_path,
                 params.kind.value,
-                params.diff,
-                params.new_path,
+                diff,
+                new_path,
                 now(),
             ),
         )
+        masker.record(db)
         row = db.one(f"SELECT {EDIT_COLUMNS} FROM edits WHERE seq = ?", (seq,))  # RETURNING is slow here
         assert row is not None
     return edit_from_row(row)

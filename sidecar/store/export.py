@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import protocol as p
+from ..figures import tokens
 from ..wire import unstructure
 from . import NO_WORK, Store, Work
 from .database import Database
@@ -86,16 +87,16 @@ def _markdown(
         ("Project", session.project_id),
         ("Agent", session.agent_name),
         ("Model", session.model),
-        ("Forked from", session.parent_session_id),
+        ("Sub-agent of" if session.kind == "subagent" else "Forked from", session.parent_session_id),
         ("Ended", session.ended_at),
     ):
         if value:
             facts.append(f"- {label}: {value}")
     facts.append(
         f"- {session.message_count} messages, {session.turn_count} turns, {session.tool_call_count} tool calls;"
-        f" tokens: {usage.prompt_tokens} prompt, {usage.completion_tokens} completion,"
-        f" {usage.cache_read_tokens} cache read, {usage.cache_creation_tokens} cache creation,"
-        f" {usage.thinking_tokens} thinking, over {usage.api_calls} calls"
+        f" tokens: {tokens(usage.prompt_tokens)} prompt, {tokens(usage.completion_tokens)} completion,"
+        f" {tokens(usage.cache_read_tokens)} cache read, {tokens(usage.cache_creation_tokens)} cache creation,"
+        f" {tokens(usage.thinking_tokens)} thinking, over {usage.api_calls} calls"
     )
     parts = [f"# {session.title or 'Session ' + session.id}", "\n".join(facts)]
     for compaction in compactions:

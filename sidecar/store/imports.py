@@ -32,7 +32,7 @@ from .messages import (
     prepare_rows,
 )
 from .records import new_id, to_json
-from .redaction import record_redactions
+from .redaction import Redactor, record_redactions
 from .sessions import load_session
 
 
@@ -86,6 +86,9 @@ class EncodedSession:
     rows: list[list[Any]]
     redactions: dict[int, Counter[str]]  # by row position, for the rows where something was masked
     skipped: int  # messages over the size limit, left out
+    # What was masked in the session's own fields, compactions and edits (written only
+    # when the session is created).
+    session_redactions: Counter[str] = attrs.Factory(Counter)
 
 
 def encode_session(settings: Settings, session: ImportedSession) -> EncodedSession:
@@ -105,7 +108,31 @@ def encode_session(settings: Settings, session: ImportedSession) -> EncodedSessi
         if prepared.redactions:
             redactions[len(rows)] = prepared.redactions
         rows.append(prepared.row)
-    return EncodedSession(attrs.evolve(session, messages=[]), rows, redactions, skipped)
+    masker = Redactor(settings.redact)
+    return EncodedSession(_masked(session, masker), rows, redactions, skipped, masker.counts)
+
+
+def _masked(session: ImportedSession, masker: Redactor) -> ImportedSession:
+    """The session without its messages (the rows hold them), its texts masked."""
+    return attrs.evolve(
+        session,
+        messages=[],
+        kind=masker.text(session.kind),
+        title=masker.optional(session.title),
+        agent_name=masker.optional(session.agent_name),
+        model=masker.optional(session.model),
+        metadata=masker.value(session.metadata),
+        compactions=[(masker.text(summary), through, at) for summary, through, at in session.compactions],
+        edits=[
+            attrs.evolve(
+                edit,
+                file_path=masker.text(edit.file_path),
+                new_path=masker.optional(edit.new_path),
+                diff=masker.diff(edit.diff),
+            )
+            for edit in session.edits
+        ],
+    )
 
 
 def _existing(db: Database, session: ImportedSession) -> str | None:
@@ -134,10 +161,11 @@ def write_session(store: Store, encoded: EncodedSession) -> ImportOutcome:
     new = [position for position, row in enumerate(encoded.rows) if not _is_known(row, known)]
     if new:
         _insert(db, session_id, [encoded.rows[position] for position in new])
-        found = [encoded.redactions[position] for position in new if position in encoded.redactions]
-        record_redactions(db, sum(found, Counter[str]()))
+    found = [encoded.redactions[position] for position in new if position in encoded.redactions]
     if change is p.SessionChange.CREATED:
         _insert_compactions_and_edits(db, session_id, session)
+        found.append(encoded.session_redactions)
+    record_redactions(db, sum(found, Counter[str]()))
     if new or change is p.SessionChange.CREATED:  # else nothing changed: no recount, no notice
         refresh_counters(db, session_id)
         written = load_session(db, session_id)

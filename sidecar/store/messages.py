@@ -19,6 +19,7 @@ from .changes import record_appended, record_session_change
 from .counters import FIRST_PROMPT_CHARS, pending_after
 from .database import Database, Row
 from .fields import ENDED_AT, note_changes
+from .preview import preview_of
 from .records import (
     MESSAGE_COLUMNS,
     estimated_tokens,
@@ -29,7 +30,7 @@ from .records import (
     tool_calls_from_json,
     tool_calls_to_json,
 )
-from .redaction import record_redactions, redact_text, redact_value
+from .redaction import Redactor, record_redactions
 from .sessions import load_session
 
 INSERT_COLUMNS = (
@@ -64,17 +65,22 @@ class Prepared:
 
 
 def _redacted(message: p.MessageInput) -> tuple[p.MessageInput, Counter[str]]:
-    """The message with its credentials masked (the same object when it had none), and
-    how many of each kind were masked."""
-    found = Counter[str]()
-    content = None if message.content is None else redact_text(message.content, found)
-    code = None if message.code_excerpt is None else redact_text(message.code_excerpt, found)
+    """The message with its credentials masked in every text a reader sees (the same
+    object when it had none), and how many of each kind were masked."""
+    masker = Redactor()
+    content, code = masker.optional(message.content), masker.optional(message.code_excerpt)
+    agent_name, metadata = masker.optional(message.agent_name), masker.value(message.metadata)
     calls = message.tool_calls
     if calls is not None:
-        calls = [attrs.evolve(call, arguments=redact_value(call.arguments, found)) for call in calls]
-    if not found:
-        return message, found
-    return attrs.evolve(message, content=content, code_excerpt=code, tool_calls=calls), found
+        calls = [
+            attrs.evolve(call, name=masker.text(call.name), arguments=masker.value(call.arguments)) for call in calls
+        ]
+    if not masker.counts:
+        return message, masker.counts
+    masked = attrs.evolve(
+        message, content=content, code_excerpt=code, agent_name=agent_name, metadata=metadata, tool_calls=calls
+    )
+    return masked, masker.counts
 
 
 def prepare_rows(
@@ -166,12 +172,12 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
     prepared = prepare_rows(store.settings, params.session_id, params.messages, [stamp] * len(params.messages))
     with db.write():
         state = db.one(
-            "SELECT next_index, project_id, ended_at, pending_tool_calls FROM sessions WHERE id = ?",
+            "SELECT next_index, project_id, ended_at, pending_tool_calls, preview IS NULL FROM sessions WHERE id = ?",
             (params.session_id,),
         )
         if state is None:
             raise SessionNotFound(params.session_id)
-        next_index, project_id, ended_at, pending_json = state
+        next_index, project_id, ended_at, pending_json, unnamed = state
         results = _known_client_ids(db, params.session_id, params.messages)
         appended: list[p.AppendedMessage] = []
         new_rows, new_messages, redactions = [], [], Counter[str]()
@@ -198,6 +204,8 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
                 next_index,
                 stamp,
                 pending_after(tool_calls_from_json(pending_json) or [], new_messages),
+                # Only until the session has one: in the usual case, its first append.
+                preview_of(m.content for m in new_messages if m.role is p.Role.USER) if unnamed else None,
             )
             record_appended(db, params.session_id, project_id, first_seq, last_seq)
             record_redactions(db, redactions)
@@ -214,6 +222,7 @@ def _count_appended(
     next_index: int,
     stamp: str,
     pending: list[p.ToolCall],
+    preview: str | None,
 ) -> None:
     usages = [m.usage for m in messages if m.usage is not None]
     db.execute(
@@ -221,8 +230,8 @@ def _count_appended(
         " tool_call_count = tool_call_count + ?, prompt_tokens = prompt_tokens + ?,"
         " completion_tokens = completion_tokens + ?, cache_read_tokens = cache_read_tokens + ?,"
         " cache_creation_tokens = cache_creation_tokens + ?, thinking_tokens = thinking_tokens + ?,"
-        " api_calls = api_calls + ?, pending_tool_calls = ?, updated_at = ?, ended_at = NULL,"
-        " first_prompt = coalesce(first_prompt, ?) WHERE id = ?",
+        " api_calls = api_calls + ?, pending_tool_calls = ?, updated_at = ?, last_message_at = ?, ended_at = NULL,"
+        " first_prompt = coalesce(first_prompt, ?), preview = coalesce(preview, ?) WHERE id = ?",
         (
             next_index,
             len(messages),
@@ -236,7 +245,9 @@ def _count_appended(
             len(usages),
             tool_calls_to_json(pending),
             stamp,
+            stamp,
             next((m.content[:FIRST_PROMPT_CHARS] for m in messages if m.role is p.Role.USER and m.content), None),
+            preview,
             session_id,
         ),
     )

@@ -1,13 +1,14 @@
 """Numbered schema migrations keyed on PRAGMA user_version (as in Simon Willison's llm).
 
-Migration N brings a database from version N-1 to N inside one transaction. Never edit a
-migration that has shipped: add the next one. The store stays readable by any SQLite tool:
+Migration N brings a database from version N-1 to N inside one transaction: a script of
+SQL statements, or a function for what SQL alone cannot compute. Never edit a migration
+that has shipped: add the next one. The store stays readable by any SQLite tool:
 plain tables, JSON as text, ISO 8601 times.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import StorageError
@@ -15,7 +16,24 @@ from ..errors import StorageError
 if TYPE_CHECKING:
     from .database import Database
 
-MIGRATIONS: list[str] = [
+Migration = str | Callable[["Database"], None]
+
+
+def _add_preview_and_last_message(db: Database) -> None:
+    """7: sessions.preview (their first real request, sidecar.store.preview) and
+    sessions.last_message_at, computed for the sessions already stored."""
+    from .counters import fill_preview  # here: counters imports database, which imports this module
+
+    db.execute("ALTER TABLE sessions ADD COLUMN preview TEXT")
+    db.execute("ALTER TABLE sessions ADD COLUMN last_message_at TEXT")
+    db.execute(
+        "UPDATE sessions SET last_message_at = (SELECT max(created_at) FROM messages WHERE session_id = sessions.id)"
+    )
+    for (session_id,) in db.execute("SELECT id FROM sessions"):
+        fill_preview(db, session_id)
+
+
+MIGRATIONS: list[Migration] = [
     # 1: sessions, messages, edits, compactions and the change feed.
     """
     CREATE TABLE sessions (
@@ -144,6 +162,8 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE sessions ADD COLUMN changed_at TEXT NOT NULL DEFAULT '{}';
     """,
+    # 7: previews and newest-message times (a function: it reads messages to fill them).
+    _add_preview_and_last_message,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -154,6 +174,14 @@ def _statements(script: str) -> list[str]:
     return [statement.strip() for statement in code.split(";") if statement.strip()]
 
 
+def _run(db: Database, migration: Migration) -> None:
+    if callable(migration):
+        migration(db)
+        return
+    for statement in _statements(migration):
+        db.execute(statement)
+
+
 def _schema_state(db: Database) -> tuple[int, int]:
     """user_version and how many tables, in one consistent view."""
     with db.snapshot():
@@ -162,7 +190,7 @@ def _schema_state(db: Database) -> tuple[int, int]:
     return version, tables
 
 
-def migrate(db: Database, migrations: Sequence[str], *, read_only: bool) -> int:
+def migrate(db: Database, migrations: Sequence[Migration], *, read_only: bool) -> int:
     """Bring the schema to len(migrations); refuse files that are not ours or are newer."""
     latest = len(migrations)
     version, tables = _schema_state(db)
@@ -182,7 +210,6 @@ def migrate(db: Database, migrations: Sequence[str], *, read_only: bool) -> int:
             # turn at opening (store.locks), may have migrated since we looked.
             if int(db.scalar("PRAGMA user_version") or 0) >= number:
                 continue
-            for statement in _statements(migrations[number - 1]):
-                db.execute(statement)
+            _run(db, migrations[number - 1])
             db.execute(f"PRAGMA user_version = {number}")
     return latest

@@ -16,7 +16,8 @@ from .database import Row
 SESSION_COLUMNS = (
     "id, project_id, kind, title, agent_name, model, parent_session_id, forked_from_message_id, "
     "created_at, updated_at, ended_at, message_count, turn_count, tool_call_count, prompt_tokens, "
-    "completion_tokens, cache_read_tokens, cache_creation_tokens, thinking_tokens, api_calls, metadata"
+    "completion_tokens, cache_read_tokens, cache_creation_tokens, thinking_tokens, api_calls, metadata, "
+    "preview, last_message_at"
 )
 MESSAGE_COLUMNS = (
     "id, session_id, idx, role, content, code_excerpt, tool_calls, tool_call_id, agent_name, "
@@ -76,6 +77,7 @@ def session_from_row(row: Row) -> p.Session:
         project_id=row[1],
         kind=row[2],
         title=row[3],
+        preview=row[21],
         agent_name=row[4],
         model=row[5],
         parent_session_id=row[6],
@@ -83,6 +85,7 @@ def session_from_row(row: Row) -> p.Session:
         created_at=row[8],
         updated_at=row[9],
         ended_at=row[10],
+        last_message_at=row[22],
         message_count=row[11],
         turn_count=row[12],
         tool_call_count=row[13],

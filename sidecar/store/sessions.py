@@ -15,6 +15,7 @@ from .counters import refresh_counters
 from .database import Database
 from .fields import ENDED_AT, TITLE, metadata_fields, note_changes
 from .records import SESSION_COLUMNS, new_id, now, session_from_row, to_json
+from .redaction import Redactor
 
 
 def load_session(db: Database, session_id: str) -> p.Session:
@@ -26,6 +27,7 @@ def load_session(db: Database, session_id: str) -> p.Session:
 
 def create_session(store: Store, params: p.CreateSessionParams) -> p.Session:
     stamp, session_id = now(), new_id()
+    masker = Redactor(store.settings.redact)
     with store.db.write():
         store.db.execute(
             "INSERT INTO sessions (id, project_id, kind, title, agent_name, model, created_at, updated_at, metadata)"
@@ -33,15 +35,16 @@ def create_session(store: Store, params: p.CreateSessionParams) -> p.Session:
             (
                 session_id,
                 params.project_id or store.settings.default_project_id,
-                params.kind,
-                params.title,
-                params.agent_name,
-                params.model,
+                masker.text(params.kind),
+                masker.optional(params.title),
+                masker.optional(params.agent_name),
+                masker.optional(params.model),
                 stamp,
                 stamp,
-                to_json(_without_nulls(params.metadata or {})),
+                to_json(masker.value(_without_nulls(params.metadata or {}))),
             ),
         )
+        masker.record(store.db)
         session = load_session(store.db, session_id)  # read back: RETURNING is slow in this engine
         record_session_change(store.db, session, p.SessionChange.CREATED)
     return session
@@ -72,8 +75,11 @@ def list_sessions(store: Store, params: p.ListSessionsParams) -> p.ListSessionsR
             where.append(f"{column} = ?")
             args.append(value)
     if params.query:
-        # The title or the start of the first user prompt, case-insensitively.
-        where.append("instr(lower(coalesce(title, '') || char(10) || coalesce(first_prompt, '')), lower(?)) > 0")
+        # The title, the preview or the start of the first user prompt, case-insensitively.
+        where.append(
+            "instr(lower(coalesce(title, '') || char(10) || coalesce(preview, '') || char(10)"
+            " || coalesce(first_prompt, '')), lower(?)) > 0"
+        )
         args.append(params.query)
     if not params.include_ended:
         where.append("ended_at IS NULL")
@@ -102,16 +108,19 @@ def merge_metadata(current: dict[str, Any], update: dict[str, Any]) -> dict[str,
 def update_session(store: Store, params: p.UpdateSessionParams) -> p.Session:
     if params.title is None and params.metadata is None:
         return load_session(store.db, params.session_id)
+    masker = Redactor(store.settings.redact)
+    title, update = masker.optional(params.title), masker.value(params.metadata or {})
     with store.db.write():
         session = load_session(store.db, params.session_id)
-        metadata = merge_metadata(session.metadata, params.metadata or {})
+        metadata = merge_metadata(session.metadata, update)
         stamp = now()
         store.db.execute(
             "UPDATE sessions SET title = coalesce(?, title), metadata = ?, updated_at = ? WHERE id = ?",
-            (params.title, to_json(metadata), stamp, params.session_id),
+            (title, to_json(metadata), stamp, params.session_id),
         )
+        masker.record(store.db)
         changed = [TITLE] if params.title is not None else []
-        note_changes(store.db, params.session_id, changed + metadata_fields(params.metadata or {}), stamp)
+        note_changes(store.db, params.session_id, changed + metadata_fields(update), stamp)
         session = load_session(store.db, params.session_id)
         record_session_change(store.db, session, p.SessionChange.UPDATED)
     return session

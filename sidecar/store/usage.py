@@ -13,6 +13,7 @@ GROUP_KEYS = {
     p.UsageGroupBy.MODEL: "coalesce(s.model, 'unknown')",
     p.UsageGroupBy.DAY: "substr(m.created_at, 1, 10)",
     p.UsageGroupBy.SESSION: "m.session_id",
+    p.UsageGroupBy.PROJECT: "coalesce(s.project_id, 'none')",
 }
 SUMS = (
     "coalesce(sum(m.prompt_tokens), 0), coalesce(sum(m.completion_tokens), 0),"
@@ -21,7 +22,8 @@ SUMS = (
 )
 
 
-def _size(usage: p.SessionUsage) -> int:
+def total_tokens(usage: p.SessionUsage) -> int:
+    """Every token the calls moved: prompt, completion and both kinds of cache."""
     return usage.prompt_tokens + usage.completion_tokens + usage.cache_read_tokens + usage.cache_creation_tokens
 
 
@@ -44,5 +46,5 @@ def get_usage(store: Store, params: p.GetUsageParams) -> p.GetUsageResult:
         key = GROUP_KEYS[params.group_by]
         rows = store.db.execute(f"SELECT {key}, {SUMS} {source} GROUP BY 1", args)
         groups = [p.UsageGroup(key=row[0], usage=session_usage(row[1:])) for row in rows]
-        groups.sort(key=lambda group: (-_size(group.usage), group.key))
+        groups.sort(key=lambda group: (-total_tokens(group.usage), group.key))
     return p.GetUsageResult(total=session_usage(total_row), groups=groups)

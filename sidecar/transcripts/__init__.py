@@ -16,7 +16,11 @@ from typing import Any
 import attrs
 import orjson
 
+from .. import protocol as p
 from ..store.imports import ImportedSession
+
+# The contract's bound on one call's token counts, which keeps a session's sums exact.
+MAX_TOKENS: int = attrs.fields(p.Usage).prompt_tokens.metadata["maximum"]
 
 
 @attrs.define
@@ -27,6 +31,15 @@ class Transcript:
 
 class Malformed(Exception):
     """A line of a known kind without the fields that kind must have."""
+
+
+def token_count(value: Any) -> int:
+    """A transcript's token count (absent is 0); one past the contract's bound makes its
+    line malformed, as it would overflow its session's sums."""
+    count = int(value or 0)
+    if not 0 <= count <= MAX_TOKENS:
+        raise Malformed(f"token count {count} out of range")
+    return count
 
 
 def _loads(line: bytes) -> Any:

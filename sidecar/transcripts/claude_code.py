@@ -26,7 +26,7 @@ import attrs
 
 from .. import protocol as p
 from ..store.imports import ImportedMessage, ImportedSession
-from . import Malformed, Transcript, json_lines, stamp, text_of
+from . import Malformed, Transcript, json_lines, stamp, text_of, token_count
 
 FORMAT = "claude-code"
 MESSAGE_ROWS = ("user", "assistant")
@@ -183,10 +183,10 @@ def _take_assistant(
     usage = message.get("usage")
     if isinstance(usage, dict):  # every row of one API call repeats it; the last is final
         target.usage = p.Usage(
-            prompt_tokens=int(usage.get("input_tokens") or 0),
-            completion_tokens=int(usage.get("output_tokens") or 0),
-            cache_read_tokens=int(usage.get("cache_read_input_tokens") or 0),
-            cache_creation_tokens=int(usage.get("cache_creation_input_tokens") or 0),
+            prompt_tokens=token_count(usage.get("input_tokens")),
+            completion_tokens=token_count(usage.get("output_tokens")),
+            cache_read_tokens=token_count(usage.get("cache_read_input_tokens")),
+            cache_creation_tokens=token_count(usage.get("cache_creation_input_tokens")),
             thinking_tokens=0,
         )
 

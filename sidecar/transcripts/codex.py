@@ -5,7 +5,8 @@ Each line is `{timestamp, type, payload}`. What becomes what:
 - `response_item` `message`: a message (`developer` is our `system`); `function_call` and
   `custom_tool_call`: an assistant message with that tool call (JSON arguments parsed);
   `function_call_output` and `custom_tool_call_output`: the tool message answering it
-  (the shell's `{output, metadata: {exit_code}}` unwrapped; a non-zero exit code is
+  (the shell's `{output, metadata: {exit_code}}` unwrapped; a failure, as a non-zero exit
+  code in the metadata or in the text's header, or a patch or call that failed, is
   `metadata.isError`); `reasoning` summaries: `metadata.thinking` of the next assistant
   message.
 - `event_msg` `token_count`: the growth of `total_token_usage` since the last count is the
@@ -18,6 +19,7 @@ Each line is `{timestamp, type, payload}`. What becomes what:
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ import attrs
 
 from .. import protocol as p
 from ..store.imports import ImportedMessage, ImportedSession
-from . import Malformed, Transcript, json_lines, stamp, text_of
+from . import Malformed, Transcript, json_lines, stamp, text_of, token_count
 
 FORMAT = "codex"
 ROLES = {"user": p.Role.USER, "assistant": p.Role.ASSISTANT, "developer": p.Role.SYSTEM, "system": p.Role.SYSTEM}
@@ -138,16 +140,35 @@ def _output(output: Any) -> tuple[str, bool]:
     parsed = _parsed(output)
     if isinstance(parsed, dict) and "output" in parsed:
         exit_code = (parsed.get("metadata") or {}).get("exit_code")
-        return text_of(parsed["output"]), exit_code not in (None, 0)
+        text = text_of(parsed["output"])
+        return text, exit_code not in (None, 0) or parsed.get("success") is False or failed_in_text(text)
     text = text_of(output)
-    return text, text.startswith("Exit code: ") and not text.startswith("Exit code: 0")
+    return text, failed_in_text(text)
+
+
+# How Codex reports a failure in a tool output's text: a shell's non-zero exit in its
+# header (`Exit code: 1` of exec, `Process exited with code 1` of unified exec), a patch
+# that did not apply, a call that could not run at all.
+_FAILED_HEADER = re.compile(r"^(?:Exit code: |Process exited with code )(-?\d+)\s*$", re.MULTILINE)
+_FAILED_CALL = (
+    "apply_patch verification failed",
+    "execution error:",
+    "failed to parse function arguments",
+)
+
+
+def failed_in_text(text: str) -> bool:
+    if text.startswith(_FAILED_CALL):
+        return True
+    header = text.partition("\nOutput:")[0]  # the command's own output may say anything
+    return any(int(code.group(1)) != 0 for code in _FAILED_HEADER.finditer(header))
 
 
 def _take_usage(rollout: _Rollout, payload: dict[str, Any]) -> None:
     info = payload.get("info")
     if not isinstance(info, dict) or not isinstance(info.get("total_token_usage"), dict):
         return  # rate limits only
-    total = {key: int(info["total_token_usage"].get(key) or 0) for key in USAGE_KEYS}
+    total = {key: token_count(info["total_token_usage"].get(key)) for key in USAGE_KEYS}
     for key in USAGE_KEYS:
         rollout.unassigned[key] += max(0, total[key] - rollout.totals[key])
     rollout.totals = total

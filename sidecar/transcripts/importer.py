@@ -60,7 +60,13 @@ def transcript_files(path: Path) -> list[Path]:
     return sorted(files, key=lambda found: ("agent-" in found.name, str(found)))
 
 
-def import_transcript(store: Store, params: p.ImportTranscriptParams, work: Work = NO_WORK) -> p.ImportTranscriptResult:
+def import_transcript(
+    store: Store,
+    params: p.ImportTranscriptParams,
+    work: Work = NO_WORK,
+    on_unknown: Callable[[Path], None] | None = None,
+) -> p.ImportTranscriptResult:
+    """Import the file or directory; `on_unknown` hears of each file of no known format."""
     path = Path(params.path).expanduser()
     if not path.exists():
         raise invalid("path", f"{params.path!r} does not exist")
@@ -74,9 +80,11 @@ def import_transcript(store: Store, params: p.ImportTranscriptParams, work: Work
     pending: list[EncodedSession] = []
     pending_messages = 0
     with readers(read, files) as reads:
-        for number, ((_, size), file) in enumerate(zip(files, reads, strict=True)):
+        for number, ((found, size), file) in enumerate(zip(files, reads, strict=True)):
             if file.format is None:
                 result.skipped_files += 1
+                if on_unknown is not None:
+                    on_unknown(found)
             else:
                 result.files += 1
                 result.skipped_lines += file.skipped_lines

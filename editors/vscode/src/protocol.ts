@@ -7,8 +7,8 @@ export type Role = "system" | "user" | "assistant" | "tool";
 /** What an edit did to a file. */
 export type EditKind = "create" | "insert" | "replace" | "delete" | "rename";
 
-/** How `history/getUsage` groups its figures. `agent` is the message's agentName, else the session's; `day` is the UTC day of the message. */
-export type UsageGroupBy = "agent" | "model" | "day" | "session";
+/** How `history/getUsage` groups its figures. `agent` is the message's agentName, else the session's; `day` is the UTC day of the message; `project` is the session's projectId (`none` when it has none). */
+export type UsageGroupBy = "agent" | "model" | "day" | "session" | "project";
 
 /** What happened to a session, in `history/didChangeSession`. */
 export type SessionChange = "created" | "updated" | "ended" | "deleted" | "compacted" | "forked";
@@ -19,7 +19,7 @@ export type ExportFormat = "markdown" | "json" | "jsonl";
 /** Which agent wrote a transcript; `agent-history` (addition) is our own jsonl export; `auto` tells them apart. */
 export type TranscriptFormat = "claude-code" | "codex" | "agent-history" | "auto";
 
-/** Token counts of one model call (non-negative integers; absent counts are 0). */
+/** Token counts of one model call (non-negative integers up to 2^40, far above any model's window, so sums stay exact 64-bit integers; absent counts are 0). */
 export interface Usage {
   /** Tokens sent to the model. */
   promptTokens?: number | null;
@@ -33,8 +33,18 @@ export interface Usage {
   thinkingTokens?: number | null;
 }
 
-/** Token counts summed over many messages. */
-export interface SessionUsage extends Usage {
+/** Token counts summed over many messages (exact integers, not bounded like one call's Usage). */
+export interface SessionUsage {
+  /** Tokens sent to the model. */
+  promptTokens?: number | null;
+  /** Tokens the model produced. For a message this is its own size in tokens when known. */
+  completionTokens?: number | null;
+  /** Prompt tokens served from the provider's cache. */
+  cacheReadTokens?: number | null;
+  /** Prompt tokens written to the provider's cache. */
+  cacheCreationTokens?: number | null;
+  /** Reasoning tokens. */
+  thinkingTokens?: number | null;
   /** How many messages carried usage (model calls). */
   apiCalls?: number | null;
 }
@@ -59,6 +69,8 @@ export interface Session {
   kind: string;
   /** Human-readable title. */
   title?: string | null;
+  /** The session's first real user request: the first user message with the agents' boilerplate removed (Claude Code's command, caveat, system-reminder and local-command wrappers; Codex's environment context, user instructions and AGENTS.md preambles; image placeholders), whitespace folded, at most 200 characters. Set by the store when such a message is appended or imported; absent until then. A session with no user message at all (a sub-agent started without a prompt) is named, once imported, by its first assistant text. Clients show `title ?? preview`. */
+  preview?: string | null;
   /** The agent that runs the session. */
   agentName?: string | null;
   /** The model the session mainly uses. */
@@ -73,6 +85,8 @@ export interface Session {
   updatedAt: string;
   /** When the session was ended; absent while it is open. */
   endedAt?: string | null;
+  /** `createdAt` of the session's newest message; absent while it has none. What "active 2 hours ago" is about (`updatedAt` also moves on a rename or an end). */
+  lastMessageAt?: string | null;
   /** Messages stored (purged ones no longer count). */
   messageCount: number;
   /** Assistant messages with content. */
@@ -175,6 +189,12 @@ export interface RecentPrompt {
 export interface SearchHit {
   /** The session's id. */
   sessionId: string;
+  /** The hit's session's `title`. */
+  sessionTitle?: string | null;
+  /** The hit's session's `preview`. */
+  sessionPreview?: string | null;
+  /** The hit's session's `projectId`. */
+  projectId?: string | null;
   /** The message. */
   messageId: string;
   /** Its index. */
@@ -183,10 +203,20 @@ export interface SearchHit {
   role: Role;
   /** When. */
   createdAt: string;
-  /** Text around the match, matched words marked with `**`. */
+  /** Text around the match, on one line, matched words marked with `**`. The text's own `*` and `\` are escaped as `\*` and `\\`, so every unescaped `**` is a marker. */
   snippet: string;
+  /** Where the matched words are in `snippet`, in order: so a client marks them without parsing `**`. `snippet[start:end]` is the word as the text writes it (escaped). */
+  highlights: Highlight[];
   /** Relevance; higher is better. */
   score: number;
+}
+
+/** A matched word's place in a search hit's `snippet`. */
+export interface Highlight {
+  /** Offset in `snippet` of a matched word's first character (just after its opening `**`), in UTF-16 code units (LSP's default position encoding; JavaScript and VS Code index strings so). */
+  start: number;
+  /** Offset just past its last character (exclusive; its closing `**` starts here), in UTF-16 code units. */
+  end: number;
 }
 
 /** Usage of one group. */
@@ -225,7 +255,7 @@ export interface InitializationOptions {
   busyTimeoutMs?: number | null;
   /** Addition: run the background search indexer (default true). With false, searches see only what another process has indexed. */
   searchIndex?: boolean | null;
-  /** Addition: mask well-known credential formats (cloud keys, API tokens, private key blocks, passwords in URLs) in content, code excerpts, tool arguments and tool results before they are stored (default true). */
+  /** Addition: mask credentials (tokens of a known format, private key blocks, passwords in URLs, Authorization values, literals assigned to secret-sounding names) in every text a user can read back (messages, sessions, edits, compaction summaries, imports) before it is stored (default true). */
   redact?: boolean | null;
   /** Addition: encrypt the database and its search index at rest (aegis256) with the key in this file (64 hex digits; the file must be mode 0600). `$AGENT_HISTORY_KEY` takes precedence, then `$AGENT_HISTORY_KEY_FILE`. Every process on one file must use the same key. */
   encryptionKeyFile?: string | null;
@@ -271,7 +301,7 @@ export interface ListSessionsParams {
   kind?: string | null;
   /** Only this agent. */
   agentName?: string | null;
-  /** Only sessions whose title or first user prompt contains this text (case-insensitive). */
+  /** Only sessions whose title, preview or first user prompt contains this text (case-insensitive). */
   query?: string | null;
   /** Include ended sessions. */
   includeEnded?: boolean | null;
@@ -592,7 +622,7 @@ export interface StatsResult {
   dbBytes: number;
   /** PRAGMA user_version. */
   schemaVersion: number;
-  /** Addition: how many credentials of each kind (aws-access-key, github-token, private-key, url-password, …) were masked at ingest. */
+  /** Addition: how many credentials of each kind (aws-access-key, github-token, private-key, url-password, password, secret, token, authorization, …) were masked at ingest. */
   redactions: Record<string, number>;
 }
 
