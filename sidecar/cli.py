@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     # Internal: the sidecar starts these itself. No help= keeps them out of the command list.
     for internal in (commands.add_parser("index"), commands.add_parser("sync-worker")):
         db_argument(internal)
+    mcp = commands.add_parser(
+        "mcp",
+        help="serve the history to agents as an MCP server on stdin/stdout (read-only)",
+        description="Serve search_history, list_sessions, read_session, get_usage and recent_prompts over MCP.",
+    )
+    db_argument(mcp)
     from .capture.command import add_command as add_watch_command
     from .terminal import add_commands
 
@@ -135,6 +141,14 @@ def _index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mcp(args: argparse.Namespace) -> int:
+    os.umask(0o077)  # the search index it may create beside the history: owner only
+    logging.basicConfig(stream=sys.stderr, level="WARNING", format="agent-history mcp %(levelname)s: %(message)s")
+    from .mcp.server import serve  # the MCP SDK: only this command pays for importing it
+
+    return serve((args.db or default_db_path()).expanduser())
+
+
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     """The command line; `search`'s words may start with `-` (`search error -flaky`) when they
     are not one of its options, so no `--` is needed before an exclusion."""
@@ -161,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "index":
         return _index(args)
+    if args.command == "mcp":
+        return _mcp(args)
     os.umask(0o077)
     if args.command == "watch":
         from .capture.command import watch

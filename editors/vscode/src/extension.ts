@@ -6,6 +6,7 @@ import * as vscode from "vscode";
 import { LanguageClient, LanguageClientOptions, ServerOptions } from "vscode-languageclient/node";
 import { captureOptions } from "./capture";
 import { HistoryClient } from "./history";
+import { registerMcpServer } from "./mcp";
 import type { ExportFormat, SearchHit, Session, SyncOptions } from "./protocol";
 
 const SCHEME = "agent-history";
@@ -246,6 +247,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
   context.subscriptions.push(
     language,
     status,
+    registerMcpServer({ command, args }, databasePath || undefined),
     vscode.window.registerTreeDataProvider("agentHistory.sessions", view),
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, transcripts),
     history.onDidAppendMessages(({ sessionId }) => {
