@@ -35,9 +35,10 @@ from .cli import add_sync_arguments, apply_sync_arguments
 from .errors import HistoryError, InvalidParams, SessionNotFound, invalid
 from .search import index as search
 from .store import Settings, Store, Work, export, housekeeping, sessions
+from .store.blocks import Block, usage_blocks
 from .store.database import missing_reason
 from .store.encryption import load_key
-from .store.usage import get_usage, total_tokens
+from .store.usage import get_usage, time_zone, total_tokens
 from .sync.config import sync_config
 from .sync.worker import one_round
 from .transcripts import importer, sources
@@ -120,8 +121,9 @@ def add_commands(commands: Any, db_argument: Callable[[argparse.ArgumentParser],
     spending.add_argument(
         "report",
         nargs="?",
-        choices=REPORTS,
-        help="one row per day (daily), month (monthly), session, model, agent or project (default: --by's)",
+        choices=[*REPORTS, "blocks"],
+        help="one row per day (daily), month (monthly), session, model, agent or project (default: --by's);"
+        " blocks: Claude's 5-hour windows, the current one's burn rate and projection",
     )
     spending.add_argument(
         "--by", choices=[g.value for g in p.UsageGroupBy], default="day", help="one row per this (default: day)"
@@ -499,6 +501,8 @@ def _usage(store: Store, args: argparse.Namespace) -> int:
         "timeZone": args.time_zone,
         "groupBy": by,
     }
+    if args.report == "blocks":
+        return _blocks(usage_blocks(store, structure_params(raw, p.GetUsageParams)), args)
     result = get_usage(store, structure_params(raw, p.GetUsageParams))
     if args.json:
         _print_json(result)
@@ -523,6 +527,62 @@ def _usage(store: Store, args: argparse.Namespace) -> int:
     if result.unpriced_models:
         out.print(f"[dim]+? no price known for {escape(', '.join(result.unpriced_models))}: left out of cost[/dim]")
     return EXIT_OK
+
+
+def _blocks(blocks: list[Block], args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    if args.json:
+        _print_json([_block_json(block, now) for block in blocks])
+        return EXIT_OK
+    if not blocks:
+        out.print("no token usage recorded")
+        return EXIT_OK
+    zone = time_zone(args.time_zone)
+    rows = [
+        [
+            block.start.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            "active" if block.active(now) else f"{(block.last_call - block.first_call).total_seconds() / 3600:.1f} h",
+            ", ".join(sorted(block.models)),
+            figures.tokens(block.tokens()),
+            f"{block.figures.counts[5]:,}",
+            figures.dollars(float(block.figures.cost), unknown=block.figures.unpriced_calls > 0),
+        ]
+        for block in reversed(blocks)
+    ]
+    out.print(
+        _table(["block start", "used", "models", "tokens", "calls", "cost"], rows, flexible=2, right={1, 3, 4, 5})
+    )
+    current = blocks[-1]
+    if current.active(now):
+        rate, tokens, cost = current.projection(now)
+        left = int((current.end - now).total_seconds() // 60)
+        out.print(
+            f"active block: {left // 60} h {left % 60:02d} min left;"
+            f" burn rate {figures.tokens(round(rate))} tokens/min;"
+            f" projected at its end {figures.tokens(tokens)} tokens, {figures.dollars(float(cost))}"
+        )
+    return EXIT_OK
+
+
+def _block_json(block: Block, now: datetime) -> dict[str, Any]:
+    def stamp(moment: datetime) -> str:
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    shown: dict[str, Any] = {
+        "start": stamp(block.start),
+        "end": stamp(block.end),
+        "lastCall": stamp(block.last_call),
+        "active": block.active(now),
+        "models": sorted(block.models),
+        "usage": unstructure(block.figures.usage()),
+        "cost": float(block.figures.cost),
+        "unpricedCalls": block.figures.unpriced_calls,
+    }
+    if shown["active"]:
+        rate, tokens, cost = block.projection(now)
+        shown["burnRate"] = {"tokensPerMinute": rate}
+        shown["projection"] = {"tokens": tokens, "cost": float(cost)}
+    return shown
 
 
 def _table(

@@ -256,6 +256,13 @@ def test_usage_reports_show_cost_with_a_total_row_equal_to_get_usage(everything:
     assert utc_days != tokyo_days
     bad = cli(everything, "usage", "--time-zone", "Nowhere/Land")
     assert bad.returncode == 2 and "timeZone" in bad.stderr
+    windows = as_json(cli(everything, "usage", "blocks", "--json"))
+    assert windows and all(block["usage"]["apiCalls"] > 0 and not block["active"] for block in windows)  # old samples
+    table = cli(everything, "usage", "blocks", COLUMNS="80")
+    assert table.returncode == 0 and all(len(line) <= 80 for line in lines_of(table.stdout)), table.stdout
+    assert (
+        lines_of(table.stdout)[0].split()[:2] == ["block", "start"] and len(lines_of(table.stdout)) == len(windows) + 1
+    )
 
 
 def test_stats_has_labels_and_token_totals_and_gc_dry_run_would_purge(everything: Path) -> None:

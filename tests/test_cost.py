@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from genai_prices import Usage, calc_price
 
 from sidecar import protocol as p
 from sidecar.errors import InvalidParams
-from sidecar.store import Store, messages, sessions, usage
+from sidecar.store import Store, blocks, messages, sessions, usage
 from sidecar.transcripts import importer
 from sidecar.wire import structure_params
 
@@ -158,3 +158,41 @@ def test_a_call_past_a_long_context_tier_pays_the_tier_and_only_it(store: Store)
         return calc_price(reported, model).total_price
 
     assert get(store).cost == pytest.approx(float(priced(big) + priced(small)), rel=1e-12)
+
+
+def test_a_sonnet_4_day_costs_what_ccusage_reports_for_it(store: Store) -> None:
+    imported(store, "fe869ecb")  # ccusage daily --offline: $0.6982101 for 2025-06-14
+    day = {group.key: group for group in get(store, groupBy="day").groups}["2025-06-14"]
+    assert day.cost == pytest.approx(0.6982101, abs=1e-9)
+
+
+def test_blocks_are_five_hours_from_the_hour_of_their_first_call(store: Store) -> None:
+    paths = imported(store, "7acd37a8", "fe5e1c67")
+    importer.import_transcript(
+        store, structure_params({"path": str(next((SAMPLES / "codex").glob("*.jsonl")))}, p.ImportTranscriptParams)
+    )
+    found = blocks.usage_blocks(store, p.GetUsageParams())
+    claude = calls(paths)
+    assert sum(block.figures.counts[5] for block in found) == len(claude)  # Codex's calls are not Claude's
+    for call in claude:
+        block = next(block for block in found if block.start <= moment(call) < block.end)
+        assert block.start == min(b.first_call for b in found if b is block).replace(minute=0, second=0, microsecond=0)
+    assert [b.start for b in found] == sorted(b.start for b in found) and len(found) == 2
+    claude_cost = sum(map(reference_cost, claude), Decimal(0))
+    assert float(sum(b.figures.cost for b in found)) == pytest.approx(float(claude_cost), rel=1e-12)
+
+
+def test_the_active_block_projects_its_burn_rate_to_its_end() -> None:
+    now = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
+
+    def call(minutes_ago: int, prompt: int) -> tuple[str, str, int, int, int, int, int]:
+        stamp = (now - timedelta(minutes=minutes_ago)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return stamp, "claude-sonnet-4-20250514", prompt, 0, 0, 0, 0
+
+    # 7 h ago, then 20 and 10 minutes ago: the old call is a block of its own.
+    old, current = blocks.blocks_of([call(420, 5), call(20, 1000), call(10, 2000)], [0])
+    assert not old.active(now) and current.active(now) and current.start == now.replace(minute=0)
+    rate, tokens, cost = current.projection(now)
+    assert rate == 300  # 3,000 tokens over the 10 minutes between its calls
+    assert tokens == 3000 + 300 * (4 * 60 + 30)  # 4 h 30 min left of the block
+    assert float(cost) == pytest.approx(tokens * 3e-6)

@@ -29,6 +29,7 @@ TIME_KEYS = {p.UsageGroupBy.DAY: "%Y-%m-%d", p.UsageGroupBy.MONTH: "%Y-%m"}
 CALL_INPUT = "m.prompt_tokens + coalesce(m.cache_read_tokens, 0) + coalesce(m.cache_creation_tokens, 0)"
 UTC_DAY = "substr(m.created_at, 1, 10)"
 QUARTER_HOUR = "substr(m.created_at, 1, 13) || (CAST(substr(m.created_at, 15, 2) AS INTEGER) / 15)"
+SOURCE = "FROM messages m JOIN sessions s ON s.id = m.session_id"
 SUMS = (
     "coalesce(sum(m.prompt_tokens), 0), coalesce(sum(m.completion_tokens), 0),"
     " coalesce(sum(m.cache_read_tokens), 0), coalesce(sum(m.cache_creation_tokens), 0),"
@@ -42,7 +43,7 @@ def total_tokens(usage: p.SessionUsage) -> int:
 
 
 @attrs.define
-class _Sum:
+class Sum:
     """One group's running figures."""
 
     counts: list[int] = attrs.field(factory=lambda: [0] * 6)  # SessionUsage's fields, in order
@@ -63,6 +64,36 @@ class _Sum:
 
 def get_usage(store: Store, params: p.GetUsageParams) -> p.GetUsageResult:
     zone = time_zone(params.time_zone)
+    where, args = filters(params, zone)
+    time_format = TIME_KEYS.get(params.group_by) if params.group_by is not None else None
+    quarters = time_format is not None and zone is not UTC
+    key = GROUP_KEYS.get(params.group_by, "''") if params.group_by is not None else "''"
+    rows = store.db.execute(
+        f"SELECT {key}, coalesce(s.model, 'unknown'), {QUARTER_HOUR if quarters else UTC_DAY},"
+        f" {_band(band_starts(store))}, {SUMS}"
+        f" {SOURCE} WHERE {where} GROUP BY 1, 2, 3, 4",
+        args,
+    )
+    total, groups, unpriced = Sum(), dict[str, Sum](), set[str]()
+    for group, model, slot, band, *counts in rows:
+        start = _slot_start(slot)
+        price = cost.cost(model, start.date(), band, cost.Tokens(*counts[:4]))
+        if price is None:
+            unpriced.add(model)
+        total.add(tuple(counts), price)
+        if params.group_by is not None:
+            name = start.astimezone(zone).strftime(time_format) if time_format else group
+            groups.setdefault(name, Sum()).add(tuple(counts), price)
+    found = [
+        p.UsageGroup(key=name, usage=figures.usage(), cost=float(figures.cost), unpriced_calls=figures.unpriced_calls)
+        for name, figures in groups.items()
+    ]
+    found.sort(key=lambda group: (-total_tokens(group.usage), group.key))
+    return p.GetUsageResult(total=total.usage(), groups=found, cost=float(total.cost), unpriced_models=sorted(unpriced))
+
+
+def filters(params: p.GetUsageParams, zone: tzinfo) -> tuple[str, list[Any]]:
+    """The WHERE clause over SOURCE, and its arguments, choosing the messages `params` ask for."""
     where, args = ["m.prompt_tokens IS NOT NULL"], list[Any]()
     for clause, value in (
         ("m.session_id = ?", params.session_id),
@@ -73,32 +104,12 @@ def get_usage(store: Store, params: p.GetUsageParams) -> p.GetUsageResult:
         if value is not None:
             where.append(clause)
             args.append(value)
-    time_format = TIME_KEYS.get(params.group_by) if params.group_by is not None else None
-    quarters = time_format is not None and zone is not UTC
-    key = GROUP_KEYS.get(params.group_by, "''") if params.group_by is not None else "''"
-    models = [row[0] for row in store.db.execute("SELECT DISTINCT coalesce(model, 'unknown') FROM sessions")]
-    rows = store.db.execute(
-        f"SELECT {key}, coalesce(s.model, 'unknown'), {QUARTER_HOUR if quarters else UTC_DAY},"
-        f" {_band(cost.bands(models))}, {SUMS}"
-        f" FROM messages m JOIN sessions s ON s.id = m.session_id WHERE {' AND '.join(where)} GROUP BY 1, 2, 3, 4",
-        args,
-    )
-    total, groups, unpriced = _Sum(), dict[str, _Sum](), set[str]()
-    for group, model, slot, band, *counts in rows:
-        start = _slot_start(slot)
-        price = cost.cost(model, start.date(), band, cost.Tokens(*counts[:4]))
-        if price is None:
-            unpriced.add(model)
-        total.add(tuple(counts), price)
-        if params.group_by is not None:
-            name = start.astimezone(zone).strftime(time_format) if time_format else group
-            groups.setdefault(name, _Sum()).add(tuple(counts), price)
-    found = [
-        p.UsageGroup(key=name, usage=figures.usage(), cost=float(figures.cost), unpriced_calls=figures.unpriced_calls)
-        for name, figures in groups.items()
-    ]
-    found.sort(key=lambda group: (-total_tokens(group.usage), group.key))
-    return p.GetUsageResult(total=total.usage(), groups=found, cost=float(total.cost), unpriced_models=sorted(unpriced))
+    return " AND ".join(where), args
+
+
+def band_starts(store: Store) -> list[int]:
+    """The long-context bands of every model the history names (a handful: sessions are few)."""
+    return cost.bands(row[0] for row in store.db.execute("SELECT DISTINCT coalesce(model, 'unknown') FROM sessions"))
 
 
 def time_zone(name: str | None) -> tzinfo:
