@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from genai_prices import Usage, calc_price
+from pygls.exceptions import JsonRpcException
 
 from sidecar import protocol as p
 from sidecar.errors import InvalidParams
@@ -20,7 +21,7 @@ from sidecar.store import Store, blocks, messages, sessions, usage
 from sidecar.transcripts import importer
 from sidecar.wire import structure_params
 
-from .helpers import SAMPLES, assistant
+from .helpers import SAMPLES, HistoryClient, assistant
 
 CLAUDE = SAMPLES / "claude-code"
 pytestmark = pytest.mark.skipif(not CLAUDE.is_dir(), reason="the shared sample transcripts are not here")
@@ -196,3 +197,20 @@ def test_the_active_block_projects_its_burn_rate_to_its_end() -> None:
     assert rate == 300  # 3,000 tokens over the 10 minutes between its calls
     assert tokens == 3000 + 300 * (4 * 60 + 30)  # 4 h 30 min left of the block
     assert float(cost) == pytest.approx(tokens * 3e-6)
+
+
+async def test_get_usage_over_stdio_gives_cost_months_and_refuses_a_bad_zone(client: HistoryClient) -> None:
+    for model in ("claude-opus-4-5-20251101", "made-up-model"):
+        sid = (await client.call("history/createSession", {"kind": "agent", "model": model}))["id"]
+        batch = [assistant("a", usage={"promptTokens": 2000, "completionTokens": 400, "cacheReadTokens": 10_000})]
+        await client.call("history/appendMessages", {"sessionId": sid, "messages": batch})
+    result = await client.call("history/getUsage", {"groupBy": "month", "timeZone": "Pacific/Auckland"})
+    assert result["unpricedModels"] == ["made-up-model"]
+    assert result["cost"] == pytest.approx(2000 * 5e-6 + 400 * 25e-6 + 10_000 * 0.5e-6)
+    (month,) = result["groups"]
+    assert month["key"] == datetime.now(ZoneInfo("Pacific/Auckland")).strftime("%Y-%m")
+    assert (month["cost"], month["unpricedCalls"], month["usage"]["apiCalls"]) == (result["cost"], 1, 2)
+    with pytest.raises(JsonRpcException) as raised:
+        await client.call("history/getUsage", {"timeZone": "Nowhere/Land"})
+    assert raised.value.code == -32602 and raised.value.data["field"] == "timeZone"
+    assert (await client.call("history/getUsage", {}))["total"]["apiCalls"] == 2  # still serving
