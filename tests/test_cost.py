@@ -4,6 +4,9 @@ calc_price, call by call; unknown models; months and the user's time zone."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -214,3 +217,40 @@ async def test_get_usage_over_stdio_gives_cost_months_and_refuses_a_bad_zone(cli
         await client.call("history/getUsage", {"timeZone": "Nowhere/Land"})
     assert raised.value.code == -32602 and raised.value.data["field"] == "timeZone"
     assert (await client.call("history/getUsage", {}))["total"]["apiCalls"] == 2  # still serving
+
+
+# Days where ccusage 20.0.24 and we differ, each for a reason of ours (README, Cost).
+CCUSAGE_DIFFERENT_TOKENS = {"2026-02-01"}  # ccusage counts part of one API call's repeated rows
+CCUSAGE_DIFFERENT_COST = {
+    "2025-07-27": "one session uses two models; we price a session at its last model",
+    "2026-02-01": "the tokens above",
+    "2026-02-16": "1-hour cache writes, which we price at the 5-minute price",
+    "2026-04-18": "1-hour cache writes",
+}
+
+
+@pytest.mark.skipif(shutil.which("ccusage") is None, reason="ccusage (npm ccusage@20.0.24) is not on PATH")
+def test_daily_totals_equal_ccusages_on_the_shared_samples(store: Store, tmp_path: Path) -> None:
+    projects = tmp_path / "projects" / "samples"
+    projects.mkdir(parents=True)
+    for path in CLAUDE.glob("*.jsonl"):
+        shutil.copy(path, projects)
+    importer.import_transcript(store, structure_params({"path": str(projects)}, p.ImportTranscriptParams))
+    env = {**os.environ, "TZ": "UTC", "CLAUDE_CONFIG_DIR": str(tmp_path)}
+    reported = subprocess.run(
+        ["ccusage", "daily", "--json", "--offline"], env=env, capture_output=True, text=True, check=True, timeout=300
+    )
+    theirs = {day["period"]: day for day in json.loads(reported.stdout)["daily"]}
+    ours = {group.key: group for group in get(store, groupBy="day").groups}
+    assert set(ours) == set(theirs)
+    for day, their in theirs.items():
+        mine = ours[day].usage
+        same = (mine.prompt_tokens, mine.completion_tokens, mine.cache_read_tokens, mine.cache_creation_tokens) == (
+            their["inputTokens"],
+            their["outputTokens"],
+            their["cacheReadTokens"],
+            their["cacheCreationTokens"],
+        )
+        assert same != (day in CCUSAGE_DIFFERENT_TOKENS), day
+        close = ours[day].cost == pytest.approx(their["totalCost"], rel=0.01)
+        assert close != (day in CCUSAGE_DIFFERENT_COST), (day, ours[day].cost, their["totalCost"])
