@@ -16,7 +16,7 @@ from functools import cache
 
 import attrs
 from genai_prices import Usage, calc_price
-from genai_prices.types import ModelPrice, TieredPrices
+from genai_prices.types import ModelInfo, ModelPrice, TieredPrices
 
 
 @attrs.frozen
@@ -46,23 +46,27 @@ def usage(tokens: Tokens) -> Usage:
 
 
 @cache
-def model_price(model: str, day: date) -> ModelPrice | None:
-    """The model's prices in force on `day`, or None when the data does not know the model."""
+def model_info(model: str) -> ModelInfo | None:
+    """The price data's entry for the model, or None when it does not know the model."""
     try:
-        found = calc_price(Usage(), model, genai_request_timestamp=datetime.combine(day, datetime.min.time(), UTC))
+        return calc_price(Usage(), model).model
     except LookupError:
         return None
-    return found.model_price
+
+
+def model_price(model: str, day: date) -> ModelPrice | None:
+    """The model's prices in force on UTC `day`, or None when the data does not know the model."""
+    info = model_info(model)
+    return None if info is None else info.get_prices(datetime.combine(day, datetime.min.time(), UTC))
 
 
 @cache
 def tier_starts(model: str) -> frozenset[int]:
     """Every long-context tier start in the model's prices, at any date."""
-    try:
-        prices = calc_price(Usage(), model).model.prices
-    except LookupError:
+    info = model_info(model)
+    if info is None:
         return frozenset()
-    variants = [prices] if isinstance(prices, ModelPrice) else [conditional.prices for conditional in prices]
+    variants = [info.prices] if isinstance(info.prices, ModelPrice) else [c.prices for c in info.prices]
     return frozenset(
         tier.start
         for variant in variants
@@ -78,30 +82,33 @@ def bands(models: Iterable[str]) -> list[int]:
     return [0, *sorted(set().union(*(tier_starts(model) for model in models)))]
 
 
-@cache
-def _rates(model: str, day: date, band: int) -> tuple[Decimal, Decimal, Decimal, Decimal] | None:
+Rates = tuple[Decimal, Decimal, Decimal, Decimal]
+# By the identity of the data's price entry: most days of a model share one.
+_RATES: dict[tuple[int, int], Rates] = {}
+
+
+def _rates(price: ModelPrice, band: int) -> Rates:
     """USD per prompt, completion, cache-read and cache-write token for calls of `band`
     (whose input is above `band`, or any size for band 0, up to the next band)."""
-    price = model_price(model, day)
-    if price is None:
-        return None
-    size = band + 1  # a call's input inside the band, so the data picks the band's tier
+    key = (id(price), band)
+    if key not in _RATES:
+        size = band + 1  # a call's input inside the band, so the data picks the band's tier
 
-    def total(tokens: Tokens) -> Decimal:
-        return price.calc_price(usage(tokens))["total_price"]
+        def total(tokens: Tokens) -> Decimal:
+            return price.calc_price(usage(tokens))["total_price"]
 
-    prompt = total(Tokens(size, 0, 0, 0)) / size
-    completion = total(Tokens(size, size, 0, 0)) / size - prompt
-    cache_read = total(Tokens(0, 0, size, 0)) / size
-    cache_write = total(Tokens(0, 0, 0, size)) / size
-    return prompt, completion, cache_read, cache_write
+        prompt = total(Tokens(size, 0, 0, 0)) / size
+        completion = total(Tokens(size, size, 0, 0)) / size - prompt
+        _RATES[key] = (prompt, completion, total(Tokens(0, 0, size, 0)) / size, total(Tokens(0, 0, 0, size)) / size)
+    return _RATES[key]
 
 
 def cost(model: str, day: date, band: int, tokens: Tokens) -> Decimal | None:
     """USD for calls of `model` on UTC `day` in `band` that used `tokens` in all, or None
     when the model has no price (unknown, never free)."""
-    rates = _rates(model, day, band)
-    if rates is None:
+    price = model_price(model, day)
+    if price is None:
         return None
+    rates = _rates(price, band)
     counts = (tokens.prompt, tokens.completion, tokens.cache_read, tokens.cache_write)
     return sum((rate * count for rate, count in zip(rates, counts, strict=True)), Decimal(0))
