@@ -140,7 +140,7 @@ def add_commands(commands: Any, db_argument: Callable[[argparse.ArgumentParser],
     spending.add_argument(
         "--time-zone",
         metavar="ZONE",
-        default=os.environ.get("TZ") or None,
+        default=os.environ.get("TZ", "").lstrip(":") or None,  # glibc reads `:Europe/Paris` as the name
         help="days and months of this IANA zone, e.g. Europe/Paris (default: $TZ, else UTC)",
     )
     spending.add_argument("--project", help="only this project (default: all)")

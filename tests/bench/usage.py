@@ -52,7 +52,9 @@ def write_year(directory: Path, total: int) -> None:
                     "cache_read_input_tokens": rng.randint(0, 150_000),
                     "cache_creation_input_tokens": rng.randint(0, 5_000),
                 }
-            lines.append(json.dumps(row))
+            lines.append(
+                json.dumps(row, separators=(",", ":"))
+            )  # compact, as Claude Code writes (ccusage skips others)
         (directory / f"{session_id}.jsonl").write_text("\n".join(lines) + "\n")
 
 
@@ -73,16 +75,19 @@ def main() -> None:
         write_year(root / "projects" / "p", args.messages)
         env = {**os.environ, "TZ": "UTC", "CLAUDE_CONFIG_DIR": str(root), "HOME": str(root)}
         rows: list[tuple[str, float]] = []
+        their_total = None
         if args.ccusage:
             command = [args.ccusage, "daily", "--json", "--offline"]
-            rows.append(
-                ("ccusage daily", timed(lambda: subprocess.run(command, env=env, capture_output=True, check=True)))
-            )
+            started = time.perf_counter()
+            reported = subprocess.run(command, env=env, capture_output=True, check=True)
+            rows.append(("ccusage daily", time.perf_counter() - started))
+            their_total = json.loads(reported.stdout)["totals"]["totalTokens"]
         store = Store(root / "history.db")
         params = structure_params({"path": str(root / "projects")}, p.ImportTranscriptParams)
         rows.append(("our import", timed(lambda: importer.import_transcript(store, params))))
         daily = p.GetUsageParams(group_by=p.UsageGroupBy.DAY)
         rows.append(("our getUsage daily (in process)", timed(lambda: usage.get_usage(store, daily))))
+        our_total = usage.total_tokens(usage.get_usage(store, daily).total)
         store.close()
         cli = [sys.executable, "-m", "sidecar", "usage", "daily", "--db", str(root / "history.db"), "--json"]
         rows.append(
@@ -91,7 +96,7 @@ def main() -> None:
                 timed(lambda: subprocess.run(cli, env=env, capture_output=True, check=True)),
             )
         )
-        print(f"{args.messages:,} messages")
+        print(f"{args.messages:,} messages; tokens: ours {our_total:,}, ccusage's {their_total}")
         for name, seconds in rows:
             print(f"| {name} | {seconds:.2f} s |")
 
