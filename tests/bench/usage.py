@@ -44,7 +44,10 @@ def write_year(directory: Path, total: int) -> None:
         lines = []
         for message in session:
             number += 1
-            row = claude_row(message, session_id, start + step * number, number)
+            at = start + step * number
+            row = claude_row(message, session_id, at, number)
+            # Milliseconds, as Claude Code writes them: ccusage skips a row with microseconds.
+            row["timestamp"] = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
             if row["type"] == "assistant":
                 row["requestId"] = f"req_{number}"
                 row["message"]["model"] = model
