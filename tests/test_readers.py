@@ -1,0 +1,170 @@
+"""The readers of the agents beside Claude Code and Codex, on real captures (tests/fixtures,
+sources in tests/fixtures/SOURCES.md). Expected figures are counted here straight from the
+fixture's own JSON, independently of the readers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from sidecar import protocol as p
+from sidecar.search import index as search
+from sidecar.store import Store, messages
+from sidecar.store.database import Database
+from sidecar.transcripts import importer
+from sidecar.wire import structure_params
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@attrs.define
+class Expected:
+    messages: int
+    tool_calls: int
+    errors: int
+    usage: tuple[int, int, int, int, int]  # prompt, completion, cache read, cache creation, thinking
+    model: str | None
+    word: str  # a word the fixture holds, to search for
+
+
+def run_import(store: Store, path: Path, **raw: Any) -> p.ImportTranscriptResult:
+    return importer.import_transcript(store, structure_params({"path": str(path), **raw}, p.ImportTranscriptParams))
+
+
+def all_messages(store: Store, session_id: str) -> list[p.Message]:
+    page = messages.get_messages(store, structure_params({"sessionId": session_id, "limit": 1000}, p.GetMessagesParams))
+    assert not page.has_more
+    return page.messages
+
+
+def usage_totals(session: p.Session) -> tuple[int, int, int, int, int]:
+    u = session.usage
+    return (u.prompt_tokens, u.completion_tokens, u.cache_read_tokens, u.cache_creation_tokens, u.thinking_tokens)
+
+
+@pytest.fixture
+def index(store: Store) -> Iterator[Database]:
+    opened = search.open_index(store.path)
+    yield opened
+    opened.close()
+
+
+def check_import(store: Store, index: Database, path: Path, expected: Expected) -> p.Session:
+    """The fixture imports as one session with exactly the expected figures, every tool
+    result answers a call of the session, a second import adds nothing, and a word of the
+    fixture is found."""
+    result = run_import(store, path)
+    assert (result.files, result.skipped_files, result.skipped_lines) == (1, 0, 0)
+    (session,) = result.sessions
+    found = all_messages(store, session.id)
+    calls = {call.id for m in found for call in m.tool_calls or []}
+    results = [m for m in found if m.role is p.Role.TOOL]
+    assert len(found) == session.message_count == result.messages == expected.messages
+    assert len(calls) == expected.tool_calls
+    assert all(m.tool_call_id in calls for m in results) and len(results) == len(calls)
+    assert sum(bool((m.metadata or {}).get("isError")) for m in found) == expected.errors
+    assert usage_totals(session) == expected.usage
+    assert session.model == expected.model
+    again = run_import(store, path)
+    assert (again.messages, again.sessions) == (0, [])
+    search.catch_up(store.db, index)
+    hits = search.search_messages(store, structure_params({"query": expected.word}, p.SearchMessagesParams)).hits
+    assert any(hit.session_id == session.id for hit in hits)
+    return session
+
+
+def check_growth(store: Store, tmp_path: Path, path: Path, shorten: Callable[[Any], Any], added: int) -> None:
+    """A source that grows (its shortened version first) adds only the new messages."""
+    grown = tmp_path / path.name
+    document = json.loads(path.read_text())
+    grown.write_text(json.dumps(shorten(json.loads(path.read_text()))))
+    first = run_import(store, grown)
+    grown.write_text(json.dumps(document))
+    second = run_import(store, grown)
+    assert second.messages == added and first.sessions[0].id == second.sessions[0].id
+
+
+# -- Gemini CLI -------------------------------------------------------------------------
+
+GEMINI = sorted((FIXTURES / "gemini-cli").glob("*.json"))
+
+
+def gemini_expected(path: Path) -> Expected:
+    document = json.loads(path.read_text())
+    entries = document["messages"]
+    calls = [call for m in entries for call in m.get("toolCalls") or []]
+    tokens = [m["tokens"] for m in entries if m.get("tokens")]
+    return Expected(
+        messages=len(entries) + len(calls),
+        tool_calls=len(calls),
+        errors=sum(call["status"] == "error" for call in calls),
+        usage=(
+            sum(t["input"] - t["cached"] + t["tool"] for t in tokens),
+            sum(t["output"] for t in tokens),
+            sum(t["cached"] for t in tokens),
+            0,
+            sum(t["thoughts"] for t in tokens),
+        ),
+        model=[m["model"] for m in entries if m.get("model")][-1],
+        word=entries[0]["content"].split()[0],
+    )
+
+
+@pytest.mark.parametrize("path", GEMINI, ids=[path.stem for path in GEMINI])
+def test_gemini_cli_sessions_match_their_files(store: Store, index: Database, tmp_path: Path, path: Path) -> None:
+    # Laid out as the CLI keeps it, found by importing the folder.
+    chats = tmp_path / "tmp" / "0123abcd" / "chats"
+    chats.mkdir(parents=True)
+    (chats.parent / ".project_root").write_text("/home/someone/project\n")
+    shutil.copy(path, chats / "session-2025-12-09T19-51-0a1b2c3d.json")
+    (chats.parent / "logs.json").write_text("[]")  # the CLI's prompt log: not a transcript
+    document = json.loads(path.read_text())
+    session = check_import(store, index, tmp_path / "tmp", gemini_expected(path))
+    assert session.project_id == "/home/someone/project" and session.agent_name == "gemini-cli"
+    assert session.title == document.get("summary")
+    assert session.metadata is not None and session.metadata["projectHash"] == document["projectHash"]
+    assert session.created_at.startswith(document["startTime"][:19])
+
+
+def test_gemini_cli_cancelled_calls_keep_their_status(store: Store) -> None:
+    path = FIXTURES / "gemini-cli" / "mischa-thisness__M-Gemini__session-2025-12-13T19-01-049d9bb6.json"
+    document = json.loads(path.read_text())
+    statuses = [call["status"] for m in document["messages"] for call in m.get("toolCalls") or []]
+    (session,) = run_import(store, path).sessions
+    kept = [
+        (m.metadata or {}).get("status", "success") for m in all_messages(store, session.id) if m.role is p.Role.TOOL
+    ]
+    assert kept == statuses and "cancelled" in kept
+    notices = [m for m in all_messages(store, session.id) if m.role is p.Role.SYSTEM]
+    assert len(notices) == sum(m["type"] in ("info", "warning", "error") for m in document["messages"])
+
+
+def test_gemini_cli_grown_chat_adds_only_new_messages(store: Store, tmp_path: Path) -> None:
+    path = GEMINI[0]
+    document = json.loads(path.read_text())
+    last = document["messages"][-1]
+    check_growth(
+        store, tmp_path, path, lambda d: {**d, "messages": d["messages"][:-1]}, 1 + len(last.get("toolCalls") or [])
+    )
+
+
+def test_gemini_cli_malformed_messages_are_skipped_and_counted(store: Store, tmp_path: Path) -> None:
+    document = json.loads(GEMINI[0].read_text())
+    dropped = document["messages"][1:3]  # each with its tool results
+    del document["messages"][1]["timestamp"]
+    document["messages"][2] = "not a message"
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(document))
+    result = run_import(store, broken)
+    assert result.skipped_lines == 2
+    lost = sum(1 + len(m.get("toolCalls") or []) for m in dropped)
+    assert result.messages == gemini_expected(GEMINI[0]).messages - lost
+    (tmp_path / "chats").mkdir()
+    (tmp_path / "chats" / "session-x.json").write_text("{not json")
+    assert run_import(store, tmp_path / "chats").skipped_files == 1
