@@ -101,8 +101,8 @@ def add_commands(commands: Any, db_argument: Callable[[argparse.ArgumentParser],
         metavar="PATH",
         nargs="*",
         type=Path,
-        help="files or directories (default: those of ~/.claude/projects and ~/.codex/sessions that exist;"
-        " $CLAUDE_CONFIG_DIR and $CODEX_HOME move them)",
+        help="files or directories (default: those of ~/.claude/projects, ~/.codex/sessions and ~/.gemini/tmp"
+        " that exist; $CLAUDE_CONFIG_DIR, $CODEX_HOME and $GEMINI_CLI_HOME move them)",
     )
     importing.add_argument(
         "--format",
