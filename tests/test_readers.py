@@ -5,8 +5,10 @@ fixture's own JSON, independently of the readers."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 class Expected:
     messages: int
     tool_calls: int
+    results: int  # tool messages, each answering a call
     errors: int
     usage: tuple[int, int, int, int, int]  # prompt, completion, cache read, cache creation, thinking
     model: str | None
@@ -55,19 +58,19 @@ def index(store: Store) -> Iterator[Database]:
     opened.close()
 
 
-def check_import(store: Store, index: Database, path: Path, expected: Expected) -> p.Session:
+def check_import(store: Store, index: Database, path: Path, expected: Expected, files: int = 1) -> p.Session:
     """The fixture imports as one session with exactly the expected figures, every tool
     result answers a call of the session, a second import adds nothing, and a word of the
     fixture is found."""
     result = run_import(store, path)
-    assert (result.files, result.skipped_files, result.skipped_lines) == (1, 0, 0)
+    assert (result.files, result.skipped_files, result.skipped_lines) == (files, 0, 0)
     (session,) = result.sessions
     found = all_messages(store, session.id)
     calls = {call.id for m in found for call in m.tool_calls or []}
     results = [m for m in found if m.role is p.Role.TOOL]
     assert len(found) == session.message_count == result.messages == expected.messages
     assert len(calls) == expected.tool_calls
-    assert all(m.tool_call_id in calls for m in results) and len(results) == len(calls)
+    assert all(m.tool_call_id in calls for m in results) and len(results) == expected.results
     assert sum(bool((m.metadata or {}).get("isError")) for m in found) == expected.errors
     assert usage_totals(session) == expected.usage
     assert session.model == expected.model
@@ -79,14 +82,14 @@ def check_import(store: Store, index: Database, path: Path, expected: Expected) 
     return session
 
 
-def check_growth(store: Store, tmp_path: Path, path: Path, shorten: Callable[[Any], Any], added: int) -> None:
-    """A source that grows (its shortened version first) adds only the new messages."""
-    grown = tmp_path / path.name
+def check_growth(store: Store, path: Path, shorten: Callable[[Any], Any], added: int) -> None:
+    """A source that grows (its shortened version first) adds only the new messages; `path`
+    is a copy, rewritten here."""
     document = json.loads(path.read_text())
-    grown.write_text(json.dumps(shorten(json.loads(path.read_text()))))
-    first = run_import(store, grown)
-    grown.write_text(json.dumps(document))
-    second = run_import(store, grown)
+    path.write_text(json.dumps(shorten(json.loads(path.read_text()))))
+    first = run_import(store, path)
+    path.write_text(json.dumps(document))
+    second = run_import(store, path)
     assert second.messages == added and first.sessions[0].id == second.sessions[0].id
 
 
@@ -103,6 +106,7 @@ def gemini_expected(path: Path) -> Expected:
     return Expected(
         messages=len(entries) + len(calls),
         tool_calls=len(calls),
+        results=len(calls),
         errors=sum(call["status"] == "error" for call in calls),
         usage=(
             sum(t["input"] - t["cached"] + t["tool"] for t in tokens),
@@ -146,12 +150,9 @@ def test_gemini_cli_cancelled_calls_keep_their_status(store: Store) -> None:
 
 
 def test_gemini_cli_grown_chat_adds_only_new_messages(store: Store, tmp_path: Path) -> None:
-    path = GEMINI[0]
-    document = json.loads(path.read_text())
-    last = document["messages"][-1]
-    check_growth(
-        store, tmp_path, path, lambda d: {**d, "messages": d["messages"][:-1]}, 1 + len(last.get("toolCalls") or [])
-    )
+    path = Path(shutil.copy(GEMINI[0], tmp_path))
+    last = json.loads(path.read_text())["messages"][-1]
+    check_growth(store, path, lambda d: {**d, "messages": d["messages"][:-1]}, 1 + len(last.get("toolCalls") or []))
 
 
 def test_gemini_cli_malformed_messages_are_skipped_and_counted(store: Store, tmp_path: Path) -> None:
@@ -168,3 +169,82 @@ def test_gemini_cli_malformed_messages_are_skipped_and_counted(store: Store, tmp
     (tmp_path / "chats").mkdir()
     (tmp_path / "chats" / "session-x.json").write_text("{not json")
     assert run_import(store, tmp_path / "chats").skipped_files == 1
+
+
+# -- Cline, Roo Code, Kilo Code ---------------------------------------------------------
+
+CLINE = sorted((FIXTURES / "cline").rglob("api_conversation_history.json"))
+RESULT_HEADER = re.compile(r"^\[[^\]]+\] Result:\n")
+FAILURES = ("The tool execution failed with the following error", "The user denied this operation")
+
+
+def cline_expected(path: Path, word: str) -> Expected:
+    history = json.loads(path.read_text())
+    ui = json.loads((path.parent / "ui_messages.json").read_text())
+    blocks = [(m["role"], b) for m in history for b in m["content"]]
+    results = [b for role, b in blocks if b["type"] == "tool_result" or RESULT_HEADER.match(b.get("text", ""))]
+    prompts = sum(
+        any(b["type"] == "text" and not RESULT_HEADER.match(b["text"]) and "<environment_details>" not in b["text"]
+            for b in m["content"])
+        for m in history if m["role"] == "user"
+    )  # fmt: skip
+    requests = [json.loads(row["text"]) for row in ui if row.get("say") == "api_req_started"]
+    failed = [b for b in results if b.get("is_error") or RESULT_HEADER.sub("", b.get("text", "")).startswith(FAILURES)]
+    return Expected(
+        messages=sum(m["role"] == "assistant" for m in history) + prompts + len(results),
+        tool_calls=sum(b["type"] == "tool_use" for _, b in blocks),
+        results=len(results),
+        errors=len(failed),
+        usage=(
+            sum(r["tokensIn"] for r in requests),
+            sum(r["tokensOut"] for r in requests),
+            sum(r["cacheReads"] for r in requests),
+            sum(r["cacheWrites"] for r in requests),
+            0,
+        ),
+        model=next((row["modelInfo"]["modelId"] for row in ui if row.get("modelInfo")), None),
+        word=word,
+    )
+
+
+@pytest.mark.parametrize(("path", "agent", "word"), [(CLINE[0], "roo-code", "blank"), (CLINE[1], "cline", "wordcount")])
+def test_cline_tasks_match_their_files(store: Store, index: Database, path: Path, agent: str, word: str) -> None:
+    ui = json.loads((path.parent / "ui_messages.json").read_text())
+    session = check_import(store, index, path.parent, cline_expected(path, word))
+    assert (session.agent_name, session.project_id) == (agent, "/home/dev/wordcount")
+    assert session.created_at == iso(ui[0]["ts"]) and session.metadata is not None
+    assert session.metadata["sourceSessionId"] == path.parent.name
+    costs = [m.metadata["cost"] for m in all_messages(store, session.id) if m.metadata and "cost" in m.metadata]
+    assert costs == [json.loads(row["text"])["cost"] for row in ui if row.get("say") == "api_req_started"]
+
+
+def test_cline_roo_and_kilo_folders_import_together(store: Store, tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "cline", tmp_path / "globalStorage")
+    kilo = tmp_path / "globalStorage" / "kilocode.kilo-code" / "tasks"
+    shutil.copytree(CLINE[1].parent, kilo / "1777799642000")
+    result = run_import(store, tmp_path / "globalStorage")
+    assert (result.files, result.skipped_files) == (3, 0)
+    assert sorted(s.agent_name or "" for s in result.sessions) == ["cline", "kilo-code", "roo-code"]
+
+
+def test_cline_grown_task_adds_only_new_messages(store: Store, tmp_path: Path) -> None:
+    task = tmp_path / "1777799642000"
+    shutil.copytree(CLINE[1].parent, task)
+    path = task / "api_conversation_history.json"
+    check_growth(store, path, lambda history: history[:-2], 1 + 1 + 1)  # a result, the feedback, an answer
+
+
+def test_cline_malformed_messages_are_skipped_and_counted(store: Store, tmp_path: Path) -> None:
+    task = tmp_path / "1777799642000"
+    shutil.copytree(CLINE[1].parent, task)
+    history = json.loads((task / "api_conversation_history.json").read_text())
+    history[3] = {"role": "assistant"}  # no content
+    (task / "api_conversation_history.json").write_text(json.dumps(history))
+    result = run_import(store, task)
+    assert result.skipped_lines == 1
+    (task / "api_conversation_history.json").write_text("[{not json")
+    assert run_import(store, task).skipped_files == 1
+
+
+def iso(millis: int) -> str:
+    return datetime.fromtimestamp(millis / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

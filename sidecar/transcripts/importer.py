@@ -26,13 +26,14 @@ from ..errors import invalid
 from ..lifetime import exit_with_parent
 from ..store import NO_WORK, Settings, Store, Work
 from ..store.imports import EncodedSession, encode_session, import_sessions
-from . import Transcript, agent_history, claude_code, codex, gemini_cli, json_document, json_lines
+from . import Transcript, agent_history, claude_code, cline, codex, gemini_cli, json_document, json_lines
 
 READERS: dict[str, Callable[[Path], Transcript]] = {
     claude_code.FORMAT: claude_code.read,
     codex.FORMAT: codex.read,
     agent_history.FORMAT: agent_history.read,
     gemini_cli.FORMAT: gemini_cli.read,
+    cline.FORMAT: cline.read,
 }
 # Most specific first: our export's lines would also pass for Claude Code's.
 DETECTORS = [
@@ -42,7 +43,10 @@ DETECTORS = [
 ]
 # The formats that keep a session as one JSON document: which files are theirs, and how
 # their document looks.
-DOCUMENTS = [(gemini_cli.FORMAT, gemini_cli.wants, gemini_cli.looks_like)]
+DOCUMENTS = [
+    (gemini_cli.FORMAT, gemini_cli.wants, gemini_cli.looks_like),
+    (cline.FORMAT, cline.wants, cline.looks_like),
+]
 DETECT_LINES = 20
 WRITE_BATCH = 5000
 
