@@ -248,3 +248,69 @@ def test_cline_malformed_messages_are_skipped_and_counted(store: Store, tmp_path
 
 def iso(millis: int) -> str:
     return datetime.fromtimestamp(millis / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- Continue ---------------------------------------------------------------------------
+
+CONTINUE = FIXTURES / "continue" / "sessions" / "7b0e5c1a-3f2d-4c8e-9a61-d54e2b7f0c19.json"
+
+
+def continue_expected(path: Path) -> Expected:
+    document = json.loads(path.read_text())
+    messages = [item["message"] for item in document["history"]]
+    states = {s["toolCallId"]: s["status"] for item in document["history"] for s in item.get("toolCallStates", [])}
+    usages = [m["usage"] for m in messages if m.get("usage")]
+    return Expected(
+        messages=sum(m["role"] != "thinking" for m in messages),
+        tool_calls=sum(len(m.get("toolCalls", [])) for m in messages),
+        results=sum(m["role"] == "tool" for m in messages),
+        errors=sum(m["role"] == "tool" and states.get(m["toolCallId"]) == "errored" for m in messages),
+        usage=(
+            sum(u["promptTokens"] for u in usages),
+            sum(u["completionTokens"] for u in usages),
+            sum(u.get("promptTokensDetails", {}).get("cachedTokens", 0) for u in usages),
+            sum(u.get("promptTokensDetails", {}).get("cacheWriteTokens", 0) for u in usages),
+            sum(u.get("completionTokensDetails", {}).get("reasoningTokens", 0) for u in usages),
+        ),
+        model=[log["modelTitle"] for item in document["history"] for log in item.get("promptLogs", [])][-1],
+        word="incremented",
+    )
+
+
+def test_continue_sessions_match_their_files(store: Store, index: Database) -> None:
+    document = json.loads(CONTINUE.read_text())
+    [entry] = json.loads((CONTINUE.parent / "sessions.json").read_text())
+    session = check_import(store, index, CONTINUE.parent, continue_expected(CONTINUE))
+    assert (session.title, session.project_id, session.agent_name) == (
+        document["title"],
+        "/home/dev/fetcher",
+        "continue",
+    )
+    assert session.created_at == iso(int(entry["dateCreated"]))
+    assert session.metadata is not None and session.metadata["totalCost"] == document["usage"]["totalCost"]
+    found = all_messages(store, session.id)
+    summaries = [item for item in document["history"] if item.get("conversationSummary")]
+    assert len(summaries) == 1
+    stored = store.db.scalar("SELECT group_concat(summary) FROM compactions WHERE session_id = ?", (session.id,))
+    assert stored == summaries[0]["conversationSummary"]
+    assert [m.compacted for m in found] == [True] * 5 + [False] * 2
+    thinking = [m.metadata["thinking"] for m in found if m.metadata and "thinking" in m.metadata]
+    assert thinking == ["The loop condition is probably never updated.\n\nRead first, then test."]
+    assert [m.created_at for m in found][-1] == iso(document["history"][-1]["reasoning"]["startAt"])
+
+
+def test_continue_grown_session_adds_only_new_messages(store: Store, tmp_path: Path) -> None:
+    shutil.copytree(CONTINUE.parent, tmp_path / "sessions")
+    path = tmp_path / "sessions" / CONTINUE.name
+    check_growth(store, path, lambda d: {**d, "history": d["history"][:-2]}, 2)
+
+
+def test_continue_malformed_items_are_skipped_and_counted(store: Store, tmp_path: Path) -> None:
+    shutil.copytree(CONTINUE.parent, tmp_path / "sessions")
+    path = tmp_path / "sessions" / CONTINUE.name
+    document = json.loads(path.read_text())
+    document["history"][6] = {"contextItems": []}  # no message
+    document["history"][7]["message"]["role"] = "narrator"
+    path.write_text(json.dumps(document))
+    result = run_import(store, tmp_path / "sessions")
+    assert (result.files, result.skipped_lines, result.messages) == (1, 2, continue_expected(CONTINUE).messages - 2)

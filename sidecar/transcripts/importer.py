@@ -26,7 +26,7 @@ from ..errors import invalid
 from ..lifetime import exit_with_parent
 from ..store import NO_WORK, Settings, Store, Work
 from ..store.imports import EncodedSession, encode_session, import_sessions
-from . import Transcript, agent_history, claude_code, cline, codex, gemini_cli, json_document, json_lines
+from . import Transcript, agent_history, claude_code, cline, codex, continue_dev, gemini_cli, json_document, json_lines
 
 READERS: dict[str, Callable[[Path], Transcript]] = {
     claude_code.FORMAT: claude_code.read,
@@ -34,6 +34,7 @@ READERS: dict[str, Callable[[Path], Transcript]] = {
     agent_history.FORMAT: agent_history.read,
     gemini_cli.FORMAT: gemini_cli.read,
     cline.FORMAT: cline.read,
+    continue_dev.FORMAT: continue_dev.read,
 }
 # Most specific first: our export's lines would also pass for Claude Code's.
 DETECTORS = [
@@ -46,6 +47,7 @@ DETECTORS = [
 DOCUMENTS = [
     (gemini_cli.FORMAT, gemini_cli.wants, gemini_cli.looks_like),
     (cline.FORMAT, cline.wants, cline.looks_like),
+    (continue_dev.FORMAT, continue_dev.wants, continue_dev.looks_like),
 ]
 DETECT_LINES = 20
 WRITE_BATCH = 5000
