@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import SERVER_COMMAND, RawServer
+from .helpers import SAMPLES, SERVER_COMMAND, RawServer
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTENSION = ROOT / "editors" / "vscode"
@@ -70,7 +71,20 @@ def free_port() -> int:
         return port
 
 
-def test_the_view_shows_a_session_appended_elsewhere_live_and_search_opens_the_hit(tmp_path: Path) -> None:
+ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def claude_code_home(tmp_path: Path) -> Path:
+    """A CLAUDE_CONFIG_DIR holding the shared Claude Code samples, as Claude Code lays them out."""
+    home = tmp_path / "claude"
+    project = home / "projects" / "-work-sample-project"
+    project.mkdir(parents=True)
+    for transcript in (SAMPLES / "claude-code").glob("*.jsonl"):
+        shutil.copy(transcript, project / transcript.name)
+    return home
+
+
+def test_welcome_import_named_sessions_live_rows_time_groups_and_search(tmp_path: Path) -> None:
     install_tools()
     vsix = build_vsix()
     user, extensions, folder, exchange = (tmp_path / name for name in ("user", "extensions", "project", "exchange"))
@@ -80,6 +94,7 @@ def test_the_view_shows_a_session_appended_elsewhere_live_and_search_opens_the_h
     settings = {
         "agentHistory.command": [*SERVER_COMMAND],
         "agentHistory.databasePath": str(db_path),
+        "agentHistory.capture": False,  # the database stays empty until the welcome view's import
         "security.workspace.trust.enabled": False,
         "workbench.startupEditor": "none",
         "telemetry.telemetryLevel": "off",
@@ -88,16 +103,12 @@ def test_the_view_shows_a_session_appended_elsewhere_live_and_search_opens_the_h
     base = [str(NODE_24), str(CODE_SERVER / "out" / "node" / "entry.js"), "--user-data-dir", str(user)]
     run(*base, "--extensions-dir", extensions, "--install-extension", vsix, cwd=tmp_path)
 
-    seeder = RawServer(db_path)
-    seeder.initialize(searchIndex=False, projectId=str(folder))
-    seeder.request("history/createSession", {"kind": "agent", "title": "seeded session", "projectId": str(folder)})
-    seeder.close()
-
     port = free_port()
     server = subprocess.Popen(
         [*base, "--extensions-dir", str(extensions), "--bind-addr", f"127.0.0.1:{port}", "--auth", "none",
          "--disable-telemetry", "--disable-update-check", str(folder)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "CLAUDE_CONFIG_DIR": str(claude_code_home(tmp_path))},
     )  # fmt: skip
     env = {
         **os.environ,
@@ -135,5 +146,11 @@ def test_the_view_shows_a_session_appended_elsewhere_live_and_search_opens_the_h
             shutil.copy(picture, screenshots / picture.name)
     steps = json.loads((exchange / "steps.json").read_text())
     assert "error" not in steps, steps["error"]
+    assert steps["welcomeButtons"] == ["Import Claude Code history", "Import Codex history", "Import a file or folder…"]
+    assert steps["imported"].startswith("Agent History: Imported 15 sessions"), steps["imported"]
     assert steps["view"] and steps["opened"]
+    assert not [row for row in steps["rows"] if ULID.match(row.strip())], steps["rows"]
     assert steps["liveMs"] < 1000  # from the other process's acknowledged append to the row on screen
+    assert "Today" in steps["groupedByTime"] and "Older" in steps["groupedByTime"], steps["groupedByTime"]
+    assert "appended live" in steps["hit"] and "kumquat" in steps["highlighted"], steps
+    assert steps["tab"].startswith("appended live"), steps["tab"]

@@ -1,5 +1,7 @@
-// Drives a real VS Code (code-server) in Chromium: the Agent History view, a session that
-// another process appends appearing live, search, opening a hit. Run by tests/test_vscode_e2e.py.
+// Drives a real VS Code (code-server) in Chromium as a person would: the welcome view of an
+// empty database, importing Claude Code's history from it, the sessions named by their
+// titles, a session that another process appends appearing live, grouping by time, search as
+// you type, opening a hit. Every wait is on something shown. Run by tests/test_vscode_e2e.py.
 // Environment: E2E_URL, E2E_EXCHANGE (directory shared with the test), PLAYWRIGHT_CORE (its path).
 import { createRequire } from "node:module";
 import * as fs from "node:fs";
@@ -22,6 +24,7 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run"],
 });
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 const steps = {};
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -30,30 +33,68 @@ try {
   const activity = page.locator('.activitybar [aria-label^="Agent History"]').first();
   await activity.waitFor({ timeout: 60000 });
   await activity.click();
-  await page.getByText("seeded session", { exact: false }).first().waitFor({ timeout: 30000 });
+  const sidebar = page.locator("#workbench\\.parts\\.sidebar");
+
+  // An empty database: the welcome view, with its three buttons.
+  const welcome = sidebar.locator(".welcome-view-content");
+  const buttons = ["Import Claude Code history", "Import Codex history", "Import a file or folder…"];
+  for (const name of buttons) {
+    await welcome.getByRole("button", { name }).waitFor({ timeout: 60000 });
+  }
+  steps.welcomeButtons = await welcome.locator(".monaco-button").allTextContents();
+  await shot(page, "1-welcome");
+
+  // Import from it: progress, then a summary notification, then the sessions by their names.
+  await welcome.getByRole("button", { name: buttons[0] }).click();
+  const summary = page.locator(".notification-list-item-message", { hasText: "Agent History: Imported" });
+  await summary.first().waitFor({ timeout: 60000 });
+  steps.imported = (await summary.first().textContent()).trim();
+  const labels = sidebar.locator(".monaco-list-row .label-name");
+  await page.waitForFunction(
+    () => document.querySelectorAll("#workbench\\.parts\\.sidebar .monaco-list-row .label-name").length >= 8,
+    null,
+    { timeout: 30000 },
+  );
+  steps.rows = await labels.allTextContents();
+  steps.bareIds = steps.rows.filter((text) => ULID.test(text.trim()));
+  const row = sidebar.locator(".monaco-list-row", { has: page.locator(".codicon-cloud-download") }).first();
+  await row.hover();
+  await page.locator(".monaco-hover", { hasText: "Last active" }).first().waitFor({ timeout: 15000 });
   steps.view = true;
-  await shot(page, "1-sessions-view");
+  await shot(page, "2-sessions");
 
   fs.writeFileSync(path.join(exchange, "ready"), "");
   await waitForFile("appended");
   const appendedAt = Number(fs.readFileSync(path.join(exchange, "appended"), "utf8"));
-  await page.getByText("appended live", { exact: false }).first().waitFor({ timeout: 10000 });
+  await sidebar.getByText("appended live", { exact: false }).first().waitFor({ timeout: 10000 });
   steps.liveMs = Date.now() - appendedAt;
-  await shot(page, "2-appeared-live");
 
+  // Grouped by time: the toggle in the view's title.
+  await sidebar.hover();
+  await page.locator('.action-label[aria-label="Group by Time"]').first().click();
+  await sidebar.locator(".monaco-list-row .label-name", { hasText: /^Today$/ }).first().waitFor({ timeout: 15000 });
+  steps.groupedByTime = await labels.allTextContents();
+  await shot(page, "3-by-time");
+
+  // Search as you type: the hit names its session.
   await page.keyboard.press("F1");
+  const quickInput = page.locator(".quick-input-widget");
+  await quickInput.locator("input").waitFor({ timeout: 15000 });
   await page.keyboard.type("Agent History: Search");
-  await page.waitForTimeout(500);
+  await quickInput.locator(".monaco-list-row", { hasText: "Agent History: Search" }).first().waitFor({ timeout: 15000 });
   await page.keyboard.press("Enter");
-  await page.waitForTimeout(500);
+  await quickInput.locator('input[placeholder^="Search everything"]').waitFor({ timeout: 15000 });
   await page.keyboard.type("kumquat");
-  await page.keyboard.press("Enter");
-  await page.locator(".quick-input-list .monaco-list-row").first().waitFor({ timeout: 10000 });
-  await shot(page, "3-search");
+  const hit = quickInput.locator(".monaco-list-row", { hasText: "appended live" }).first();
+  await hit.waitFor({ timeout: 15000 });
+  steps.hit = (await hit.textContent()).trim();
+  steps.highlighted = await hit.locator(".highlight").allTextContents();
+  await shot(page, "4-search");
   await page.keyboard.press("Enter");
   await page.locator(".monaco-editor .view-lines", { hasText: "kumquat" }).first().waitFor({ timeout: 15000 });
+  steps.tab = (await page.locator(".tabs-container .tab.active").first().textContent()).trim();
   steps.opened = true;
-  await shot(page, "4-transcript");
+  await shot(page, "5-transcript");
 } catch (error) {
   steps.error = String(error && error.stack || error);
   const pages = browser.contexts().flatMap((context) => context.pages());
