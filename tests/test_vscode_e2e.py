@@ -97,6 +97,8 @@ def test_welcome_import_named_sessions_live_rows_time_groups_and_search(tmp_path
         "agentHistory.capture": False,  # the database stays empty until the welcome view's import
         "security.workspace.trust.enabled": False,
         "workbench.startupEditor": "none",
+        "workbench.secondarySideBar.defaultVisibility": "hidden",  # room for the screenshots
+        "chat.disableAIFeatures": True,
         "telemetry.telemetryLevel": "off",
     }
     (user / "User" / "settings.json").write_text(json.dumps(settings))

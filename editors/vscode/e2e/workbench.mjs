@@ -34,6 +34,12 @@ try {
   await activity.waitFor({ timeout: 60000 });
   await activity.click();
   const sidebar = page.locator("#workbench\\.parts\\.sidebar");
+  await sidebar.waitFor();
+  const side = await sidebar.boundingBox(); // widen it by its sash, so the screenshots show the descriptions
+  await page.mouse.move(side.x + side.width + 1, side.y + 300);
+  await page.mouse.down();
+  await page.mouse.move(side.x + 560, side.y + 300, { steps: 5 });
+  await page.mouse.up();
 
   // An empty database: the welcome view, with its three buttons.
   const welcome = sidebar.locator(".welcome-view-content");

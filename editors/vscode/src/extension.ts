@@ -18,6 +18,7 @@ import {
   sessionIcon,
   sessionLabel,
   sessionTooltip,
+  shortLabel,
   timeGroup,
   TIME_GROUPS,
   totalTokens,
@@ -108,7 +109,7 @@ class SessionsView implements vscode.TreeDataProvider<Node> {
       return item;
     }
     const session = node.session;
-    const item = new vscode.TreeItem(sessionLabel(session), vscode.TreeItemCollapsibleState.None);
+    const item = new vscode.TreeItem(shortLabel(session), vscode.TreeItemCollapsibleState.None);
     item.id = session.id;
     item.contextValue = "session";
     item.description = sessionDescription(session);
@@ -151,7 +152,7 @@ class Transcripts implements vscode.TextDocumentContentProvider {
   constructor(private readonly history: HistoryClient) {}
 
   static uri(session: Session): vscode.Uri {
-    const name = sessionLabel(session).replace(/[\\/:*?"<>|\s]+/g, " ").trim().slice(0, 60);
+    const name = shortLabel(session, 40).replace(/[\\/:*?"<>|\s]+/g, " ").trim();
     return vscode.Uri.from({ scheme: SCHEME, path: `/${name || session.id}.md`, query: session.id });
   }
 

@@ -8,6 +8,17 @@ export function sessionLabel(session: Pick<Session, "id" | "title" | "preview">)
   return session.title?.trim() || session.preview?.trim() || session.id;
 }
 
+/** The label cut to `max` characters at a word, so a row still shows its description. */
+export function shortLabel(session: Pick<Session, "id" | "title" | "preview">, max = 60): string {
+  const label = sessionLabel(session);
+  if (label.length <= max) {
+    return label;
+  }
+  const cut = label.slice(0, max - 1);
+  const space = cut.lastIndexOf(" ");
+  return `${space > max / 2 ? cut.slice(0, space) : cut}…`;
+}
+
 /** The hit's session, named as the tree names it. */
 export function hitSessionLabel(hit: SearchHit): string {
   return sessionLabel({ id: hit.sessionId, title: hit.sessionTitle, preview: hit.sessionPreview });
@@ -55,12 +66,12 @@ export function timeGroup(iso: string, now: Date = new Date()): TimeGroup {
   return at >= midnight - 7 * day ? "Last 7 days" : "Older";
 }
 
-/** A ThemeIcon id per kind of session: imported, fork, sub-agent, agent, chat. */
+/** A ThemeIcon id per kind of session: fork, sub-agent, imported, agent, chat. */
 export function sessionIcon(session: Session): string {
-  if (session.parentSessionId) {
+  if (session.forkedFromMessageId) {
     return "repo-forked";
   }
-  if (session.kind === "subagent" || session.kind === "sub-agent") {
+  if (session.kind === "subagent" || session.parentSessionId) {
     return "type-hierarchy-sub";
   }
   if (typeof session.metadata?.source === "string") {

@@ -16,6 +16,7 @@ import {
   sessionIcon,
   sessionLabel,
   sessionTooltip,
+  shortLabel,
   timeGroup,
 } from "../src/present";
 
@@ -32,6 +33,16 @@ test("relative times and time groups count local calendar days", () => {
   assert.equal(timeGroup(at(0, 10), now), "Yesterday"); // 23:30 the day before
   assert.equal(timeGroup(at(6), now), "Last 7 days");
   assert.equal(timeGroup(at(8), now), "Older");
+});
+
+test("each kind of session has its icon", () => {
+  const base = { id: "01J", kind: "chat", createdAt: "", updatedAt: "", messageCount: 0, turnCount: 0, toolCallCount: 0 };
+  const session = (more: object) => ({ ...base, usage: {}, metadata: {}, ...more }) as Parameters<typeof sessionIcon>[0];
+  assert.equal(sessionIcon(session({})), "comment-discussion");
+  assert.equal(sessionIcon(session({ kind: "agent" })), "hubot");
+  assert.equal(sessionIcon(session({ kind: "agent", metadata: { source: "codex" } })), "cloud-download");
+  assert.equal(sessionIcon(session({ kind: "subagent", metadata: { source: "claude-code" } })), "type-hierarchy-sub");
+  assert.equal(sessionIcon(session({ parentSessionId: "01P", forkedFromMessageId: "01M" })), "repo-forked");
 });
 
 test("a snippet loses its markers and escapes, found by the highlights", () => {
@@ -86,6 +97,7 @@ test("real imported sessions are named by their first request, never by a bare U
     assert.ok(sessions.length >= 7, `${sessions.length} sessions`);
     for (const session of sessions) {
       assert.doesNotMatch(sessionLabel(session), ULID, `${session.id} has no title or preview`);
+      assert.ok(shortLabel(session).length <= 60 && sessionLabel(session).startsWith(shortLabel(session).replace(/…$/, "")));
       assert.match(sessionTooltip(session), /Last active: /);
     }
     assert.ok(sessions.every((session) => sessionIcon(session) !== "comment-discussion")); // agents' imported sessions
