@@ -80,10 +80,10 @@ export function sessionIcon(session: Session): string {
   return session.kind === "agent" || session.kind === "task" ? "hubot" : "comment-discussion";
 }
 
-/** The row's description: agent · model · 2 h ago. */
+/** The row's description: 2 h ago · agent · model (the time first: a narrow view cuts the end). */
 export function sessionDescription(session: Session, now: Date = new Date()): string {
   const who = [session.agentName, session.model].filter(Boolean).join(" · ");
-  return [who, relativeTime(lastActive(session), now)].filter(Boolean).join(" · ");
+  return [relativeTime(lastActive(session), now), who].filter(Boolean).join(" · ");
 }
 
 export function totalTokens(session: Session): number {
