@@ -16,6 +16,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -84,7 +86,12 @@ def claude_code_home(tmp_path: Path) -> Path:
     return home
 
 
-def test_welcome_import_named_sessions_live_rows_time_groups_and_search(tmp_path: Path) -> None:
+@contextmanager
+def workbench(tmp_path: Path, command: list[str], mode: str) -> Iterator[tuple[Path, Path, subprocess.Popen[bytes]]]:
+    """code-server with the extension installed, and workbench.mjs driving Chromium in `mode`.
+
+    Yields the database path, the exchange folder and the driver; at exit stops both and keeps
+    the screenshots in editors/vscode/.e2e/screenshots."""
     install_tools()
     vsix = build_vsix()
     user, extensions, folder, exchange = (tmp_path / name for name in ("user", "extensions", "project", "exchange"))
@@ -92,7 +99,7 @@ def test_welcome_import_named_sessions_live_rows_time_groups_and_search(tmp_path
         directory.mkdir(parents=True)
     db_path = tmp_path / "data" / "history.db"
     settings = {
-        "agentHistory.command": [*SERVER_COMMAND],
+        "agentHistory.command": command,
         "agentHistory.databasePath": str(db_path),
         "agentHistory.capture": False,  # the database stays empty until the welcome view's import
         "security.workspace.trust.enabled": False,
@@ -109,17 +116,32 @@ def test_welcome_import_named_sessions_live_rows_time_groups_and_search(tmp_path
     server = subprocess.Popen(
         [*base, "--extensions-dir", str(extensions), "--bind-addr", f"127.0.0.1:{port}", "--auth", "none",
          "--disable-telemetry", "--disable-update-check", str(folder)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={**os.environ, "CLAUDE_CONFIG_DIR": str(claude_code_home(tmp_path))},
     )  # fmt: skip
     env = {
         **os.environ,
         "E2E_URL": f"http://127.0.0.1:{port}/?folder={folder}",
         "E2E_EXCHANGE": str(exchange),
+        "E2E_MODE": mode,
         "PLAYWRIGHT_CORE": str(TOOLS / "node_modules" / "playwright-core"),
     }
     driver = subprocess.Popen(["node", str(EXTENSION / "e2e" / "workbench.mjs")], env=env)
     try:
+        yield db_path, exchange, driver
+    finally:
+        for process in (driver, server):
+            if process.poll() is None:
+                process.kill()
+        server.wait()
+        screenshots = TOOLS / "screenshots"
+        screenshots.mkdir(exist_ok=True)
+        for picture in exchange.glob("*.png"):
+            shutil.copy(picture, screenshots / picture.name)
+
+
+def test_welcome_import_named_sessions_live_rows_time_groups_and_search(tmp_path: Path) -> None:
+    with workbench(tmp_path, [*SERVER_COMMAND], "history") as (db_path, exchange, driver):
         deadline = time.monotonic() + 240
         while not (exchange / "ready").exists() and driver.poll() is None:
             assert time.monotonic() < deadline, "the workbench never showed the Agent History view"
@@ -137,15 +159,6 @@ def test_welcome_import_named_sessions_live_rows_time_groups_and_search(tmp_path
                 time.sleep(0.1)
             driver.wait(180)
             other.close()
-    finally:
-        for process in (driver, server):
-            if process.poll() is None:
-                process.kill()
-        server.wait()
-        screenshots = TOOLS / "screenshots"
-        screenshots.mkdir(exist_ok=True)
-        for picture in exchange.glob("*.png"):
-            shutil.copy(picture, screenshots / picture.name)
     steps = json.loads((exchange / "steps.json").read_text())
     assert "error" not in steps, steps["error"]
     assert steps["welcomeButtons"] == ["Import Claude Code history", "Import Codex history", "Import a file or folder…"]
@@ -156,3 +169,14 @@ def test_welcome_import_named_sessions_live_rows_time_groups_and_search(tmp_path
     assert "Today" in steps["groupedByTime"] and "Older" in steps["groupedByTime"], steps["groupedByTime"]
     assert "appended live" in steps["hit"] and "kumquat" in steps["highlighted"], steps
     assert steps["tab"].startswith("appended live"), steps["tab"]
+
+
+def test_a_sidecar_that_cannot_start_is_told_in_the_view_with_setting_output_and_retry(tmp_path: Path) -> None:
+    failing = [sys.executable, "-c", "import sys; sys.exit('agent-history: no such ' + 'database driver')"]
+    with workbench(tmp_path, failing, "failing") as (_, exchange, driver):
+        driver.wait(300)
+    steps = json.loads((exchange / "steps.json").read_text())
+    assert "error" not in steps, steps["error"]
+    assert steps["actions"] == ["Open the setting", "Show the output", "Retry"], steps["actions"]
+    assert "did not start" in steps["message"], steps["message"]
+    assert "agent-history: no such database driver" in steps["message"], steps["message"]  # its stderr

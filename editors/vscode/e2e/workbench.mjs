@@ -1,7 +1,8 @@
 // Drives a real VS Code (code-server) in Chromium as a person would: the welcome view of an
 // empty database, importing Claude Code's history from it, the sessions named by their
 // titles, a session that another process appends appearing live, grouping by time, search as
-// you type, opening a hit. Every wait is on something shown. Run by tests/test_vscode_e2e.py.
+// you type, opening a hit; or (E2E_MODE=failing) a sidecar that cannot start, told in the view.
+// Every wait is on something shown. Run by tests/test_vscode_e2e.py.
 // Environment: E2E_URL, E2E_EXCHANGE (directory shared with the test), PLAYWRIGHT_CORE (its path).
 import { createRequire } from "node:module";
 import * as fs from "node:fs";
@@ -19,31 +20,22 @@ const waitForFile = async (name, timeout = 30000) => {
   }
 };
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 const steps = {};
-try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  await page.goto(process.env.E2E_URL);
-  await page.waitForSelector(".monaco-workbench", { timeout: 90000 });
-  const activity = page.locator('.activitybar [aria-label^="Agent History"]').first();
-  await activity.waitFor({ timeout: 60000 });
-  await activity.click();
-  const sidebar = page.locator("#workbench\\.parts\\.sidebar");
-  await sidebar.waitFor();
-  const side = await sidebar.boundingBox(); // widen it by its sash, so the screenshots show the descriptions
-  await page.mouse.move(side.x + side.width + 1, side.y + 300);
-  await page.mouse.down();
-  await page.mouse.move(side.x + 560, side.y + 300, { steps: 5 });
-  await page.mouse.up();
-  await page.mouse.move(side.x + 200, side.y + 700); // off the sash, which stays lit under the pointer
 
+/** A sidecar that cannot start: the view says what was tried and what it said, and offers
+ * the setting, the output and a retry. */
+async function failing(page, sidebar) {
+  const rows = sidebar.locator(".monaco-list-row .label-name");
+  await rows.filter({ hasText: "Retry" }).first().waitFor({ timeout: 60000 });
+  steps.actions = await rows.allTextContents();
+  steps.message = await sidebar.locator(".message").first().textContent();
+  await shot(page, "0-failing");
+}
+
+/** The history: from an empty database's welcome view to opening a search hit. */
+async function history(page, sidebar, welcome) {
   // An empty database: the welcome view, with its three buttons.
-  const welcome = sidebar.locator(".welcome-view-content");
   const buttons = ["Import Claude Code history", "Import Codex history", "Import a file or folder…"];
   for (const name of buttons) {
     await welcome.getByRole("button", { name }).waitFor({ timeout: 60000 });
@@ -102,6 +94,31 @@ try {
   steps.tab = (await page.locator(".tabs-container .tab.active").first().textContent()).trim();
   steps.opened = true;
   await shot(page, "5-transcript");
+}
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(process.env.E2E_URL);
+  await page.waitForSelector(".monaco-workbench", { timeout: 90000 });
+  const activity = page.locator('.activitybar [aria-label^="Agent History"]').first();
+  await activity.waitFor({ timeout: 60000 });
+  await activity.click();
+  const sidebar = page.locator("#workbench\\.parts\\.sidebar");
+  await sidebar.waitFor();
+  const side = await sidebar.boundingBox(); // widen it by its sash, so the screenshots show the descriptions
+  await page.mouse.move(side.x + side.width + 1, side.y + 300);
+  await page.mouse.down();
+  await page.mouse.move(side.x + 560, side.y + 300, { steps: 5 });
+  await page.mouse.up();
+  await page.mouse.move(side.x + 200, side.y + 700); // off the sash, which stays lit under the pointer
+
+  const welcome = sidebar.locator(".welcome-view-content");
+  await (process.env.E2E_MODE === "failing" ? failing : history)(page, sidebar, welcome);
 } catch (error) {
   steps.error = String(error && error.stack || error);
   const pages = browser.contexts().flatMap((context) => context.pages());

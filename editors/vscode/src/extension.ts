@@ -8,6 +8,7 @@ import { captureOptions } from "./capture";
 import { HistoryClient } from "./history";
 import { registerImports } from "./imports";
 import { registerMcpServer } from "./mcp";
+import { Sidecar } from "./sidecar";
 import {
   hitSessionLabel,
   lastActive,
@@ -60,7 +61,19 @@ function reportError(error: unknown): void {
 }
 
 type Grouping = "project" | "time";
-type Node = { kind: "group"; key: string; grouping: Grouping; sessions: Session[] } | { kind: "session"; session: Session };
+type Action = { kind: "action"; label: string; icon: string; command: vscode.Command };
+type Node = { kind: "group"; key: string; grouping: Grouping; sessions: Session[] } | { kind: "session"; session: Session } | Action;
+const action = (label: string, icon: string, command: string, args: unknown[] = []): Action => ({
+  kind: "action",
+  label,
+  icon,
+  command: { title: label, command, arguments: args },
+});
+const FAILED: Node[] = [
+  action("Open the setting", "gear", "workbench.action.openSettings", ["agentHistory.command"]),
+  action("Show the output", "output", "agentHistory.showOutput"),
+  action("Retry", "refresh", "workbench.action.restartExtensionHost"),
+];
 const NO_PROJECT = "(no project)";
 
 /** Sessions grouped by project (the current workspace's first, then by last activity) or by
@@ -92,14 +105,23 @@ class SessionsView implements vscode.TreeDataProvider<Node> {
     if (node?.kind === "group") {
       return node.sessions.map((session) => ({ kind: "session", session }));
     }
-    if (node || !(await this.ready)) {
+    if (node) {
       return [];
+    }
+    if (!(await this.ready)) {
+      return FAILED; // a welcome view would hide the tree's message, which says what failed
     }
     const { sessions } = await this.history.listSessions({ limit: 500 });
     return this.grouping === "time" ? byTime(sessions) : byProject(sessions);
   }
 
   getTreeItem(node: Node): vscode.TreeItem {
+    if (node.kind === "action") {
+      const item = new vscode.TreeItem(node.label);
+      item.iconPath = new vscode.ThemeIcon(node.icon);
+      item.command = node.command;
+      return item;
+    }
     if (node.kind === "group") {
       const named = node.grouping === "project" && node.key !== NO_PROJECT;
       const item = new vscode.TreeItem(named ? projectName(node.key) : node.key, vscode.TreeItemCollapsibleState.Expanded);
@@ -291,7 +313,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
   const databasePath = vscode.workspace.getConfiguration("agentHistory").get<string>("databasePath");
   const sync = vscode.workspace.getConfiguration("agentHistory").get<SyncOptions | null>("sync");
   const capture = captureOptions(vscode.workspace.getConfiguration("agentHistory").get<boolean>("capture") ?? true);
-  const serverOptions: ServerOptions = { command, args };
+  const sidecar = new Sidecar(command, args);
+  const serverOptions: ServerOptions = sidecar.start;
   const clientOptions: LanguageClientOptions = {
     documentSelector: [], // a sidecar, not a language server: no documents
     initializationOptions: {
@@ -307,17 +330,23 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
   const history = new HistoryClient(client);
   void vscode.commands.executeCommand("setContext", "agentHistory.state", "starting");
   // The view is there (loading) before the sidecar answers; its welcome says what comes next.
+  let failure: string | undefined;
   const ready = client.start().then(
     () => true,
-    (error: unknown) => {
-      reportError(error);
+    async (error: unknown) => {
+      failure = await sidecar.describe(error);
+      client.outputChannel.appendLine(failure);
       return false;
     },
   );
-  void ready.then((started) => vscode.commands.executeCommand("setContext", "agentHistory.state", started ? "ready" : "failed"));
   const view = new SessionsView(history, ready);
+  const tree = vscode.window.createTreeView("agentHistory.sessions", { treeDataProvider: view });
+  void ready.then((started) => {
+    tree.message = failure; // above the rows that offer the setting, the output, a retry
+    return vscode.commands.executeCommand("setContext", "agentHistory.state", started ? "ready" : "failed");
+  });
   context.subscriptions.push(
-    vscode.window.registerTreeDataProvider("agentHistory.sessions", view),
+    tree,
     vscode.commands.registerCommand("agentHistory.showOutput", () => client.outputChannel.show()),
   );
   if (!(await ready)) {
