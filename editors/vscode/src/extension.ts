@@ -328,7 +328,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
   // The default error handler restarts a sidecar that dies (up to 4 times in 3 minutes).
   const client = (language = new LanguageClient("agentHistory", "Agent History", serverOptions, clientOptions));
   const history = new HistoryClient(client);
-  void vscode.commands.executeCommand("setContext", "agentHistory.state", "starting");
   // The view is there (loading) before the sidecar answers; its welcome says what comes next.
   let failure: string | undefined;
   const ready = client.start().then(
@@ -343,6 +342,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
   const tree = vscode.window.createTreeView("agentHistory.sessions", { treeDataProvider: view });
   void ready.then((started) => {
     tree.message = failure; // above the rows that offer the setting, the output, a retry
+    // The welcome view (imports) only once the sidecar answers: not while it starts.
     return vscode.commands.executeCommand("setContext", "agentHistory.state", started ? "ready" : "failed");
   });
   context.subscriptions.push(
