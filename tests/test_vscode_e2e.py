@@ -140,7 +140,7 @@ def workbench(tmp_path: Path, command: list[str], mode: str) -> Iterator[tuple[P
             shutil.copy(picture, screenshots / picture.name)
 
 
-def test_welcome_import_named_sessions_live_rows_time_groups_and_search(tmp_path: Path) -> None:
+def test_welcome_import_named_sessions_live_rows_time_groups_search_and_delete(tmp_path: Path) -> None:
     with workbench(tmp_path, [*SERVER_COMMAND], "history") as (db_path, exchange, driver):
         deadline = time.monotonic() + 240
         while not (exchange / "ready").exists() and driver.poll() is None:
@@ -169,6 +169,8 @@ def test_welcome_import_named_sessions_live_rows_time_groups_and_search(tmp_path
     assert "Today" in steps["groupedByTime"] and "Older" in steps["groupedByTime"], steps["groupedByTime"]
     assert "appended live" in steps["hit"] and "kumquat" in steps["highlighted"], steps
     assert steps["tab"].startswith("appended live"), steps["tab"]
+    assert steps["deleteDialog"] == "Delete “appended live” and its 1 message?", steps["deleteDialog"]
+    assert steps["deleted"]  # its tab, its row and the status bar's tokens are gone
 
 
 def test_a_sidecar_that_cannot_start_is_told_in_the_view_with_setting_output_and_retry(tmp_path: Path) -> None:

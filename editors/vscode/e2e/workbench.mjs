@@ -1,7 +1,7 @@
 // Drives a real VS Code (code-server) in Chromium as a person would: the welcome view of an
 // empty database, importing Claude Code's history from it, the sessions named by their
 // titles, a session that another process appends appearing live, grouping by time, search as
-// you type, opening a hit; or (E2E_MODE=failing) a sidecar that cannot start, told in the view.
+// you type, opening a hit, deleting it; or (E2E_MODE=failing) a sidecar that cannot start, told in the view.
 // Every wait is on something shown. Run by tests/test_vscode_e2e.py.
 // Environment: E2E_URL, E2E_EXCHANGE (directory shared with the test), PLAYWRIGHT_CORE (its path).
 import { createRequire } from "node:module";
@@ -93,7 +93,24 @@ async function history(page, sidebar, welcome) {
   await page.locator(".monaco-editor .view-lines", { hasText: "kumquat" }).first().waitFor({ timeout: 15000 });
   steps.tab = (await page.locator(".tabs-container .tab.active").first().textContent()).trim();
   steps.opened = true;
+  const tokens = page.locator(".statusbar-item", { hasText: "tokens" });
+  await tokens.first().waitFor({ timeout: 15000 });
   await shot(page, "5-transcript");
+
+  // Delete the open session: the dialog names it; its tab, its row and the status bar go.
+  await page.keyboard.press("F1");
+  await quickInput.locator("input").waitFor({ timeout: 15000 });
+  await page.keyboard.type("Agent History: Delete Session");
+  await quickInput.locator(".monaco-list-row", { hasText: "Agent History: Delete Session" }).first().waitFor({ timeout: 15000 });
+  await page.keyboard.press("Enter");
+  const dialog = page.locator(".monaco-dialog-box");
+  await dialog.waitFor({ timeout: 15000 });
+  steps.deleteDialog = (await dialog.locator(".dialog-message-text").textContent()).trim();
+  await dialog.getByRole("button", { name: "Delete" }).click();
+  await page.locator(".tabs-container .tab", { hasText: "appended live" }).first().waitFor({ state: "detached", timeout: 15000 });
+  await sidebar.getByText("appended live").first().waitFor({ state: "detached", timeout: 15000 });
+  await tokens.first().waitFor({ state: "hidden", timeout: 15000 });
+  steps.deleted = true;
 }
 
 const browser = await chromium.launch({

@@ -224,6 +224,15 @@ function hitItem(hit: SearchHit): HitItem {
 }
 
 /** Search as you type: each pause of 250 ms asks the sidecar, cancelling the question before. */
+/** Close the tabs showing a session's transcript. */
+async function closeTranscripts(sessionId: string): Promise<void> {
+  const tabs = vscode.window.tabGroups.all
+    .flatMap((group) => group.tabs)
+    .filter(({ input }) => input instanceof vscode.TabInputText && input.uri.scheme === SCHEME)
+    .filter(({ input }) => Transcripts.sessionOf((input as vscode.TabInputText).uri) === sessionId);
+  await vscode.window.tabGroups.close(tabs);
+}
+
 async function search(history: HistoryClient): Promise<void> {
   const pick = vscode.window.createQuickPick<HitItem>();
   pick.placeholder = "Search everything the agents said or ran";
@@ -387,7 +396,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
       transcripts.touch(sessionId);
       void showActiveTokens();
     }),
-    history.onDidChangeSession(() => view.refreshSoon()),
+    history.onDidChangeSession(({ sessionId, change }) => {
+      view.refreshSoon();
+      if (change === "deleted") {
+        void closeTranscripts(sessionId); // deleted here or by any other process
+      }
+    }),
     vscode.window.onDidChangeActiveTextEditor(() => void showActiveTokens().catch(() => status.hide())),
     vscode.commands.registerCommand("agentHistory.refresh", () => view.refreshSoon()),
     vscode.commands.registerCommand("agentHistory.groupByTime", () => view.groupBy("time")),
@@ -440,7 +454,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
         const session = sessionId ? await history.request("history/getSession", { sessionId }) : undefined;
         const answer = session
           ? await vscode.window.showWarningMessage(
-              `Delete “${sessionLabel(session)}” and its ${session.messageCount} messages?`,
+              `Delete “${sessionLabel(session)}” and its ${session.messageCount} message${session.messageCount === 1 ? "" : "s"}?`,
               { modal: true, detail: `${session.projectId ?? NO_PROJECT} · ${session.id}` },
               "Delete",
             )
