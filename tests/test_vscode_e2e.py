@@ -87,8 +87,11 @@ def claude_code_home(tmp_path: Path) -> Path:
 
 
 @contextmanager
-def workbench(tmp_path: Path, command: list[str], mode: str) -> Iterator[tuple[Path, Path, subprocess.Popen[bytes]]]:
-    """code-server with the extension installed, and workbench.mjs driving Chromium in `mode`.
+def workbench(
+    tmp_path: Path, command: list[str], mode: str, *, capture: bool = False
+) -> Iterator[tuple[Path, Path, subprocess.Popen[bytes]]]:
+    """code-server with the extension installed, and workbench.mjs driving Chromium in `mode`;
+    with `capture`, the extension's own default for capture (on where the folders exist).
 
     Yields the database path, the exchange folder and the driver; at exit stops both and keeps
     the screenshots in editors/vscode/.e2e/screenshots."""
@@ -101,7 +104,8 @@ def workbench(tmp_path: Path, command: list[str], mode: str) -> Iterator[tuple[P
     settings = {
         "agentHistory.command": command,
         "agentHistory.databasePath": str(db_path),
-        "agentHistory.capture": False,  # the database stays empty until the welcome view's import
+        # Off: the database stays empty until the welcome view's import.
+        **({} if capture else {"agentHistory.capture": False}),
         "security.workspace.trust.enabled": False,
         "workbench.startupEditor": "none",
         "workbench.secondarySideBar.defaultVisibility": "hidden",  # room for the screenshots
@@ -171,6 +175,23 @@ def test_welcome_import_named_sessions_live_rows_time_groups_search_and_delete(t
     assert steps["tab"].startswith("appended live"), steps["tab"]
     assert steps["deleteDialog"] == "Delete “appended live” and its 1 message?", steps["deleteDialog"]
     assert steps["deleted"]  # its tab, its row and the status bar's tokens are gone
+
+
+def test_a_fresh_install_shows_the_claude_code_history_without_the_user_running_anything(tmp_path: Path) -> None:
+    transcripts = len(list((SAMPLES / "claude-code").glob("*.jsonl")))
+    with workbench(tmp_path, [*SERVER_COMMAND], "captured", capture=True) as (db_path, exchange, driver):
+        driver.wait(300)
+        checker = RawServer(db_path)  # while the editor's sidecar still captures
+        checker.initialize(searchIndex=False)
+        deadline = time.monotonic() + 60
+        while len(checker.request("history/listSessions", {"limit": 100})["result"]["sessions"]) < transcripts:
+            assert time.monotonic() < deadline, "not every sample transcript was captured"
+            time.sleep(0.2)
+        checker.close()
+    steps = json.loads((exchange / "steps.json").read_text())
+    assert "error" not in steps, steps["error"]
+    assert "/claude/projects as they are written" in steps["announced"], steps["announced"]
+    assert len(steps["rows"]) >= 8 and not [row for row in steps["rows"] if ULID.match(row.strip())], steps["rows"]
 
 
 def test_a_sidecar_that_cannot_start_is_told_in_the_view_with_setting_output_and_retry(tmp_path: Path) -> None:

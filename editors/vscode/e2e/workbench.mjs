@@ -1,7 +1,8 @@
 // Drives a real VS Code (code-server) in Chromium as a person would: the welcome view of an
 // empty database, importing Claude Code's history from it, the sessions named by their
 // titles, a session that another process appends appearing live, grouping by time, search as
-// you type, opening a hit, deleting it; or (E2E_MODE=failing) a sidecar that cannot start, told in the view.
+// you type, opening a hit, deleting it; or (E2E_MODE=failing) a sidecar that cannot start, told in the view;
+// or (E2E_MODE=captured) a fresh install showing the Claude Code history it captured by itself.
 // Every wait is on something shown. Run by tests/test_vscode_e2e.py.
 // Environment: E2E_URL, E2E_EXCHANGE (directory shared with the test), PLAYWRIGHT_CORE (its path).
 import { createRequire } from "node:module";
@@ -31,6 +32,21 @@ async function failing(page, sidebar) {
   steps.actions = await rows.allTextContents();
   steps.message = await sidebar.locator(".message").first().textContent();
   await shot(page, "0-failing");
+}
+
+/** A fresh install on a machine with Claude Code history (E2E_MODE=captured): with nothing
+ * clicked, the sessions appear by their names, and the capture is announced once. */
+async function captured(page, sidebar) {
+  const notice = page.locator(".notification-list-item-message", { hasText: "as they are written" });
+  await notice.first().waitFor({ timeout: 60000 });
+  steps.announced = (await notice.first().textContent()).trim();
+  await page.waitForFunction(
+    () => document.querySelectorAll("#workbench\\.parts\\.sidebar .monaco-list-row .label-name").length >= 8,
+    null,
+    { timeout: 60000 },
+  );
+  steps.rows = await sidebar.locator(".monaco-list-row .label-name").allTextContents();
+  await shot(page, "0-captured");
 }
 
 /** The history: from an empty database's welcome view to opening a search hit. */
@@ -135,7 +151,8 @@ try {
   await page.mouse.move(side.x + 200, side.y + 700); // off the sash, which stays lit under the pointer
 
   const welcome = sidebar.locator(".welcome-view-content");
-  await (process.env.E2E_MODE === "failing" ? failing : history)(page, sidebar, welcome);
+  const modes = { failing, captured, history };
+  await modes[process.env.E2E_MODE](page, sidebar, welcome);
 } catch (error) {
   steps.error = String(error && error.stack || error);
   const pages = browser.contexts().flatMap((context) => context.pages());
