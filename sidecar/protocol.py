@@ -56,10 +56,13 @@ class ExportFormat(enum.Enum):
 
 
 class TranscriptFormat(enum.Enum):
-    """Which agent wrote a transcript; `agent-history` (addition) is our own jsonl export; `auto` tells them apart."""
+    """Which agent wrote a transcript; `agent-history` (addition) is our own jsonl export; `gemini-cli` (addition) is Gemini CLI's chat JSON; `cline` (addition) is a Cline, Roo Code or Kilo Code task folder; `continue` (addition) is a Continue session; `auto` tells them apart."""
     CLAUDE_CODE = "claude-code"
     CODEX = "codex"
     AGENT_HISTORY = "agent-history"
+    GEMINI_CLI = "gemini-cli"
+    CLINE = "cline"
+    CONTINUE_ = "continue"
     AUTO = "auto"
 
 

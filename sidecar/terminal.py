@@ -102,8 +102,9 @@ def add_commands(commands: Any, db_argument: Callable[[argparse.ArgumentParser],
         metavar="PATH",
         nargs="*",
         type=Path,
-        help="files or directories (default: those of ~/.claude/projects and ~/.codex/sessions that exist;"
-        " $CLAUDE_CONFIG_DIR and $CODEX_HOME move them)",
+        help="files or directories (default: those of ~/.claude/projects, ~/.codex/sessions, ~/.gemini/tmp,"
+        " ~/.continue/sessions and VS Code's Cline, Roo Code and Kilo Code tasks that exist;"
+        " $CLAUDE_CONFIG_DIR, $CODEX_HOME, $GEMINI_CLI_HOME and $CONTINUE_GLOBAL_DIR move them)",
     )
     importing.add_argument(
         "--format",

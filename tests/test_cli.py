@@ -144,6 +144,21 @@ def test_import_with_no_path_imports_the_default_locations(db_path: Path, tmp_pa
     assert nowhere.returncode == 2 and "nothing to import" in nowhere.stderr and ".codex/sessions" in nowhere.stderr
 
 
+def test_import_with_no_path_finds_gemini_cli_chats(db_path: Path, tmp_path: Path) -> None:
+    chats = tmp_path / "home" / ".gemini" / "tmp" / "9126eddec7f6" / "chats"
+    chats.mkdir(parents=True)
+    fixture = Path(__file__).parent / "fixtures" / "gemini-cli" / "lanegrid__agtrace__gemini_session.json"
+    (chats / "session-2025-12-09T19-51-f0a689a6.json").write_bytes(fixture.read_bytes())
+    env = {"HOME": str(tmp_path / "home"), "CODEX_HOME": "", "CLAUDE_CONFIG_DIR": "", "GEMINI_CLI_HOME": ""}
+    done = cli(db_path, "import", "--json", **env)
+    assert done.returncode == 0, done.stderr
+    [result] = json.loads(done.stdout)
+    entries = json.loads(fixture.read_text())["messages"]
+    assert result["files"] == 1 and result["messages"] == len(entries) + sum(
+        len(m.get("toolCalls", [])) for m in entries
+    )
+
+
 def test_a_file_of_no_known_format_is_named_and_a_wrong_format_is_said(db_path: Path, tmp_path: Path) -> None:
     odd = tmp_path / "transcripts" / "notes.jsonl"
     odd.parent.mkdir()

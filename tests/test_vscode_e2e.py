@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from .helpers import SERVER_COMMAND, RawServer
+from .helpers import SAMPLES, SERVER_COMMAND, RawServer
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTENSION = ROOT / "editors" / "vscode"
@@ -70,7 +73,28 @@ def free_port() -> int:
         return port
 
 
-def test_the_view_shows_a_session_appended_elsewhere_live_and_search_opens_the_hit(tmp_path: Path) -> None:
+ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def claude_code_home(tmp_path: Path) -> Path:
+    """A CLAUDE_CONFIG_DIR holding the shared Claude Code samples, as Claude Code lays them out."""
+    home = tmp_path / "claude"
+    project = home / "projects" / "-work-sample-project"
+    project.mkdir(parents=True)
+    for transcript in (SAMPLES / "claude-code").glob("*.jsonl"):
+        shutil.copy(transcript, project / transcript.name)
+    return home
+
+
+@contextmanager
+def workbench(
+    tmp_path: Path, command: list[str], mode: str, *, capture: bool = False
+) -> Iterator[tuple[Path, Path, subprocess.Popen[bytes]]]:
+    """code-server with the extension installed, and workbench.mjs driving Chromium in `mode`;
+    with `capture`, the extension's own default for capture (on where the folders exist).
+
+    Yields the database path, the exchange folder and the driver; at exit stops both and keeps
+    the screenshots in editors/vscode/.e2e/screenshots."""
     install_tools()
     vsix = build_vsix()
     user, extensions, folder, exchange = (tmp_path / name for name in ("user", "extensions", "project", "exchange"))
@@ -78,35 +102,50 @@ def test_the_view_shows_a_session_appended_elsewhere_live_and_search_opens_the_h
         directory.mkdir(parents=True)
     db_path = tmp_path / "data" / "history.db"
     settings = {
-        "agentHistory.command": [*SERVER_COMMAND],
+        "agentHistory.command": command,
         "agentHistory.databasePath": str(db_path),
+        # Off: the database stays empty until the welcome view's import.
+        **({} if capture else {"agentHistory.capture": False}),
         "security.workspace.trust.enabled": False,
         "workbench.startupEditor": "none",
+        "workbench.secondarySideBar.defaultVisibility": "hidden",  # room for the screenshots
+        "chat.disableAIFeatures": True,
         "telemetry.telemetryLevel": "off",
     }
     (user / "User" / "settings.json").write_text(json.dumps(settings))
     base = [str(NODE_24), str(CODE_SERVER / "out" / "node" / "entry.js"), "--user-data-dir", str(user)]
     run(*base, "--extensions-dir", extensions, "--install-extension", vsix, cwd=tmp_path)
 
-    seeder = RawServer(db_path)
-    seeder.initialize(searchIndex=False, projectId=str(folder))
-    seeder.request("history/createSession", {"kind": "agent", "title": "seeded session", "projectId": str(folder)})
-    seeder.close()
-
     port = free_port()
     server = subprocess.Popen(
         [*base, "--extensions-dir", str(extensions), "--bind-addr", f"127.0.0.1:{port}", "--auth", "none",
          "--disable-telemetry", "--disable-update-check", str(folder)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "CLAUDE_CONFIG_DIR": str(claude_code_home(tmp_path))},
     )  # fmt: skip
     env = {
         **os.environ,
         "E2E_URL": f"http://127.0.0.1:{port}/?folder={folder}",
         "E2E_EXCHANGE": str(exchange),
+        "E2E_MODE": mode,
         "PLAYWRIGHT_CORE": str(TOOLS / "node_modules" / "playwright-core"),
     }
     driver = subprocess.Popen(["node", str(EXTENSION / "e2e" / "workbench.mjs")], env=env)
     try:
+        yield db_path, exchange, driver
+    finally:
+        for process in (driver, server):
+            if process.poll() is None:
+                process.kill()
+        server.wait()
+        screenshots = TOOLS / "screenshots"
+        screenshots.mkdir(exist_ok=True)
+        for picture in exchange.glob("*.png"):
+            shutil.copy(picture, screenshots / picture.name)
+
+
+def test_welcome_import_named_sessions_live_rows_time_groups_search_and_delete(tmp_path: Path) -> None:
+    with workbench(tmp_path, [*SERVER_COMMAND], "history") as (db_path, exchange, driver):
         deadline = time.monotonic() + 240
         while not (exchange / "ready").exists() and driver.poll() is None:
             assert time.monotonic() < deadline, "the workbench never showed the Agent History view"
@@ -124,16 +163,43 @@ def test_the_view_shows_a_session_appended_elsewhere_live_and_search_opens_the_h
                 time.sleep(0.1)
             driver.wait(180)
             other.close()
-    finally:
-        for process in (driver, server):
-            if process.poll() is None:
-                process.kill()
-        server.wait()
-        screenshots = TOOLS / "screenshots"
-        screenshots.mkdir(exist_ok=True)
-        for picture in exchange.glob("*.png"):
-            shutil.copy(picture, screenshots / picture.name)
     steps = json.loads((exchange / "steps.json").read_text())
     assert "error" not in steps, steps["error"]
+    assert steps["welcomeButtons"] == ["Import Claude Code history", "Import Codex history", "Import a file or folder…"]
+    assert steps["imported"].startswith("Agent History: Imported 15 sessions"), steps["imported"]
     assert steps["view"] and steps["opened"]
+    assert not [row for row in steps["rows"] if ULID.match(row.strip())], steps["rows"]
     assert steps["liveMs"] < 1000  # from the other process's acknowledged append to the row on screen
+    assert "Today" in steps["groupedByTime"] and "Older" in steps["groupedByTime"], steps["groupedByTime"]
+    assert "appended live" in steps["hit"] and "kumquat" in steps["highlighted"], steps
+    assert steps["tab"].startswith("appended live"), steps["tab"]
+    assert steps["deleteDialog"] == "Delete “appended live” and its 1 message?", steps["deleteDialog"]
+    assert steps["deleted"]  # its tab, its row and the status bar's tokens are gone
+
+
+def test_a_fresh_install_shows_the_claude_code_history_without_the_user_running_anything(tmp_path: Path) -> None:
+    transcripts = len(list((SAMPLES / "claude-code").glob("*.jsonl")))
+    with workbench(tmp_path, [*SERVER_COMMAND], "captured", capture=True) as (db_path, exchange, driver):
+        driver.wait(300)
+        checker = RawServer(db_path)  # while the editor's sidecar still captures
+        checker.initialize(searchIndex=False)
+        deadline = time.monotonic() + 60
+        while len(checker.request("history/listSessions", {"limit": 100})["result"]["sessions"]) < transcripts:
+            assert time.monotonic() < deadline, "not every sample transcript was captured"
+            time.sleep(0.2)
+        checker.close()
+    steps = json.loads((exchange / "steps.json").read_text())
+    assert "error" not in steps, steps["error"]
+    assert "/claude/projects as they are written" in steps["announced"], steps["announced"]
+    assert len(steps["rows"]) >= 8 and not [row for row in steps["rows"] if ULID.match(row.strip())], steps["rows"]
+
+
+def test_a_sidecar_that_cannot_start_is_told_in_the_view_with_setting_output_and_retry(tmp_path: Path) -> None:
+    failing = [sys.executable, "-c", "import sys; sys.exit('agent-history: no such ' + 'database driver')"]
+    with workbench(tmp_path, failing, "failing") as (_, exchange, driver):
+        driver.wait(300)
+    steps = json.loads((exchange / "steps.json").read_text())
+    assert "error" not in steps, steps["error"]
+    assert steps["actions"] == ["Open the setting", "Show the output", "Retry"], steps["actions"]
+    assert "did not start" in steps["message"], steps["message"]
+    assert "agent-history: no such database driver" in steps["message"], steps["message"]  # its stderr

@@ -25,10 +25,14 @@ from ..store import Settings, Store
 from ..store.captures import CapturedFile
 from ..store.encryption import load_key
 from ..store.imports import ImportOutcome
+from ..transcripts import claude_code, codex
 from ..transcripts.locations import existing_locations
 from .watcher import Capture, CaptureConfig
 
 EXIT_OK, EXIT_USAGE, EXIT_STORAGE = 0, 2, 4
+# The agents whose transcripts grow line by line, which capture tails; the others' whole-file
+# JSON is imported (`agent-history import`).
+LIVE_AGENTS = (claude_code.FORMAT, codex.FORMAT)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # a path is never cut in two
 
 
@@ -52,7 +56,8 @@ def add_command(
 
 def watch(args: argparse.Namespace, db_path: Path) -> int:
     logging.basicConfig(level="WARNING", format="agent-history watch %(levelname)s: %(message)s")
-    roots = [path.expanduser() for path in args.paths] or list(existing_locations().values())
+    found = existing_locations()
+    roots = [path.expanduser() for path in args.paths] or [found[agent] for agent in LIVE_AGENTS if agent in found]
     if not roots:
         err.print("[red]error:[/red] no transcript folder to follow: name one (none of the agents' own exists)")
         return EXIT_USAGE

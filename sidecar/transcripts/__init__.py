@@ -144,3 +144,12 @@ def text_of(content: Any) -> str:
         elif block.get("type") == "tool_reference":
             parts.append(f"[tool {block.get('tool_name', '')}]")
     return "\n".join(parts)
+
+
+def json_document(path: Path) -> Any:
+    """A whole-file JSON document (the formats that rewrite one file per session), or None
+    when the file is not JSON."""
+    try:
+        return _loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None

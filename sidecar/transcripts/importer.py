@@ -1,6 +1,7 @@
 """`history/importTranscript`: find transcript files, tell their formats apart, import them.
 
-Only the path the user named is read (a file, or the `.jsonl` files below a directory).
+Only the path the user named is read (a file, or the transcripts below a directory: every
+`.jsonl`, and the `.json` files a whole-document format names as its own).
 Sessions are written whole, several to a transaction (about WRITE_BATCH messages: one
 fsync for many small sessions), so a cancelled or failed import keeps the sessions
 already written and never half of one.
@@ -25,12 +26,15 @@ from ..errors import invalid
 from ..lifetime import exit_with_parent
 from ..store import NO_WORK, Settings, Store, Work
 from ..store.imports import EncodedSession, encode_session, import_sessions
-from . import Transcript, agent_history, claude_code, codex, json_lines
+from . import Transcript, agent_history, claude_code, cline, codex, continue_dev, gemini_cli, json_document, json_lines
 
 READERS: dict[str, Callable[[Path], Transcript]] = {
     claude_code.FORMAT: claude_code.read,
     codex.FORMAT: codex.read,
     agent_history.FORMAT: agent_history.read,
+    gemini_cli.FORMAT: gemini_cli.read,
+    cline.FORMAT: cline.read,
+    continue_dev.FORMAT: continue_dev.read,
 }
 # Most specific first: our export's lines would also pass for Claude Code's.
 DETECTORS = [
@@ -38,12 +42,23 @@ DETECTORS = [
     (codex.FORMAT, codex.looks_like),
     (claude_code.FORMAT, claude_code.looks_like),
 ]
+# The formats that keep a session as one JSON document: which files are theirs, and how
+# their document looks.
+DOCUMENTS = [
+    (gemini_cli.FORMAT, gemini_cli.wants, gemini_cli.looks_like),
+    (cline.FORMAT, cline.wants, cline.looks_like),
+    (continue_dev.FORMAT, continue_dev.wants, continue_dev.looks_like),
+]
 DETECT_LINES = 20
 WRITE_BATCH = 5000
 
 
 def detect(path: Path) -> str | None:
-    """The format of a transcript from its first lines; None when it is none we know."""
+    """The format of a transcript from its first lines (a whole-document format: from its
+    document); None when it is none we know."""
+    if path.suffix == ".json":
+        document = json_document(path)
+        return next((name for name, _, looks_like in DOCUMENTS if looks_like(document)), None)
     for row in itertools.islice(json_lines(path), DETECT_LINES):
         for name, looks_like in DETECTORS:
             if row is not None and looks_like(row):
@@ -52,11 +67,12 @@ def detect(path: Path) -> str | None:
 
 
 def transcript_files(path: Path) -> list[Path]:
-    """The file itself, or every .jsonl below the directory; sub-agent files after the
+    """The file itself, or the transcripts below the directory; sub-agent files after the
     sessions they belong to, so their parent is already imported."""
     if path.is_file():
         return [path]
     files = [found for found in path.rglob("*.jsonl") if found.is_file()]
+    files += [found for found in path.rglob("*.json") if any(wants(found) for _, wants, _ in DOCUMENTS)]
     return sorted(files, key=lambda found: ("agent-" in found.name, str(found)))
 
 

@@ -3,18 +3,43 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
-from . import claude_code, codex
+from . import claude_code, cline, codex, continue_dev, gemini_cli
 
 
 def default_locations() -> dict[str, Path]:
-    """Each agent's transcript folder, by format name: `$CLAUDE_CONFIG_DIR/projects` (else
-    `~/.claude/projects`) and `$CODEX_HOME/sessions` (else `~/.codex/sessions`), whether or
-    not it exists."""
+    """Each agent's transcript folder, by agent name (Claude Code's and Codex's are their
+    format names), whether or not it exists: `$CLAUDE_CONFIG_DIR/projects` (else
+    `~/.claude/projects`), `$CODEX_HOME/sessions` (else `~/.codex/sessions`),
+    `$GEMINI_CLI_HOME/.gemini/tmp` (else `~/.gemini/tmp`) and `$CONTINUE_GLOBAL_DIR/sessions`
+    (else `~/.continue/sessions`); the home folder is the same on Linux, macOS and Windows
+    (`%USERPROFILE%`). Cline, Roo Code and Kilo Code keep
+    their tasks in VS Code's global storage (`vscode_global_storage`)."""
     claude = Path(os.environ.get("CLAUDE_CONFIG_DIR") or "~/.claude").expanduser()
     codex_home = Path(os.environ.get("CODEX_HOME") or "~/.codex").expanduser()
-    return {claude_code.FORMAT: claude / "projects", codex.FORMAT: codex_home / "sessions"}
+    gemini_home = Path(os.environ.get("GEMINI_CLI_HOME") or "~").expanduser()
+    continue_home = Path(os.environ.get("CONTINUE_GLOBAL_DIR") or "~/.continue").expanduser()
+    return {
+        claude_code.FORMAT: claude / "projects",
+        codex.FORMAT: codex_home / "sessions",
+        gemini_cli.FORMAT: gemini_home / ".gemini" / "tmp",
+        continue_dev.FORMAT: continue_home / "sessions",
+        **{agent: vscode_global_storage() / extension / "tasks" for agent, extension in cline.EXTENSIONS.items()},
+    }
+
+
+def vscode_global_storage() -> Path:
+    """VS Code's `User/globalStorage`: under `%APPDATA%` on Windows, `~/Library/Application
+    Support` on macOS, `$XDG_CONFIG_HOME` (else `~/.config`) elsewhere."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA") or "~/AppData/Roaming")
+    elif sys.platform == "darwin":
+        base = Path("~/Library/Application Support")
+    else:
+        base = Path(os.environ.get("XDG_CONFIG_HOME") or "~/.config")
+    return base.expanduser() / "Code" / "User" / "globalStorage"
 
 
 def existing_locations() -> dict[str, Path]:

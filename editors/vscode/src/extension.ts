@@ -6,7 +6,24 @@ import * as vscode from "vscode";
 import { LanguageClient, LanguageClientOptions, ServerOptions } from "vscode-languageclient/node";
 import { captureOptions } from "./capture";
 import { HistoryClient } from "./history";
+import { registerImports } from "./imports";
 import { registerMcpServer } from "./mcp";
+import { Sidecar } from "./sidecar";
+import {
+  hitSessionLabel,
+  lastActive,
+  plainSnippet,
+  projectName,
+  relativeTime,
+  sessionDescription,
+  sessionIcon,
+  sessionLabel,
+  sessionTooltip,
+  shortLabel,
+  timeGroup,
+  TIME_GROUPS,
+  totalTokens,
+} from "./present";
 import type { ExportFormat, SearchHit, Session, SyncOptions } from "./protocol";
 
 const SCHEME = "agent-history";
@@ -38,79 +55,131 @@ function sidecarCommand(): { command: string; args: string[] } {
   return { command: "python3", args: ["-m", "sidecar", "serve"] };
 }
 
-function tokens(session: Session): number {
-  const u = session.usage;
-  return (u.promptTokens ?? 0) + (u.completionTokens ?? 0) + (u.cacheReadTokens ?? 0) + (u.cacheCreationTokens ?? 0);
-}
-
 function reportError(error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
   void vscode.window.showErrorMessage(`Agent History: ${message}`);
 }
 
-type Node = { kind: "project"; projectId: string; sessions: Session[] } | { kind: "session"; session: Session };
+type Grouping = "project" | "time";
+type Action = { kind: "action"; label: string; icon: string; command: vscode.Command };
+type Node = { kind: "group"; key: string; grouping: Grouping; sessions: Session[] } | { kind: "session"; session: Session } | Action;
+const action = (label: string, icon: string, command: string, args: unknown[] = []): Action => ({
+  kind: "action",
+  label,
+  icon,
+  command: { title: label, command, arguments: args },
+});
+const FAILED: Node[] = [
+  action("Open the setting", "gear", "workbench.action.openSettings", ["agentHistory.command"]),
+  action("Show the output", "output", "agentHistory.showOutput"),
+  action("Retry", "refresh", "workbench.action.restartExtensionHost"),
+];
+const NO_PROJECT = "(no project)";
 
-/** Sessions grouped by project, the current workspace's first; refreshed by notifications. */
+/** Sessions grouped by project (the current workspace's first, then by last activity) or by
+ * time (Today, Yesterday, Last 7 days, Older); refreshed by notifications. */
 class SessionsView implements vscode.TreeDataProvider<Node> {
   private readonly changed = new vscode.EventEmitter<Node | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private timer: NodeJS.Timeout | undefined;
+  private grouping: Grouping = "project";
 
-  constructor(private readonly history: HistoryClient) {}
+  /** `ready` settles when the sidecar has started (or failed to: then the view is empty). */
+  constructor(
+    private readonly history: HistoryClient,
+    private readonly ready: Promise<boolean>,
+  ) {}
 
   refreshSoon(): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.changed.fire(undefined), 100);
   }
 
+  groupBy(grouping: Grouping): void {
+    this.grouping = grouping;
+    void vscode.commands.executeCommand("setContext", "agentHistory.grouping", grouping);
+    this.changed.fire(undefined);
+  }
+
   async getChildren(node?: Node): Promise<Node[]> {
-    if (node?.kind === "project") {
+    if (node?.kind === "group") {
       return node.sessions.map((session) => ({ kind: "session", session }));
     }
     if (node) {
       return [];
     }
-    const { sessions } = await this.history.listSessions({ limit: 500 });
-    const here = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    const byProject = new Map<string, Session[]>();
-    for (const session of sessions) {
-      const key = session.projectId ?? "(no project)";
-      byProject.set(key, [...(byProject.get(key) ?? []), session]);
+    if (!(await this.ready)) {
+      return FAILED; // a welcome view would hide the tree's message, which says what failed
     }
-    const projects = [...byProject.entries()].sort(([a], [b]) => (a === here ? -1 : b === here ? 1 : a.localeCompare(b)));
-    return projects.map(([projectId, list]) => ({ kind: "project", projectId, sessions: list }));
+    const { sessions } = await this.history.listSessions({ limit: 500 });
+    return this.grouping === "time" ? byTime(sessions) : byProject(sessions);
   }
 
   getTreeItem(node: Node): vscode.TreeItem {
-    if (node.kind === "project") {
-      const item = new vscode.TreeItem(path.basename(node.projectId) || node.projectId, vscode.TreeItemCollapsibleState.Expanded);
-      item.description = node.projectId;
+    if (node.kind === "action") {
+      const item = new vscode.TreeItem(node.label);
+      item.iconPath = new vscode.ThemeIcon(node.icon);
+      item.command = node.command;
+      return item;
+    }
+    if (node.kind === "group") {
+      const named = node.grouping === "project" && node.key !== NO_PROJECT;
+      const item = new vscode.TreeItem(named ? projectName(node.key) : node.key, vscode.TreeItemCollapsibleState.Expanded);
+      item.id = `${node.grouping}:${node.key}`;
+      item.description = named ? node.key : `${node.sessions.length}`;
+      item.iconPath = new vscode.ThemeIcon(node.grouping === "project" ? "folder" : "calendar");
       return item;
     }
     const session = node.session;
-    const item = new vscode.TreeItem(session.title || session.id, vscode.TreeItemCollapsibleState.None);
+    const item = new vscode.TreeItem(shortLabel(session), vscode.TreeItemCollapsibleState.None);
     item.id = session.id;
     item.contextValue = "session";
-    item.description = `${session.messageCount} msgs · ${tokens(session).toLocaleString()} tokens`;
-    item.tooltip = `${session.id}\nupdated ${session.updatedAt}\nmodel ${session.model ?? "?"}`;
+    item.description = sessionDescription(session);
+    item.tooltip = new vscode.MarkdownString(sessionTooltip(session));
+    item.iconPath = new vscode.ThemeIcon(sessionIcon(session));
     item.command = { command: "agentHistory.open", title: "Open", arguments: [session.id] };
     return item;
   }
 }
 
-/** Transcripts as read-only markdown documents, agent-history:/<session>.md, kept current. */
+function byProject(sessions: Session[]): Node[] {
+  const here = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  const groups = new Map<string, Session[]>();
+  // Sessions come newest first, so the groups are made in order of last activity.
+  for (const session of [...sessions].sort((a, b) => lastActive(b).localeCompare(lastActive(a)))) {
+    const key = session.projectId ?? NO_PROJECT;
+    groups.set(key, [...(groups.get(key) ?? []), session]);
+  }
+  const keys = [...groups.keys()].sort((a, b) => Number(b === here) - Number(a === here));
+  return keys.map((key) => ({ kind: "group", grouping: "project", key, sessions: groups.get(key) ?? [] }));
+}
+
+function byTime(sessions: Session[]): Node[] {
+  const now = new Date();
+  const sorted = [...sessions].sort((a, b) => lastActive(b).localeCompare(lastActive(a)));
+  return TIME_GROUPS.map((key) => ({
+    kind: "group" as const,
+    grouping: "time" as const,
+    key,
+    sessions: sorted.filter((session) => timeGroup(lastActive(session), now) === key),
+  })).filter((group) => group.sessions.length > 0);
+}
+
+/** Transcripts as read-only markdown documents, agent-history:/<label>.md?<session id>
+ * (the tab shows the session's label), kept current. */
 class Transcripts implements vscode.TextDocumentContentProvider {
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
 
   constructor(private readonly history: HistoryClient) {}
 
-  static uri(sessionId: string): vscode.Uri {
-    return vscode.Uri.from({ scheme: SCHEME, path: `/${sessionId}.md` });
+  static uri(session: Session): vscode.Uri {
+    const name = shortLabel(session, 40).replace(/[\\/:*?"<>|\s]+/g, " ").trim();
+    return vscode.Uri.from({ scheme: SCHEME, path: `/${name || session.id}.md`, query: session.id });
   }
 
   static sessionOf(uri: vscode.Uri): string {
-    return path.basename(uri.path, ".md");
+    return uri.query;
   }
 
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
@@ -119,12 +188,17 @@ class Transcripts implements vscode.TextDocumentContentProvider {
   }
 
   touch(sessionId: string): void {
-    this.changed.fire(Transcripts.uri(sessionId));
+    for (const document of vscode.workspace.textDocuments) {
+      if (document.uri.scheme === SCHEME && Transcripts.sessionOf(document.uri) === sessionId) {
+        this.changed.fire(document.uri);
+      }
+    }
   }
 }
 
-async function openTranscript(sessionId: string, index?: number): Promise<void> {
-  const document = await vscode.workspace.openTextDocument(Transcripts.uri(sessionId));
+async function openTranscript(history: HistoryClient, sessionId: string, index?: number): Promise<void> {
+  const session = await history.request("history/getSession", { sessionId });
+  const document = await vscode.workspace.openTextDocument(Transcripts.uri(session));
   await vscode.languages.setTextDocumentLanguage(document, "markdown");
   const editor = await vscode.window.showTextDocument(document, { preview: false });
   if (index !== undefined) {
@@ -137,26 +211,70 @@ async function openTranscript(sessionId: string, index?: number): Promise<void> 
   }
 }
 
+type HitItem = vscode.QuickPickItem & { hit: SearchHit };
+
+function hitItem(hit: SearchHit): HitItem {
+  return {
+    label: `$(comment) ${hitSessionLabel(hit)}`,
+    description: `${hit.role} · ${relativeTime(hit.createdAt)}${hit.projectId ? ` · ${projectName(hit.projectId)}` : ""}`,
+    detail: plainSnippet(hit.snippet, hit.highlights), // quick picks show no markdown
+    alwaysShow: true, // the server matched it (stems too); the quick pick only highlights the words
+    hit,
+  };
+}
+
+/** Search as you type: each pause of 250 ms asks the sidecar, cancelling the question before. */
+/** Close the tabs showing a session's transcript. */
+async function closeTranscripts(sessionId: string): Promise<void> {
+  const tabs = vscode.window.tabGroups.all
+    .flatMap((group) => group.tabs)
+    .filter(({ input }) => input instanceof vscode.TabInputText && input.uri.scheme === SCHEME)
+    .filter(({ input }) => Transcripts.sessionOf((input as vscode.TabInputText).uri) === sessionId);
+  await vscode.window.tabGroups.close(tabs);
+}
+
 async function search(history: HistoryClient): Promise<void> {
-  const query = await vscode.window.showInputBox({ prompt: "Search everything the agents said or ran" });
-  if (!query) {
-    return;
-  }
-  const { hits } = await history.searchMessages({ query, limit: 50 });
-  const picked = await vscode.window.showQuickPick(
-    hits.map((hit: SearchHit) => ({
-      label: `${hit.role} #${hit.index}`,
-      description: hit.createdAt.slice(0, 16).replace("T", " "),
-      detail: hit.snippet.replace(/\*\*/g, ""), // quick picks show no markdown
-      hit,
-    })),
-    {
-      placeHolder: hits.length ? `${hits.length} hit${hits.length === 1 ? "" : "s"} for ${query}` : `nothing found for ${query}`,
-      matchOnDetail: true,
-    },
-  );
-  if (picked) {
-    await openTranscript(picked.hit.sessionId, picked.hit.index);
+  const pick = vscode.window.createQuickPick<HitItem>();
+  pick.placeholder = "Search everything the agents said or ran";
+  pick.matchOnDescription = true;
+  pick.matchOnDetail = true;
+  let timer: NodeJS.Timeout | undefined;
+  let pending: vscode.CancellationTokenSource | undefined;
+  const ask = async (query: string) => {
+    pending?.cancel();
+    const source = (pending = new vscode.CancellationTokenSource());
+    pick.busy = true;
+    try {
+      const { hits } = await history.searchMessages({ query, limit: 50 }, source.token);
+      if (!source.token.isCancellationRequested) {
+        pick.items = hits.map(hitItem);
+        pick.title = hits.length ? `${hits.length} hit${hits.length === 1 ? "" : "s"}` : `nothing found for ${query}`;
+      }
+    } catch (error) {
+      if (!source.token.isCancellationRequested) {
+        pick.title = error instanceof Error ? error.message : String(error);
+      }
+    } finally {
+      if (pending === source) {
+        pick.busy = false;
+      }
+    }
+  };
+  const picked = new Promise<HitItem | undefined>((resolve) => {
+    pick.onDidChangeValue((value) => {
+      clearTimeout(timer);
+      timer = value.trim() ? setTimeout(() => void ask(value), 250) : undefined;
+    });
+    pick.onDidAccept(() => resolve(pick.selectedItems[0]));
+    pick.onDidHide(() => resolve(undefined));
+  });
+  pick.show();
+  const item = await picked;
+  clearTimeout(timer);
+  pending?.cancel();
+  pick.dispose();
+  if (item) {
+    await openTranscript(history, item.hit.sessionId, item.hit.index);
   }
 }
 
@@ -204,7 +322,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
   const databasePath = vscode.workspace.getConfiguration("agentHistory").get<string>("databasePath");
   const sync = vscode.workspace.getConfiguration("agentHistory").get<SyncOptions | null>("sync");
   const capture = captureOptions(vscode.workspace.getConfiguration("agentHistory").get<boolean>("capture") ?? true);
-  const serverOptions: ServerOptions = { command, args };
+  const sidecar = new Sidecar(command, args);
+  const serverOptions: ServerOptions = sidecar.start;
   const clientOptions: LanguageClientOptions = {
     documentSelector: [], // a sidecar, not a language server: no documents
     initializationOptions: {
@@ -216,14 +335,36 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
     outputChannelName: "Agent History",
   };
   // The default error handler restarts a sidecar that dies (up to 4 times in 3 minutes).
-  language = new LanguageClient("agentHistory", "Agent History", serverOptions, clientOptions);
-  await language.start();
-  const history = new HistoryClient(language);
+  const client = (language = new LanguageClient("agentHistory", "Agent History", serverOptions, clientOptions));
+  const history = new HistoryClient(client);
+  // The view is there (loading) before the sidecar answers; its welcome says what comes next.
+  let failure: string | undefined;
+  const ready = client.start().then(
+    () => true,
+    async (error: unknown) => {
+      failure = await sidecar.describe(error);
+      client.outputChannel.appendLine(failure);
+      return false;
+    },
+  );
+  const view = new SessionsView(history, ready);
+  const tree = vscode.window.createTreeView("agentHistory.sessions", { treeDataProvider: view });
+  void ready.then((started) => {
+    tree.message = failure; // above the rows that offer the setting, the output, a retry
+    // The welcome view (imports) only once the sidecar answers: not while it starts.
+    return vscode.commands.executeCommand("setContext", "agentHistory.state", started ? "ready" : "failed");
+  });
+  context.subscriptions.push(
+    tree,
+    vscode.commands.registerCommand("agentHistory.showOutput", () => client.outputChannel.show()),
+  );
+  if (!(await ready)) {
+    return api(history); // the welcome view says what failed
+  }
   if (capture) {
     announceCapture(context, capture.folders);
   }
 
-  const view = new SessionsView(history);
   const transcripts = new Transcripts(history);
   const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 50);
   const showActiveTokens = async () => {
@@ -237,8 +378,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
     ]);
     // A model without a known price is left out of the cost, never counted free: `+?`.
     const cost = `$${spent.cost.toFixed(2)}${spent.unpricedModels.length ? "+?" : ""}`;
-    status.text = `$(history) ${tokens(session).toLocaleString()} tokens · ${cost}`;
-    status.tooltip = `Agent History: ${session.title ?? session.id}\ncost ${cost} (genai-prices)`;
+    status.text = `$(history) ${totalTokens(session).toLocaleString()} tokens · ${cost}`;
+    status.tooltip = `Agent History: ${sessionLabel(session)}\ncost ${cost} (genai-prices)`;
     status.show();
   };
   const run = (body: (argument?: unknown) => Promise<void>) => async (argument?: unknown) => {
@@ -250,19 +391,26 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
   };
 
   context.subscriptions.push(
-    language,
+    client,
     status,
     registerMcpServer({ command, args }, databasePath || undefined),
-    vscode.window.registerTreeDataProvider("agentHistory.sessions", view),
+    ...registerImports(client, history, run),
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, transcripts),
     history.onDidAppendMessages(({ sessionId }) => {
       view.refreshSoon();
       transcripts.touch(sessionId);
       void showActiveTokens();
     }),
-    history.onDidChangeSession(() => view.refreshSoon()),
+    history.onDidChangeSession(({ sessionId, change }) => {
+      view.refreshSoon();
+      if (change === "deleted") {
+        void closeTranscripts(sessionId); // deleted here or by any other process
+      }
+    }),
     vscode.window.onDidChangeActiveTextEditor(() => void showActiveTokens().catch(() => status.hide())),
     vscode.commands.registerCommand("agentHistory.refresh", () => view.refreshSoon()),
+    vscode.commands.registerCommand("agentHistory.groupByTime", () => view.groupBy("time")),
+    vscode.commands.registerCommand("agentHistory.groupByProject", () => view.groupBy("project")),
     vscode.commands.registerCommand("agentHistory.search", run(() => search(history))),
     vscode.commands.registerCommand(
       "agentHistory.sync",
@@ -281,7 +429,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
       run(async (argument) => {
         const sessionId = sessionArgument(argument);
         if (sessionId) {
-          await openTranscript(sessionId);
+          await openTranscript(history, sessionId);
         }
       }),
     ),
@@ -300,7 +448,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
         const sessionId = sessionArgument(argument);
         if (sessionId) {
           const fork = await history.request("history/forkSession", { sessionId });
-          await openTranscript(fork.id);
+          await openTranscript(history, fork.id);
         }
       }),
     ),
@@ -308,8 +456,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
       "agentHistory.delete",
       run(async (argument) => {
         const sessionId = sessionArgument(argument);
-        const answer = sessionId
-          ? await vscode.window.showWarningMessage(`Delete session ${sessionId} and all its messages?`, { modal: true }, "Delete")
+        const session = sessionId ? await history.request("history/getSession", { sessionId }) : undefined;
+        const answer = session
+          ? await vscode.window.showWarningMessage(
+              `Delete “${sessionLabel(session)}” and its ${session.messageCount} message${session.messageCount === 1 ? "" : "s"}?`,
+              { modal: true, detail: `${session.projectId ?? NO_PROJECT} · ${session.id}` },
+              "Delete",
+            )
           : undefined;
         if (sessionId && answer === "Delete") {
           await history.request("history/deleteSession", { sessionId });
@@ -318,6 +471,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
     ),
   );
 
+  return api(history);
+}
+
+function api(history: HistoryClient): AgentHistoryApi {
   return {
     createSession: (params) => history.createSession(params),
     appendMessages: (params, token) => history.appendMessages(params, token),
