@@ -49,3 +49,8 @@ def middle(text: str, width: int) -> str:
 
 def one_line(text: str | None) -> str:
     return " ".join((text or "").split())
+
+
+def dollars(amount: float, *, unknown: bool = False) -> str:
+    """USD, cents shown (`$0.07`, `$1,234.50`); `+?` when some calls had no known price."""
+    return f"${amount:,.2f}{'+?' if unknown else ''}"

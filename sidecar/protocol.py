@@ -29,12 +29,13 @@ class EditKind(enum.Enum):
 
 
 class UsageGroupBy(enum.Enum):
-    """How `history/getUsage` groups its figures. `agent` is the message's agentName, else the session's; `day` is the UTC day of the message; `project` is the session's projectId (`none` when it has none)."""
+    """How `history/getUsage` groups its figures. `agent` is the message's agentName, else the session's; `day` and `month` are the message's, in the request's timeZone (UTC by default); `project` is the session's projectId (`none` when it has none)."""
     AGENT = "agent"
     MODEL = "model"
     DAY = "day"
     SESSION = "session"
     PROJECT = "project"
+    MONTH = "month"
 
 
 class SessionChange(enum.Enum):
@@ -228,6 +229,8 @@ class UsageGroup:
 
     key: str = attrs.field(metadata={'json': 'key'})
     usage: SessionUsage = attrs.field(metadata={'json': 'usage'})
+    cost: float = attrs.field(metadata={'json': 'cost'})
+    unpriced_calls: int = attrs.field(metadata={'json': 'unpricedCalls'})
 
 
 @attrs.define(kw_only=True)
@@ -440,6 +443,7 @@ class GetUsageParams:
     project_id: str | None = attrs.field(default=None, metadata={'json': 'projectId'})
     since: str | None = attrs.field(default=None, metadata={'json': 'since'})
     until: str | None = attrs.field(default=None, metadata={'json': 'until'})
+    time_zone: str | None = attrs.field(default=None, metadata={'json': 'timeZone'})
     group_by: UsageGroupBy | None = attrs.field(default=None, metadata={'json': 'groupBy'})
 
 
@@ -584,6 +588,8 @@ class GetUsageResult:
 
     total: SessionUsage = attrs.field(metadata={'json': 'total'})
     groups: list[UsageGroup] = attrs.field(metadata={'json': 'groups'})
+    cost: float = attrs.field(metadata={'json': 'cost'})
+    unpriced_models: list[str] = attrs.field(metadata={'json': 'unpricedModels'})
 
 
 @attrs.define(kw_only=True)

@@ -35,9 +35,10 @@ from .cli import add_sync_arguments, apply_sync_arguments
 from .errors import HistoryError, InvalidParams, SessionNotFound, invalid
 from .search import index as search
 from .store import Settings, Store, Work, export, housekeeping, sessions
+from .store.blocks import Block, usage_blocks
 from .store.database import missing_reason
 from .store.encryption import load_key
-from .store.usage import get_usage, total_tokens
+from .store.usage import get_usage, time_zone, total_tokens
 from .sync.config import sync_config
 from .sync.worker import one_round
 from .transcripts import importer, sources
@@ -117,18 +118,31 @@ def add_commands(commands: Any, db_argument: Callable[[argparse.ArgumentParser],
 
     command("stats", "count what the database holds", _stats)
 
-    spending = command("usage", "tokens spent, by day, model, agent, project or session", _usage)
+    spending = command("usage", "tokens spent and their cost, by day, month, model, agent, project or session", _usage)
+    spending.add_argument(
+        "report",
+        nargs="?",
+        choices=[*REPORTS, "blocks"],
+        help="one row per day (daily), month (monthly), session, model, agent or project (default: --by's);"
+        " blocks: Claude's 5-hour windows, the current one's burn rate and projection",
+    )
     spending.add_argument(
         "--by", choices=[g.value for g in p.UsageGroupBy], default="day", help="one row per this (default: day)"
     )
     spending.add_argument(
         "--since",
-        type=_since,
+        type=_local_since,
         metavar="WHEN",
-        help="only messages since then: 7d, 12h, 2w or an ISO date/time (default: all)",
+        help="only messages since then: 7d, 12h, 2w or an ISO date/time, local unless it has an offset (default: all)",
     )
     spending.add_argument(
-        "--until", type=_since, metavar="WHEN", help="only messages before then, as --since (default: now)"
+        "--until", type=_local_since, metavar="WHEN", help="only messages before then, as --since (default: now)"
+    )
+    spending.add_argument(
+        "--time-zone",
+        metavar="ZONE",
+        default=os.environ.get("TZ", "").lstrip(":") or None,  # glibc reads `:Europe/Paris` as the name
+        help="days and months of this IANA zone, e.g. Europe/Paris (default: $TZ, else UTC)",
     )
     spending.add_argument("--project", help="only this project (default: all)")
     spending.add_argument("--session", metavar="ID", help="only this session (default: all)")
@@ -161,9 +175,16 @@ def add_commands(commands: Any, db_argument: Callable[[argparse.ArgumentParser],
     add_sync_arguments(syncing)
 
 
+def _local_since(text: str) -> str:
+    """As `_since`, but an ISO date or time is passed on as written: one without an offset is
+    then a time of the report's time zone."""
+    moment = _since(text)  # checks it
+    return moment if re.fullmatch(RELATIVE, text.strip()) else text.strip()
+
+
 def _since(text: str) -> str:
     """`7d`, `12h`, `2w`, `30m` before now, or an ISO date or time, as the contract's timestamp."""
-    match = re.fullmatch(r"(\d+)\s*([mhdw])", text.strip())
+    match = re.fullmatch(RELATIVE, text.strip())
     if match:
         unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
         when = datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
@@ -419,6 +440,17 @@ def _warn_unknown(path: Path) -> None:
     _warn(f"{path} is of no transcript format we know; skipped")
 
 
+# `usage`'s reports as ccusage names them, and the groupings they are.
+REPORTS = {
+    "daily": "day",
+    "monthly": "month",
+    "session": "session",
+    "model": "model",
+    "agent": "agent",
+    "project": "project",
+}
+TIME_GROUPS = {p.UsageGroupBy.DAY.value, p.UsageGroupBy.MONTH.value}
+RELATIVE = r"(\d+)\s*([mhdw])"  # 7d, 12h, 2w, 30m before now
 STAT_LABELS = {
     "sessions": "sessions",
     "messages": "messages",
@@ -461,34 +493,97 @@ def _token_breakdown(usage: p.SessionUsage) -> str:
 
 
 def _usage(store: Store, args: argparse.Namespace) -> int:
+    by = REPORTS.get(args.report or "", args.by)
     raw = {
         "sessionId": args.session and _resolve(store, args.session),
         "projectId": args.project,
         "since": args.since,
         "until": args.until,
-        "groupBy": args.by,
+        "timeZone": args.time_zone,
+        "groupBy": by,
     }
+    if args.report == "blocks":
+        return _blocks(usage_blocks(store, structure_params(raw, p.GetUsageParams)), args)
     result = get_usage(store, structure_params(raw, p.GetUsageParams))
     if args.json:
         _print_json(result)
         return EXIT_OK
-    if args.by == p.UsageGroupBy.DAY.value:
+    if by in TIME_GROUPS:
         result.groups.sort(key=lambda group: group.key, reverse=True)  # a calendar reads newest first
-    names = _session_names(store, [g.key for g in result.groups]) if args.by == p.UsageGroupBy.SESSION.value else {}
-    rows = [[names.get(group.key) or group.key, *_usage_cells(group.usage)] for group in result.groups]
+    names = _session_names(store, [g.key for g in result.groups]) if by == p.UsageGroupBy.SESSION.value else {}
+    rows = [[names.get(g.key) or g.key, *_usage_cells(g.usage, g.cost, g.unpriced_calls)] for g in result.groups]
     if not rows:
         out.print(f"no token usage recorded{' in that period' if args.since or args.until else ''}")
         return EXIT_OK
-    headings = [args.by, "tokens", "prompt", "completion", "cache", "calls"]
+    unpriced_calls = sum(group.unpriced_calls for group in result.groups)
+    headings = [by, "tokens", "prompt", "output", "cache", "calls", "cost"]
     table = _table(
         headings,
-        [*rows, ["total", *_usage_cells(result.total)]],
+        [*rows, ["total", *_usage_cells(result.total, result.cost, unpriced_calls)]],
         flexible=0,
         right=set(range(1, len(headings))),
-        cut_middle=args.by == p.UsageGroupBy.PROJECT.value,
+        cut_middle=by == p.UsageGroupBy.PROJECT.value,
     )
     out.print(table)
+    if result.unpriced_models:
+        out.print(f"[dim]+? no price known for {escape(', '.join(result.unpriced_models))}: left out of cost[/dim]")
     return EXIT_OK
+
+
+def _blocks(blocks: list[Block], args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    if args.json:
+        _print_json([_block_json(block, now) for block in blocks])
+        return EXIT_OK
+    if not blocks:
+        out.print("no token usage recorded")
+        return EXIT_OK
+    zone = time_zone(args.time_zone)
+    rows = [
+        [
+            block.start.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            "active" if block.active(now) else f"{(block.last_call - block.first_call).total_seconds() / 3600:.1f} h",
+            ", ".join(sorted(block.models)),
+            figures.tokens(block.tokens()),
+            f"{block.figures.counts[5]:,}",
+            figures.dollars(float(block.figures.cost), unknown=block.figures.unpriced_calls > 0),
+        ]
+        for block in reversed(blocks)
+    ]
+    out.print(
+        _table(["block start", "used", "models", "tokens", "calls", "cost"], rows, flexible=2, right={1, 3, 4, 5})
+    )
+    current = blocks[-1]
+    if current.active(now):
+        rate, tokens, cost = current.projection(now)
+        left = int((current.end - now).total_seconds() // 60)
+        out.print(
+            f"active block: {left // 60} h {left % 60:02d} min left;"
+            f" burn rate {figures.tokens(round(rate))} tokens/min;"
+            f" projected at its end {figures.tokens(tokens)} tokens, {figures.dollars(float(cost))}"
+        )
+    return EXIT_OK
+
+
+def _block_json(block: Block, now: datetime) -> dict[str, Any]:
+    def stamp(moment: datetime) -> str:
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    shown: dict[str, Any] = {
+        "start": stamp(block.start),
+        "end": stamp(block.end),
+        "lastCall": stamp(block.last_call),
+        "active": block.active(now),
+        "models": sorted(block.models),
+        "usage": unstructure(block.figures.usage()),
+        "cost": float(block.figures.cost),
+        "unpricedCalls": block.figures.unpriced_calls,
+    }
+    if shown["active"]:
+        rate, tokens, cost = block.projection(now)
+        shown["burnRate"] = {"tokensPerMinute": rate}
+        shown["projection"] = {"tokens": tokens, "cost": float(cost)}
+    return shown
 
 
 def _table(
@@ -515,10 +610,15 @@ def _table(
     return table
 
 
-def _usage_cells(usage: p.SessionUsage) -> list[str]:
+def _usage_cells(usage: p.SessionUsage, cost: float, unpriced_calls: int) -> list[str]:
     # Cache read and written in one column, so a group's name keeps room at 80 columns (--json: each).
     kinds = (usage.prompt_tokens, usage.completion_tokens, usage.cache_read_tokens + usage.cache_creation_tokens)
-    return [figures.tokens(total_tokens(usage)), *map(figures.tokens, kinds), f"{usage.api_calls:,}"]
+    return [
+        figures.tokens(total_tokens(usage)),
+        *map(figures.tokens, kinds),
+        f"{usage.api_calls:,}",
+        figures.dollars(cost, unknown=unpriced_calls > 0),
+    ]
 
 
 def _session_names(store: Store, session_ids: list[str]) -> dict[str, str]:

@@ -239,7 +239,7 @@ def test_a_leading_minus_word_is_part_of_the_query(everything: Path) -> None:
 
 def test_usage_by_every_grouping_and_period(everything: Path) -> None:
     total = as_json(cli(everything, "usage", "--json"))["total"]
-    for by in ("day", "model", "agent", "project", "session"):
+    for by in ("day", "month", "model", "agent", "project", "session"):
         result = as_json(cli(everything, "usage", "--by", by, "--json"))
         assert result["groups"] and sum(g["usage"]["promptTokens"] for g in result["groups"]) == total["promptTokens"]
         table = cli(everything, "usage", "--by", by, COLUMNS="80")
@@ -252,6 +252,32 @@ def test_usage_by_every_grouping_and_period(everything: Path) -> None:
     assert as_json(cli(everything, "usage", "--since", "7d", "--json"))["total"]["apiCalls"] == 0  # the samples are old
     bad = cli(everything, "usage", "--since", "last tuesday")
     assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+def test_usage_reports_show_cost_with_a_total_row_equal_to_get_usage(everything: Path) -> None:
+    from sidecar.figures import dollars
+
+    for report, by in (("daily", "day"), ("monthly", "month"), ("model", "model"), ("session", "session")):
+        result = as_json(cli(everything, "usage", report, "--json", TZ="America/Los_Angeles"))
+        assert result["cost"] > 0 and sum(g["cost"] for g in result["groups"]) == pytest.approx(result["cost"])
+        table = cli(everything, "usage", report, COLUMNS="80", TZ="America/Los_Angeles")
+        lines = lines_of(table.stdout)
+        assert table.returncode == 0 and all(len(line) <= 80 for line in lines), table.stdout
+        assert lines[0].split()[0] == by and lines[0].split()[-1] == "cost"
+        total = next(line for line in lines if line.startswith("total"))
+        assert total.split()[-1] == dollars(result["cost"], unknown=bool(result["unpricedModels"]))
+    utc_days = {g["key"] for g in as_json(cli(everything, "usage", "daily", "--json", TZ="UTC"))["groups"]}
+    tokyo_days = {g["key"] for g in as_json(cli(everything, "usage", "--time-zone", "Asia/Tokyo", "--json"))["groups"]}
+    assert utc_days != tokyo_days
+    bad = cli(everything, "usage", "--time-zone", "Nowhere/Land")
+    assert bad.returncode == 2 and "timeZone" in bad.stderr
+    windows = as_json(cli(everything, "usage", "blocks", "--json"))
+    assert windows and all(block["usage"]["apiCalls"] > 0 and not block["active"] for block in windows)  # old samples
+    table = cli(everything, "usage", "blocks", COLUMNS="80")
+    assert table.returncode == 0 and all(len(line) <= 80 for line in lines_of(table.stdout)), table.stdout
+    assert (
+        lines_of(table.stdout)[0].split()[:2] == ["block", "start"] and len(lines_of(table.stdout)) == len(windows) + 1
+    )
 
 
 def test_stats_has_labels_and_token_totals_and_gc_dry_run_would_purge(everything: Path) -> None:

@@ -20,6 +20,7 @@ from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from sidecar import protocol as p
+from sidecar.figures import dollars
 from sidecar.mcp import access
 from sidecar.mcp.access import History
 from sidecar.mcp.render import CHARS_PER_TOKEN
@@ -104,7 +105,8 @@ async def test_lists_the_tools_with_valid_schemas(sample_db: Path) -> None:
 async def test_each_tool_answers_from_the_sample_history(sample_db: Path) -> None:
     store = Store(sample_db, read_only=True)
     latest = messages.recent_prompts(store, p.RecentPromptsParams(limit=1)).prompts[0]
-    total = usage.get_usage(store, p.GetUsageParams()).total
+    everything = usage.get_usage(store, p.GetUsageParams())
+    total, cost = everything.total, everything.cost
     sample_sessions = sessions.list_sessions(store, p.ListSessionsParams(project_id=SAMPLE_PROJECT)).sessions
     store.close()
     async with mcp_session(sample_db, roots=[SAMPLE_PROJECT]) as session:
@@ -130,6 +132,7 @@ async def test_each_tool_answers_from_the_sample_history(sample_db: Path) -> Non
         figures = await call(session, "get_usage", group_by="model")
         assert f"promptTokens {total.prompt_tokens:,}" in figures.splitlines()[0]
         assert "gpt-5.1-codex:" in figures and "claude-sonnet-4-20250514:" in figures
+        assert f"; cost {dollars(cost)}." in figures.splitlines()[0] and cost > 0
 
 
 def _append(store: Store, session_id: str, batch: list[dict[str, Any]]) -> None:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from .. import protocol as p
 from ..errors import MessageNotFound, invalid
+from ..figures import dollars
 from ..search import index as search
 from ..store import Store, messages, sessions, usage
 from ..wire import structure_params, unstructure
@@ -274,10 +275,15 @@ def get_usage(
         "until": moment(until, "until"),
     }
     result = usage.get_usage(store, structure_params(raw, p.GetUsageParams))
-    lines = [f"Total: {_figures(result.total)}."]
+    lines = [f"Total: {_figures(result.total)}; cost {dollars(result.cost)}."]
+    if result.unpriced_models:
+        lines.append(f"No price known for {', '.join(result.unpriced_models)}: their calls are left out of cost.")
     if group_by is not None:
         lines.append(f"By {group_by}, largest first ({len(result.groups)} groups):")
-        lines += [f"- {group.key}: {_figures(group.usage)}" for group in result.groups[:limit]]
+        lines += [
+            f"- {group.key}: {_figures(group.usage)}; cost {dollars(group.cost, unknown=group.unpriced_calls > 0)}"
+            for group in result.groups[:limit]
+        ]
         if len(result.groups) > limit:
             lines.append(f"({len(result.groups) - limit} smaller groups left out; raise limit to see them.)")
     return "\n".join(lines)

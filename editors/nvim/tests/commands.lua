@@ -81,6 +81,8 @@ H.run(function()
   local widths = vim.tbl_map(vim.fn.strdisplaywidth, usage)
   H.step("usage is an aligned table with thousands separators", table.concat(usage, "\n"):find("1,234,567", 1, true)
     and usage[1]:find("prompt", 1, true) and #vim.tbl_filter(function(w) return w ~= widths[1] end, widths) == 0, usage)
+  H.step("usage shows cost; a session without a known model is unpriced, not free",
+    vim.endswith(usage[1], "cost") and usage[2]:find("$0.00+?", 1, true), usage)
   vim.cmd("normal q")
 
   local before = #history.request("history/listSessions", { limit = 500 }).sessions

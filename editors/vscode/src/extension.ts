@@ -372,9 +372,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
     if (!sessionId) {
       return status.hide();
     }
-    const session = await history.request("history/getSession", { sessionId });
-    status.text = `$(history) ${totalTokens(session).toLocaleString()} tokens`;
-    status.tooltip = `Agent History: ${sessionLabel(session)}`;
+    const [session, spent] = await Promise.all([
+      history.request("history/getSession", { sessionId }),
+      history.request("history/getUsage", { sessionId }),
+    ]);
+    // A model without a known price is left out of the cost, never counted free: `+?`.
+    const cost = `$${spent.cost.toFixed(2)}${spent.unpricedModels.length ? "+?" : ""}`;
+    status.text = `$(history) ${totalTokens(session).toLocaleString()} tokens · ${cost}`;
+    status.tooltip = `Agent History: ${sessionLabel(session)}\ncost ${cost} (genai-prices)`;
     status.show();
   };
   const run = (body: (argument?: unknown) => Promise<void>) => async (argument?: unknown) => {

@@ -7,8 +7,8 @@ export type Role = "system" | "user" | "assistant" | "tool";
 /** What an edit did to a file. */
 export type EditKind = "create" | "insert" | "replace" | "delete" | "rename";
 
-/** How `history/getUsage` groups its figures. `agent` is the message's agentName, else the session's; `day` is the UTC day of the message; `project` is the session's projectId (`none` when it has none). */
-export type UsageGroupBy = "agent" | "model" | "day" | "session" | "project";
+/** How `history/getUsage` groups its figures. `agent` is the message's agentName, else the session's; `day` and `month` are the message's, in the request's timeZone (UTC by default); `project` is the session's projectId (`none` when it has none). */
+export type UsageGroupBy = "agent" | "model" | "day" | "session" | "project" | "month";
 
 /** What happened to a session, in `history/didChangeSession`. */
 export type SessionChange = "created" | "updated" | "ended" | "deleted" | "compacted" | "forked";
@@ -221,10 +221,14 @@ export interface Highlight {
 
 /** Usage of one group. */
 export interface UsageGroup {
-  /** The group's key (agent name, model, UTC day `YYYY-MM-DD`, or session id; `unknown` when absent). */
+  /** The group's key (agent name, model, day `YYYY-MM-DD` or month `YYYY-MM` in the request's timeZone, session id or project id; `unknown` when absent). */
   key: string;
   /** Its usage. */
   usage: SessionUsage;
+  /** USD for its priced calls, from the genai-prices data at each call's time. */
+  cost: number;
+  /** Calls whose model the price data does not know: their cost is unknown, not counted in `cost` (never taken as free). */
+  unpricedCalls: number;
 }
 
 /** What to delete. Every limit is optional; a policy with none deletes nothing. */
@@ -438,10 +442,12 @@ export interface GetUsageParams {
   sessionId?: string | null;
   /** Only this project. */
   projectId?: string | null;
-  /** Only messages created at or after this time. */
+  /** Only messages created at or after this time. An ISO date or date-time; without an offset, in `timeZone`. */
   since?: string | null;
-  /** Only messages created before this time. */
+  /** Only messages created before this time. An ISO date or date-time; without an offset, in `timeZone`. */
   until?: string | null;
+  /** An IANA time zone (`Europe/Paris`): `since`/`until` without an offset are its local times, and `day`/`month` groups are its days and months (default: UTC). */
+  timeZone?: string | null;
   /** Also give figures per group. */
   groupBy?: UsageGroupBy | null;
 }
@@ -563,6 +569,10 @@ export interface GetUsageResult {
   total: SessionUsage;
   /** Per group when groupBy is given, largest total first. */
   groups: UsageGroup[];
+  /** USD over everything selected, priced calls only. */
+  cost: number;
+  /** Models with usage that the price data does not know, sorted: their calls are left out of `cost`. */
+  unpricedModels: string[];
 }
 
 export interface GetMetadataResult {

@@ -1,4 +1,4 @@
--- :AgentHistory usage: token usage as an aligned table with thousands separators.
+-- :AgentHistory usage: token usage and its cost as an aligned table with thousands separators.
 local M = {}
 
 local COLUMNS = {
@@ -16,22 +16,29 @@ function M.thousands(number)
   return sign .. rest:reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", "")
 end
 
+--- USD with cents; `+?` when some calls' model has no known price (left out, never free).
+function M.dollars(amount, unknown)
+  return string.format("$%.2f", amount or 0) .. (unknown and "+?" or "")
+end
+
 --- The table's lines: a header, then `total` and one row per group, right-aligned.
 function M.lines(result)
   local rows = { { "" } }
   for _, column in ipairs(COLUMNS) do
     table.insert(rows[1], column[2])
   end
-  local function add(label, usage)
+  table.insert(rows[1], "cost")
+  local function add(label, usage, cost, unknown)
     local row = { label }
     for _, column in ipairs(COLUMNS) do
       table.insert(row, M.thousands(usage[column[1]]))
     end
+    table.insert(row, M.dollars(cost, unknown))
     table.insert(rows, row)
   end
-  add("total", result.total)
+  add("total", result.total, result.cost, #(result.unpricedModels or {}) > 0)
   for _, group in ipairs(result.groups or {}) do
-    add(group.key ~= vim.NIL and group.key or "(none)", group.usage)
+    add(group.key ~= vim.NIL and group.key or "(none)", group.usage, group.cost, (group.unpricedCalls or 0) > 0)
   end
   local widths = {}
   for _, row in ipairs(rows) do
