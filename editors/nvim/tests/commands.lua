@@ -7,6 +7,12 @@ H.run(function()
   local history = H.start()
   H.wait_started(history)
   local picker = setmetatable({}, { __index = function(_, key) return require("agent_history.picker")[key] end })
+  -- An empty database: no empty picker, but a word on how to bring history in.
+  local offered = false
+  vim.ui.select = function() offered = true end
+  vim.cmd("AgentHistory sessions")
+  H.step("an empty database says how to import instead of an empty picker",
+    not offered and H.noted(vim.log.levels.INFO, { "no sessions yet", ":AgentHistory import" }), H.notes)
   local titled = history.request("history/createSession", { kind = "agent", title = "Fix the parser" })
   history.request("history/appendMessages", {
     sessionId = titled.id,

@@ -203,6 +203,9 @@ function M.sessions()
   if err then
     return M.fail(err)
   end
+  if #result.sessions == 0 then
+    return vim.notify("agent-history: no sessions yet: :AgentHistory import brings in Claude Code's and Codex's history")
+  end
   require("agent_history.picker").sessions(result.sessions, function(session)
     M.show(session.id)
   end)
