@@ -16,7 +16,7 @@ import attrs
 from .. import protocol as p
 from ..transcripts import claude_code
 from . import Store, cost
-from .usage import SOURCE, Sum, band_starts, filters, time_zone
+from .usage import SOURCE, Sum, band_starts, filters, time_zone, total_tokens
 
 LENGTH = timedelta(hours=5)
 
@@ -37,7 +37,7 @@ class Block:
         return now < self.end and now - self.last_call < LENGTH
 
     def tokens(self) -> int:
-        return sum(self.figures.counts[:4])
+        return total_tokens(self.figures.usage())
 
     def projection(self, now: datetime) -> tuple[float, int, Decimal]:
         """Tokens per minute between the first and last call, and the block's tokens and cost

@@ -18,6 +18,7 @@ import attrs
 from .. import protocol as p
 from ..errors import invalid
 from . import Store, cost
+from .records import session_usage
 
 GROUP_KEYS = {
     p.UsageGroupBy.AGENT: "coalesce(m.agent_name, s.agent_name, 'unknown')",
@@ -58,8 +59,7 @@ class Sum:
             self.cost += price
 
     def usage(self) -> p.SessionUsage:
-        names = ("prompt_tokens", "completion_tokens", "cache_read_tokens", "cache_creation_tokens", "thinking_tokens")
-        return p.SessionUsage(**dict(zip((*names, "api_calls"), self.counts, strict=True)))
+        return session_usage(tuple(self.counts))
 
 
 def get_usage(store: Store, params: p.GetUsageParams) -> p.GetUsageResult:
