@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
+
+SPAN = re.compile(r"(\d+)\s*([mhdw])")  # 7d, 12h, 2w, 30m before now
+SPAN_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def is_span(text: str) -> bool:
+    return SPAN.fullmatch(text.strip()) is not None
+
+
+def moment(text: str) -> str:
+    """`7d`, `12h`, `2w`, `30m` before now, or an ISO 8601 date or time (one without an offset
+    is UTC), as the contract's timestamp. ValueError when it is neither (or out of range)."""
+    span = SPAN.fullmatch(text.strip())
+    try:
+        if span:
+            at = datetime.now(UTC) - timedelta(**{SPAN_UNITS[span[2]]: int(span[1])})
+        else:
+            at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except OverflowError as error:
+        raise ValueError(str(error)) from None
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def tokens(count: int) -> str:

@@ -13,11 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -179,22 +178,15 @@ def _local_since(text: str) -> str:
     """As `_since`, but an ISO date or time is passed on as written: one without an offset is
     then a time of the report's time zone."""
     moment = _since(text)  # checks it
-    return moment if re.fullmatch(RELATIVE, text.strip()) else text.strip()
+    return moment if figures.is_span(text) else text.strip()
 
 
 def _since(text: str) -> str:
     """`7d`, `12h`, `2w`, `30m` before now, or an ISO date or time, as the contract's timestamp."""
-    match = re.fullmatch(RELATIVE, text.strip())
-    if match:
-        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
-        when = datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
-    else:
-        try:
-            when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is neither 7d/12h/2w nor an ISO date (2026-11-01)") from None
-        when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    try:
+        return figures.moment(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither 7d/12h/2w nor an ISO date (2026-11-01)") from None
 
 
 CREATING_COMMANDS = {"import", "sync"}  # a first import, or a new machine's first pull
@@ -450,7 +442,6 @@ REPORTS = {
     "project": "project",
 }
 TIME_GROUPS = {p.UsageGroupBy.DAY.value, p.UsageGroupBy.MONTH.value}
-RELATIVE = r"(\d+)\s*([mhdw])"  # 7d, 12h, 2w, 30m before now
 STAT_LABELS = {
     "sessions": "sessions",
     "messages": "messages",

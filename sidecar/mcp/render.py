@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from .. import figures
 from ..store.redaction import Redactor
 
 QUOTE_OPEN, QUOTE_CLOSE = "<quoted-history", "</quoted-history>"
@@ -42,7 +43,7 @@ def capped(text: str, limit: int, how_to_see_more: str) -> str:
 
 
 def one_line(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
+    flat = figures.one_line(text)
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 

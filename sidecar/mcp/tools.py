@@ -8,10 +8,9 @@ the server turns them into MCP tool errors.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
 
+from .. import figures
 from .. import protocol as p
 from ..errors import MessageNotFound, invalid
 from ..figures import dollars
@@ -22,27 +21,18 @@ from . import access
 from .render import CHARS_PER_TOKEN, DATA_NOTE, capped, masked, one_line, quoted, when
 
 ALL_PROJECTS = "all"
-_RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def moment(value: str | None, argument: str) -> str | None:
     """An ISO 8601 date or time, or a span back from now ("7d", "12h"), as the store writes times."""
     if value is None:
         return None
-    relative = _RELATIVE.match(value.strip())
     try:
-        at = (
-            datetime.now(UTC) - timedelta(**{_UNITS[relative[2]]: int(relative[1])})
-            if relative
-            else datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        )
-    except (ValueError, OverflowError):
+        return figures.moment(value)
+    except ValueError:
         raise invalid(
             argument, f'{value!r} is not a time: give an ISO 8601 date or time, or a span such as "7d"'
         ) from None
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _label(session: p.Session) -> str:
