@@ -75,7 +75,11 @@ class _Task:
 
 
 def read(path: Path) -> Transcript:
-    history = json_document(path)
+    return of_document(path, json_document(path))
+
+
+def of_document(path: Path, history: Any) -> Transcript:
+    """The transcript in `history`, the file at `path` already parsed."""
     if not looks_like(history):
         return Transcript(skipped_lines=1)
     task = _task(path)

@@ -61,7 +61,11 @@ class _Session:
 
 
 def read(path: Path) -> Transcript:
-    document = json_document(path)
+    return of_document(path, json_document(path))
+
+
+def of_document(path: Path, document: Any) -> Transcript:
+    """The transcript in `document`, the file at `path` already parsed."""
     if not looks_like(document):
         return Transcript(skipped_lines=1)
     session = _Session(_created(path, str(document["sessionId"])))

@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -44,6 +45,11 @@ DETECTORS = [
 ]
 # The formats that keep a session as one JSON document: which files are theirs, and how
 # their document looks.
+DOCUMENT_READERS: dict[str, Callable[[Path, Any], Transcript]] = {
+    gemini_cli.FORMAT: gemini_cli.of_document,
+    cline.FORMAT: cline.of_document,
+    continue_dev.FORMAT: continue_dev.of_document,
+}
 DOCUMENTS = [
     (gemini_cli.FORMAT, gemini_cli.wants, gemini_cli.looks_like),
     (cline.FORMAT, cline.wants, cline.looks_like),
@@ -57,13 +63,16 @@ def detect(path: Path) -> str | None:
     """The format of a transcript from its first lines (a whole-document format: from its
     document); None when it is none we know."""
     if path.suffix == ".json":
-        document = json_document(path)
-        return next((name for name, _, looks_like in DOCUMENTS if looks_like(document)), None)
+        return _document_format(json_document(path))
     for row in itertools.islice(json_lines(path), DETECT_LINES):
         for name, looks_like in DETECTORS:
             if row is not None and looks_like(row):
                 return name
     return None
+
+
+def _document_format(document: Any) -> str | None:
+    return next((name for name, _, looks_like in DOCUMENTS if looks_like(document)), None)
 
 
 def transcript_files(path: Path) -> list[Path]:
@@ -123,13 +132,23 @@ class FileRead:
     skipped_lines: int
 
 
+def _read(path: Path, name: str | None) -> tuple[str | None, Transcript | None]:
+    """The file's format (unless `name` says it) and its transcript; a JSON document is
+    parsed once for both."""
+    if name is None and path.suffix == ".json":
+        document = json_document(path)
+        name = _document_format(document)
+        return name, DOCUMENT_READERS[name](path, document) if name else None
+    name = name or detect(path)
+    return name, READERS[name](path) if name else None
+
+
 def read_file(path: Path, *, name: str | None, project_id: str | None, settings: Settings) -> FileRead:
     """Tell the file's format (unless `name` says it), read it and encode its sessions.
     Touches no database, so it can run in a reader process."""
-    name = name or detect(path)
-    if name is None:
+    name, transcript = _read(path, name)
+    if transcript is None:
         return FileRead(None, [], 0)
-    transcript = READERS[name](path)
     for session in transcript.sessions:
         session.project_id = project_id or session.project_id
     return FileRead(
