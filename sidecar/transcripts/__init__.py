@@ -122,6 +122,15 @@ def stamp(text: Any) -> str:
         raise Malformed(f"bad timestamp {text!r}") from error
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    return _contract_time(moment)
+
+
+def stamp_millis(millis: float) -> str:
+    """Milliseconds since the epoch (as JavaScript keeps times) as the contract writes times."""
+    return _contract_time(datetime.fromtimestamp(millis / 1000, UTC))
+
+
+def _contract_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ import attrs
 
 from .. import protocol as p
 from ..store.imports import ImportedMessage, ImportedSession
-from . import Malformed, Transcript, json_document, text_of, token_count
+from . import Malformed, Transcript, json_document, stamp_millis, text_of, token_count
 
 FORMAT = "cline"
 HISTORY = "api_conversation_history.json"
@@ -118,8 +117,7 @@ def _when(task: _Task, index: int) -> str:
         millis = int(task.task_id)
     else:
         raise Malformed("no time for the message")
-    moment = datetime.fromtimestamp(millis / 1000, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return stamp_millis(millis)
 
 
 def _take(task: _Task, index: int, entry: dict[str, Any]) -> None:

@@ -25,7 +25,6 @@ promptLogs?, conversationSummary?}], mode?, chatModelTitle?, usage?}`. What beco
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -34,7 +33,7 @@ import attrs
 
 from .. import protocol as p
 from ..store.imports import ImportedMessage, ImportedSession
-from . import Compaction, Malformed, Transcript, json_document, text_of, token_count
+from . import Compaction, Malformed, Transcript, json_document, stamp_millis, text_of, token_count
 
 FORMAT = "continue"
 INDEX = "sessions.json"
@@ -89,11 +88,7 @@ def _created(path: Path, session_id: str) -> str:
         millis = float(started) if started is not None else path.stat().st_mtime * 1000
     except (TypeError, ValueError, OSError):
         millis = path.stat().st_mtime * 1000
-    return _iso(millis)
-
-
-def _iso(millis: float) -> str:
-    return datetime.fromtimestamp(millis / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return stamp_millis(millis)
 
 
 def _take(session: _Session, number: int, item: dict[str, Any]) -> None:
@@ -101,7 +96,7 @@ def _take(session: _Session, number: int, item: dict[str, Any]) -> None:
     role = message["role"]
     reasoning = item.get("reasoning")
     if isinstance(reasoning, dict) and isinstance(reasoning.get("startAt"), int | float):
-        session.at = max(session.at, _iso(reasoning["startAt"]))
+        session.at = max(session.at, stamp_millis(reasoning["startAt"]))
     if isinstance(reasoning, dict) and reasoning.get("text"):
         session.thinking.append(str(reasoning["text"]))
     for log in item.get("promptLogs") or []:
@@ -192,7 +187,7 @@ def _imported(document: dict[str, Any], session: _Session, path: Path) -> Import
         metadata["mode"] = document["mode"]
     if isinstance(document.get("usage"), dict) and "totalCost" in document["usage"]:
         metadata["totalCost"] = document["usage"]["totalCost"]
-    written = _iso(path.stat().st_mtime * 1000)
+    written = stamp_millis(path.stat().st_mtime * 1000)
     return ImportedSession(
         key=f"{FORMAT}:{source_id}",
         kind="agent",
