@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 import orjson
@@ -38,7 +38,6 @@ from pygls.protocol.json_rpc import RPCRequest
 
 from . import __version__, logs
 from . import protocol as p
-from .capture import Capture, CaptureConfig
 from .errors import HistoryError, InvalidParams, Problem, StorageError
 from .flow import Flow
 from .search import index as search_index
@@ -51,6 +50,9 @@ from .sync.client import SyncWorker
 from .sync.config import sync_config
 from .transcripts import importer
 from .wire import structure_params, unstructure
+
+if TYPE_CHECKING:  # capture (watchfiles, ~0.09 s to import) loads only when a client asks for it
+    from .capture import Capture, CaptureConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -445,6 +447,8 @@ class HistoryServer(LanguageServer):
         self.spawn(self._poll_changes())
         capture = options.capture or (p.CaptureOptions() if self.capture_by_default else None)
         if capture is not None and not options.read_only:
+            from .capture import CaptureConfig
+
             self._start_capture(CaptureConfig.from_options(capture), params.work_done_token)
 
     def _start_capture(self, config: CaptureConfig, token: Any) -> None:
@@ -465,6 +469,8 @@ class HistoryServer(LanguageServer):
             elif done == total:
                 value = {"kind": "end"}
             loop.call_soon_threadsafe(self._progress, token, value)
+
+        from .capture import Capture
 
         self.capture = Capture(
             self.require_store(),

@@ -17,7 +17,7 @@ import attrs
 
 from .. import protocol as p
 from ..errors import invalid
-from . import Store, cost
+from . import Store
 from .records import session_usage
 
 GROUP_KEYS = {
@@ -63,6 +63,8 @@ class Sum:
 
 
 def get_usage(store: Store, params: p.GetUsageParams) -> p.GetUsageResult:
+    from . import cost  # here: the price data takes ~0.12 s to load, which the sidecar's start need not pay
+
     zone = time_zone(params.time_zone)
     where, args = filters(params, zone)
     time_format = TIME_KEYS.get(params.group_by) if params.group_by is not None else None
@@ -109,6 +111,8 @@ def filters(params: p.GetUsageParams, zone: tzinfo) -> tuple[str, list[Any]]:
 
 def band_starts(store: Store) -> list[int]:
     """The long-context bands of every model the history names (a handful: sessions are few)."""
+    from . import cost  # as in get_usage
+
     return cost.bands(row[0] for row in store.db.execute("SELECT DISTINCT coalesce(model, 'unknown') FROM sessions"))
 
 
