@@ -34,7 +34,23 @@ def db_argument(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     )
 
 
-def _parser() -> argparse.ArgumentParser:
+# The commands editors and agents spawn, parsed without the terminal's commands: those
+# load rich's renderers and the price data (~110 ms of every editor window's cold start).
+SPAWNED_COMMANDS = frozenset({"serve", "index", "sync-worker", "mcp"})
+
+
+def _command_named(argv: list[str]) -> str | None:
+    """The command word of an `agent-history` command line (only `--db` takes a value before it)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--db":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _parser(*, terminal: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agent-history",
         description="A durable, searchable memory for AI coding agents.",
@@ -70,11 +86,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve search_history, list_sessions, read_session, get_usage and recent_prompts over MCP.",
     )
     db_argument(mcp)
-    from .capture.command import add_command as add_watch_command
-    from .terminal import add_commands
+    if terminal:
+        from .capture.command import add_command as add_watch_command
+        from .terminal import add_commands
 
-    add_commands(commands, db_argument)
-    add_watch_command(commands, db_argument)
+        add_commands(commands, db_argument)
+        add_watch_command(commands, db_argument)
     return parser
 
 
@@ -152,14 +169,14 @@ def _mcp(args: argparse.Namespace) -> int:
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     """The command line; `search`'s words may start with `-` (`search error -flaky`) when they
     are not one of its options, so no `--` is needed before an exclusion."""
-    parser = _parser()
-    args, unknown = parser.parse_known_args(argv)
+    raw = sys.argv[1:] if argv is None else argv
+    parser = _parser(terminal=_command_named(raw) not in SPAWNED_COMMANDS)
+    args, unknown = parser.parse_known_args(raw)
     if args.command != "search":
         if unknown:
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")
         return args
     words = [*args.query, *unknown]
-    raw = sys.argv[1:] if argv is None else argv
     wanted = collections.Counter(words)
     args.query = []
     for word in raw[raw.index("search") + 1 :]:  # in the order typed: `a OR -b` is not `-b a OR`

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import stat
 import sys
 import threading
 from collections.abc import Awaitable, Callable
@@ -303,16 +304,25 @@ async def read_frames(
 async def open_stdin() -> asyncio.StreamReader:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=MAX_HEADER_LINE)
-    try:
+    if _watchable(sys.stdin.buffer):
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
-    except ValueError:
-        # A regular file (`serve < requests`) cannot be watched by the loop: read it in a thread.
+    else:
+        # A regular file (`serve < requests`) or a device such as /dev/null cannot be watched
+        # by the loop: read it in a thread.
         transport = _FileTransport()
         reader.set_transport(transport)
         # A daemon: at exit it may be paused mid-file, and nothing waits for it.
         pump = threading.Thread(target=transport.pump, args=(sys.stdin.buffer, reader, loop), daemon=True)
         pump.start()
     return reader
+
+
+def _watchable(stream: BinaryIO) -> bool:
+    """A pipe, a socket or a terminal: what epoll can watch. The loop would accept any
+    character device, but registering /dev/null fails (EPERM) after connecting, in a
+    callback whose error the loop only logs: the sidecar then waited for input forever."""
+    mode = os.fstat(stream.fileno()).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stream.isatty()
 
 
 class _FileTransport(asyncio.ReadTransport):

@@ -306,3 +306,41 @@ def test_a_second_initialize_is_refused_and_starts_nothing(with_indexer: tuple[R
     assert children_of(server.process.pid) == {indexer}
     assert server.request("history/stats", {})["result"]["dbPath"] != str(other)
     assert not other.exists()
+
+
+# What only the terminal's commands, the cost reports or live capture need: a sidecar that
+# loaded them at start-up paid ~110 ms of every editor window's cold start for nothing.
+NOT_AT_START = ("sidecar.terminal", "sidecar.capture.watcher", "genai_prices", "watchfiles", "rich.markdown", "mcp")
+
+
+@pytest.mark.parametrize("command", [["serve"], ["index"], ["--db", "{db}", "serve", "--log-level", "info"]])
+def test_the_processes_editors_spawn_load_only_what_they_serve_with(db_path: Path, command: list[str]) -> None:
+    db_path.parent.mkdir(parents=True)
+    arguments = [part.format(db=db_path) for part in command]
+    if "--db" not in arguments:
+        arguments += ["--db", str(db_path)]
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "sidecar", *arguments],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    loaded = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "sidecar.server" in loaded or "sidecar.search.index" in loaded  # the listing is real
+    assert sorted(loaded & set(NOT_AT_START)) == []
+
+
+def test_stdin_at_dev_null_is_an_end_of_input_not_a_hang(db_path: Path) -> None:
+    # epoll cannot watch /dev/null (EPERM, swallowed by the loop): the sidecar waited forever.
+    process = subprocess.Popen(
+        [*SERVER_COMMAND, "--db", str(db_path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode is not None and b"Traceback" not in stderr
