@@ -180,3 +180,8 @@ def folder_path(folder: Any) -> str | None:
     if folder.startswith("file://"):
         return unquote(urlparse(folder).path)
     return folder
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    """A JSON object where one is expected; anything else (absent, null, a string) is empty."""
+    return value if isinstance(value, dict) else {}

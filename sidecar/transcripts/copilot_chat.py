@@ -41,6 +41,7 @@ from . import (
     folder_path,
     json_document,
     json_lines,
+    mapping,
     parsed_arguments,
     stamp_millis,
     text_of,
@@ -144,8 +145,8 @@ def _take(chat: _Chat, number: int, request: dict[str, Any]) -> None:
     if not isinstance(text, str):
         raise Malformed("no message text")
     asked_at = stamp_millis(float(request["timestamp"]))
-    result = request.get("result") if isinstance(request.get("result"), dict) else {}
-    metadata = result.get("metadata") if isinstance(result.get("metadata"), dict) else {}
+    result = mapping(request.get("result"))
+    metadata = mapping(result.get("metadata"))
     chat.model = _model(request, metadata) or chat.model
     prompt = p.MessageInput(role=p.Role.USER, content=text, client_message_id=request_id)
     answered_at = _answered_at(request, result) or asked_at
@@ -332,9 +333,7 @@ def _session(document: dict[str, Any], chat: _Chat, path: Path) -> ImportedSessi
         kind="agent",
         messages=chat.messages,
         created_at=stamp_millis(created) if isinstance(created, int | float) else chat.messages[0].created_at,
-        updated_at=max(
-            stamp_millis(updated) if isinstance(updated, int | float) else "", chat.messages[-1].created_at
-        ),
+        updated_at=max(stamp_millis(updated) if isinstance(updated, int | float) else "", chat.messages[-1].created_at),
         project_id=_workspace_folder(path),
         title=title if isinstance(title, str) else None,
         agent_name="copilot-chat",

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import claude_code, cline, codex, continue_dev, gemini_cli
+from . import claude_code, cline, codex, continue_dev, copilot_chat, copilot_cli, cursor, cursor_cli, gemini_cli
 
 
 def default_locations() -> dict[str, Path]:
@@ -15,8 +15,11 @@ def default_locations() -> dict[str, Path]:
     `~/.claude/projects`), `$CODEX_HOME/sessions` (else `~/.codex/sessions`),
     `$GEMINI_CLI_HOME/.gemini/tmp` (else `~/.gemini/tmp`) and `$CONTINUE_GLOBAL_DIR/sessions`
     (else `~/.continue/sessions`); the home folder is the same on Linux, macOS and Windows
-    (`%USERPROFILE%`). Cline, Roo Code and Kilo Code keep
-    their tasks in VS Code's global storage (`vscode_global_storage`)."""
+    (`%USERPROFILE%`), as it is for `~/.copilot/session-state` (Copilot CLI) and
+    `~/.cursor/projects` (Cursor's agent transcripts). Cline, Roo Code and Kilo Code keep
+    their tasks in VS Code's global storage (`vscode_global_storage`), Copilot Chat its
+    sessions in VS Code's `workspaceStorage` and `globalStorage/emptyWindowChatSessions`,
+    Cursor its chats in its own `globalStorage/state.vscdb`."""
     claude = Path(os.environ.get("CLAUDE_CONFIG_DIR") or "~/.claude").expanduser()
     codex_home = Path(os.environ.get("CODEX_HOME") or "~/.codex").expanduser()
     gemini_home = Path(os.environ.get("GEMINI_CLI_HOME") or "~").expanduser()
@@ -27,19 +30,29 @@ def default_locations() -> dict[str, Path]:
         gemini_cli.FORMAT: gemini_home / ".gemini" / "tmp",
         continue_dev.FORMAT: continue_home / "sessions",
         **{agent: vscode_global_storage() / extension / "tasks" for agent, extension in cline.EXTENSIONS.items()},
+        copilot_chat.FORMAT: vscode_user() / "workspaceStorage",
+        f"{copilot_chat.FORMAT} (empty windows)": vscode_global_storage() / copilot_chat.FOLDERS[1],
+        copilot_cli.FORMAT: Path("~/.copilot/session-state").expanduser(),
+        cursor.FORMAT: vscode_user("Cursor") / "globalStorage",
+        cursor_cli.FORMAT: Path("~/.cursor/projects").expanduser(),
     }
 
 
 def vscode_global_storage() -> Path:
-    """VS Code's `User/globalStorage`: under `%APPDATA%` on Windows, `~/Library/Application
-    Support` on macOS, `$XDG_CONFIG_HOME` (else `~/.config`) elsewhere."""
+    """VS Code's `User/globalStorage`."""
+    return vscode_user() / "globalStorage"
+
+
+def vscode_user(application: str = "Code") -> Path:
+    """The `User` folder of VS Code (or of a fork: `Cursor`): under `%APPDATA%` on Windows,
+    `~/Library/Application Support` on macOS, `$XDG_CONFIG_HOME` (else `~/.config`) elsewhere."""
     if sys.platform == "win32":
         base = Path(os.environ.get("APPDATA") or "~/AppData/Roaming")
     elif sys.platform == "darwin":
         base = Path("~/Library/Application Support")
     else:
         base = Path(os.environ.get("XDG_CONFIG_HOME") or "~/.config")
-    return base.expanduser() / "Code" / "User" / "globalStorage"
+    return base.expanduser() / application / "User"
 
 
 def existing_locations() -> dict[str, Path]:
