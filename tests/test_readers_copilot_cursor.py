@@ -6,9 +6,9 @@ independently of the readers."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -436,12 +436,15 @@ def test_cursor_agent_transcript_grown_and_malformed(store: Store, tmp_path: Pat
 def test_default_locations_name_copilot_and_cursor_folders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
+    monkeypatch.delenv("COPILOT_HOME", raising=False)
     found = locations.default_locations()
-    if os.name == "posix" and not str(found["cursor"]).startswith(str(tmp_path / "Library")):
+    if sys.platform == "linux":
         assert found["cursor"] == tmp_path / ".config" / "Cursor" / "User" / "globalStorage"
         assert found["copilot-chat"] == tmp_path / ".config" / "Code" / "User" / "workspaceStorage"
     assert found["copilot-cli"] == tmp_path / ".copilot" / "session-state"
     assert found["cursor-cli"] == tmp_path / ".cursor" / "projects"
+    monkeypatch.setenv("COPILOT_HOME", str(tmp_path / "elsewhere"))
+    assert locations.default_locations()["copilot-cli"] == tmp_path / "elsewhere" / "session-state"
 
 
 def test_a_folder_of_every_kind_imports_each_by_its_format(store: Store, tmp_path: Path) -> None:

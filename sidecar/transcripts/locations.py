@@ -15,7 +15,8 @@ def default_locations() -> dict[str, Path]:
     `~/.claude/projects`), `$CODEX_HOME/sessions` (else `~/.codex/sessions`),
     `$GEMINI_CLI_HOME/.gemini/tmp` (else `~/.gemini/tmp`) and `$CONTINUE_GLOBAL_DIR/sessions`
     (else `~/.continue/sessions`); the home folder is the same on Linux, macOS and Windows
-    (`%USERPROFILE%`), as it is for `~/.copilot/session-state` (Copilot CLI) and
+    (`%USERPROFILE%`), as it is for `$COPILOT_HOME/session-state` (else
+    `~/.copilot/session-state`: Copilot CLI) and
     `~/.cursor/projects` (Cursor's agent transcripts). Cline, Roo Code and Kilo Code keep
     their tasks in VS Code's global storage (`vscode_global_storage`), Copilot Chat its
     sessions in VS Code's `workspaceStorage` and `globalStorage/emptyWindowChatSessions`,
@@ -32,7 +33,7 @@ def default_locations() -> dict[str, Path]:
         **{agent: vscode_global_storage() / extension / "tasks" for agent, extension in cline.EXTENSIONS.items()},
         copilot_chat.FORMAT: vscode_user() / "workspaceStorage",
         f"{copilot_chat.FORMAT} (empty windows)": vscode_global_storage() / copilot_chat.FOLDERS[1],
-        copilot_cli.FORMAT: Path("~/.copilot/session-state").expanduser(),
+        copilot_cli.FORMAT: Path(os.environ.get("COPILOT_HOME") or "~/.copilot").expanduser() / "session-state",
         cursor.FORMAT: vscode_user("Cursor") / "globalStorage",
         cursor_cli.FORMAT: Path("~/.cursor/projects").expanduser(),
     }
