@@ -3,7 +3,7 @@ and, for windows without a folder, `<User>/globalStorage/emptyWindowChatSessions
 
 A session is `<session id>.json`, VS Code's `ISerializableChatData` (chatModel.ts: `{version,
 sessionId, creationDate, lastMessageDate?, customTitle?, requesterUsername,
-responderUsername, requests: [...]}`), or, since VS Code 1.109, `<session id>.jsonl`: an
+responderUsername, requests: [...]}`), or, in newer VS Code, `<session id>.jsonl`: an
 append-only log of that same object (objectMutationLog.ts: a line `{kind: 0, v}` is the
 whole object, `{kind: 1, k: path, v}` sets the value at a path, `{kind: 2, k, v?, i?}`
 cuts the array at `i` and pushes `v`, `{kind: 3, k}` deletes), replayed here to the same
