@@ -16,6 +16,8 @@ runs, so the file is followed live as Claude Code's is. What becomes what:
 - `session.model_change` (`newModel`) and a completed tool's `model`: the model.
 - Other events (turn starts and ends, deltas, tool starts already named by the request)
   are passed over.
+- A VS Code transcript whose session VS Code also keeps in `chatSessions/` is left to the
+  copilot-chat reader, which reads more of it, so that the session is imported once.
 An event without the fields its type needs is counted as skipped.
 """
 
@@ -32,6 +34,7 @@ from . import (
     Malformed,
     Taken,
     Transcript,
+    copilot_chat,
     folder_path,
     json_document,
     mapping,
@@ -54,6 +57,7 @@ EVENTS = (
     "tool.execution_complete",
 )
 GIT_FACTS = ("gitRoot", "branch", "headCommit", "repository")
+VSCODE_EXTENSION = "GitHub.copilot-chat"  # its folder in a workspace's storage
 
 
 def looks_like(row: dict[str, Any]) -> bool:
@@ -89,6 +93,8 @@ class Reader:
             self.skipped_lines += 1
 
     def take(self, *, settled: bool) -> list[ImportedSession]:
+        if _in_chat_sessions(self.path, self.events.source_id):
+            return []
         # Every event is whole when written: nothing is kept back for later rows.
         messages, _ = self.events.taken.take(self.events.messages, [], len(self.events.messages))
         return [_imported(self.events, messages, self.path)] if messages else []
@@ -185,9 +191,24 @@ def _imported(events: _Events, messages: list[ImportedMessage], path: Path) -> I
     )
 
 
+def _workspace(path: Path) -> Path | None:
+    """The VS Code workspace storage folder holding a Copilot agent transcript, if it is one."""
+    in_storage = path.parent.name == "transcripts" and path.parent.parent.name == VSCODE_EXTENSION
+    return path.parents[2] if in_storage else None
+
+
+def _in_chat_sessions(path: Path, source_id: str | None) -> bool:
+    """Whether VS Code also keeps this session in its `chatSessions/`, which the
+    copilot-chat reader reads with more (tool results, the model): imported once, from there."""
+    workspace = _workspace(path)
+    sessions = workspace / copilot_chat.FOLDERS[0] if workspace else None
+    return sessions is not None and any((sessions / f"{source_id}{suffix}").is_file() for suffix in (".json", ".jsonl"))
+
+
 def _workspace_folder(path: Path) -> str | None:
     """The folder of the VS Code workspace whose storage holds the transcript."""
-    if path.parent.name != "transcripts" or len(path.parents) < 3:
+    workspace_storage = _workspace(path)
+    if workspace_storage is None:
         return None
-    workspace = json_document(path.parents[2] / "workspace.json")
+    workspace = json_document(workspace_storage / "workspace.json")
     return folder_path(workspace.get("folder")) if isinstance(workspace, dict) else None
