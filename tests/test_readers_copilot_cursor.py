@@ -330,7 +330,11 @@ def test_cursor_composers_match_their_rows(store: Store, index: Database, tmp_pa
     assert (result.files, result.skipped_files, result.skipped_lines) == (1, 0, 0)
     sessions = {s.metadata["sourceSessionId"]: s for s in result.sessions if s.metadata}
     assert sorted(sessions) == sorted(composer_ids(rows))
-    words = {"5c1d0f3e-8a2b-4c7d-9e61-2f4a8b9c0d1e": "separators", "9e2f7a41-3c5d-4b8e-a1f0-6d7c8e9f0a2b": "retry"}
+    words = {
+        "5c1d0f3e-8a2b-4c7d-9e61-2f4a8b9c0d1e": "separators",
+        "9e2f7a41-3c5d-4b8e-a1f0-6d7c8e9f0a2b": "retry",
+        "d4e5f6a7-0b1c-4d2e-8f3a-4b5c6d7e8f90": "callers",
+    }
     for composer_id, session in sessions.items():
         expected = cursor_expected(rows, composer_id, words[composer_id])
         found = all_messages(store, session.id)
@@ -343,6 +347,9 @@ def test_cursor_composers_match_their_rows(store: Store, index: Database, tmp_pa
         assert session.title == rows[f"composerData:{composer_id}"]["name"] and session.agent_name == "cursor"
     assert sessions["5c1d0f3e-8a2b-4c7d-9e61-2f4a8b9c0d1e"].project_id == "/home/dev/tiny-parser"
     assert sessions["9e2f7a41-3c5d-4b8e-a1f0-6d7c8e9f0a2b"].project_id is None
+    helper = sessions["d4e5f6a7-0b1c-4d2e-8f3a-4b5c6d7e8f90"]  # in the first one's subComposerIds
+    assert (helper.kind, helper.parent_session_id) == ("subagent", sessions["5c1d0f3e-8a2b-4c7d-9e61-2f4a8b9c0d1e"].id)
+    assert helper.project_id == "/home/dev/tiny-parser"
     assert (run_import(store, user).messages, listing(user)) == (0, before)
     search.catch_up(store.db, index)
     hits = search.search_messages(store, structure_params({"query": "separators"}, p.SearchMessagesParams)).hits
@@ -477,4 +484,9 @@ def test_a_folder_of_every_kind_imports_each_by_its_format(store: Store, tmp_pat
         "events.jsonl": "copilot-cli",
     }
     result = run_import(store, tmp_path)
-    assert (result.files, result.skipped_files, result.skipped_lines, len(result.sessions)) == (5, 0, 0, 6)
+    assert (result.files, result.skipped_files, result.skipped_lines, len(result.sessions)) == (
+        5,
+        0,
+        0,
+        4 + len(composer_ids(cursor_rows())),
+    )

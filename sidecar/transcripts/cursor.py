@@ -18,6 +18,8 @@ what:
   `createdAt` for the first); bubbles with no text, thinking or tool are passed over.
 - `name` is the title; the workspace whose `workspaceStorage/<hash>/state.vscdb` lists the
   composer in `composer.composerData` gives the projectId (its `workspace.json` folder).
+- A composer named in another's `subComposerIds` is a sub-agent session of that one (in
+  its project).
 
 The database is only ever read: opened `mode=ro` (no write lock, no journal), and, when it
 is in WAL mode and no one has it open (no `-wal` and `-shm` beside it), as `immutable`, so
@@ -100,21 +102,26 @@ def read(path: Path) -> Transcript:
     try:
         with open_read_only(path) as db:
             projects = _projects(path)
+            composers = []
             for key, value in db.execute("SELECT key, value FROM cursorDiskKV WHERE key LIKE 'composerData:%'"):
-                _read_composer(db, str(key), value, projects, transcript)
+                data = _json(value)
+                if isinstance(data, dict) and isinstance(data.get("createdAt"), int | float):
+                    composers.append(_Composer(str(key).partition(":")[2], data, stamp_millis(data["createdAt"])))
+                else:
+                    transcript.skipped_lines += 1
+            parents = {str(child): c.composer_id for c in composers for child in c.data.get("subComposerIds") or []}
+            for composer in composers:
+                _read_composer(db, composer, projects, parents.get(composer.composer_id), transcript)
     except sqlite3.Error:
         transcript.skipped_lines += 1
+    # A sub-agent after the session it belongs to, so that its parent is already written.
+    transcript.sessions.sort(key=lambda session: session.parent_key is not None)
     return transcript
 
 
 def _read_composer(
-    db: sqlite3.Connection, key: str, value: Any, projects: dict[str, str], transcript: Transcript
+    db: sqlite3.Connection, composer: _Composer, projects: dict[str, str], parent: str | None, transcript: Transcript
 ) -> None:
-    data = _json(value)
-    if not isinstance(data, dict) or not isinstance(data.get("createdAt"), int | float):
-        transcript.skipped_lines += 1
-        return
-    composer = _Composer(key.partition(":")[2], data, stamp_millis(data["createdAt"]))
     for bubble in _bubbles(db, composer):
         try:
             _take(composer, bubble)
@@ -122,7 +129,8 @@ def _read_composer(
             composer.skipped += 1
     transcript.skipped_lines += composer.skipped
     if composer.messages:
-        transcript.sessions.append(_session(composer, projects.get(composer.composer_id)))
+        project = projects.get(composer.composer_id) or projects.get(parent or "")
+        transcript.sessions.append(_session(composer, project, parent))
 
 
 def _bubbles(db: sqlite3.Connection, composer: _Composer) -> list[Any]:
@@ -241,7 +249,7 @@ def _projects(global_db: Path) -> dict[str, str]:
     return found
 
 
-def _session(composer: _Composer, project: str | None) -> ImportedSession:
+def _session(composer: _Composer, project: str | None, parent: str | None) -> ImportedSession:
     data = composer.data
     metadata: dict[str, Any] = {"source": FORMAT, "sourceSessionId": composer.composer_id}
     for field in ("status", "unifiedMode", "forceMode", "isAgentic", "createdOnBranch"):
@@ -252,7 +260,8 @@ def _session(composer: _Composer, project: str | None) -> ImportedSession:
     name = data.get("name")
     return ImportedSession(
         key=f"{FORMAT}:{composer.composer_id}",
-        kind="agent",
+        kind="subagent" if parent else "agent",
+        parent_key=f"{FORMAT}:{parent}" if parent else None,
         messages=composer.messages,
         created_at=stamp_millis(data["createdAt"]),
         updated_at=max(
