@@ -124,6 +124,23 @@ def test_copilot_chat_without_tool_rounds_reads_the_panels_parts(store: Store, t
     assert all(piece.strip() in (answer.content or "") for piece in markdown if piece.strip())
 
 
+def test_copilot_chat_summary_compacts_the_conversation_up_to_its_round(store: Store, tmp_path: Path) -> None:
+    document = copilot_document(COPILOT_JSON)
+    metadata = document["requests"][1]["result"]["metadata"]
+    first_round = metadata["toolCallRounds"][0]
+    metadata["summary"] = {"toolCallRoundId": first_round["id"], "text": "The user asked to say hello world."}
+    path = tmp_path / "chatSessions" / "s.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(document))
+    (session,) = run_import(store, path).sessions
+    stored = store.db.scalar("SELECT group_concat(summary) FROM compactions WHERE session_id = ?", (session.id,))
+    assert stored == "The user asked to say hello world."
+    # The first request (prompt, answer), the second's prompt, its first round and that round's result.
+    through = 2 + 1 + 1 + len(first_round["toolCalls"])
+    found = all_messages(store, session.id)
+    assert [m.compacted for m in found] == [True] * through + [False] * (len(found) - through)
+
+
 def test_copilot_chat_grown_session_adds_only_new_messages(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "chatSessions" / "s.json"
     path.parent.mkdir()

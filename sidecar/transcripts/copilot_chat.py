@@ -21,6 +21,8 @@ object. What becomes what, per request:
   as `metadata.error` of the answer.
 - `modelId` (without its vendor prefix) or `resolvedModel` is the model; the agent's id
   and `modelState` go to the answer's metadata.
+- `result.metadata.summary` (`{toolCallRoundId, text}`, copilot-chat's conversation
+  summary) is a compaction of everything up to that round.
 - `customTitle` is the title; the workspace's `workspace.json` `folder` beside
   `chatSessions/` the projectId.
 A request without a message, or a log line that is not an object, is counted as skipped.
@@ -36,6 +38,7 @@ import attrs
 from .. import protocol as p
 from ..store.imports import ImportedMessage, ImportedSession
 from . import (
+    Compaction,
     Malformed,
     Transcript,
     folder_path,
@@ -120,6 +123,7 @@ def _apply(state: Any, entry: dict[str, Any]) -> Any:
 @attrs.define
 class _Chat:
     messages: list[ImportedMessage] = attrs.Factory(list)
+    compactions: list[Compaction] = attrs.Factory(list)
     model: str | None = None
     skipped: int = 0
 
@@ -161,6 +165,22 @@ def _take(chat: _Chat, number: int, request: dict[str, Any]) -> None:
         answers[-1].metadata = {**(answers[-1].metadata or {}), **_answer_facts(request, result)} or None
     chat.messages.append(ImportedMessage(prompt, asked_at))
     chat.messages += [ImportedMessage(reply, answered_at) for reply in replies]
+    summary = mapping(metadata.get("summary"))
+    if isinstance(summary.get("text"), str) and summary["text"]:
+        _compact(chat, summary, request_id, rounds if isinstance(rounds, list) else [])
+
+
+def _compact(chat: _Chat, summary: dict[str, Any], request_id: str, rounds: list[Any]) -> None:
+    """Copilot summarised the conversation at one of this request's rounds: everything up to
+    that round (its answer and results included) is compacted under the summary."""
+    through = len(chat.messages) - 1
+    for number, round_ in enumerate(rounds):
+        if isinstance(round_, dict) and round_.get("id") == summary.get("toolCallRoundId"):
+            ours = {f"{request_id}:{number}"} | {f"{c.get('id')}:result" for c in round_.get("toolCalls") or []}
+            through = max(n for n, m in enumerate(chat.messages) if m.message.client_message_id in ours)
+    for earlier in chat.messages[: through + 1]:
+        earlier.compacted = True
+    chat.compactions.append((summary["text"], through, chat.messages[through].created_at))
 
 
 def _rounds(request_id: str, rounds: list[Any], results: dict[str, Any]) -> list[p.MessageInput]:
@@ -339,6 +359,7 @@ def _session(document: dict[str, Any], chat: _Chat, path: Path) -> ImportedSessi
         agent_name="copilot-chat",
         model=chat.model,
         metadata=metadata,
+        compactions=chat.compactions,
     )
 
 
