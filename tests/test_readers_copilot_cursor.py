@@ -141,6 +141,25 @@ def test_copilot_chat_summary_compacts_the_conversation_up_to_its_round(store: S
     assert [m.compacted for m in found] == [True] * through + [False] * (len(found) - through)
 
 
+def test_copilot_chat_usage_and_the_model_that_served_are_kept(store: Store, tmp_path: Path) -> None:
+    document = copilot_document(COPILOT_JSON)  # VS Code's IChatUsage, as newer VS Code writes it
+    document["requests"][0]["usage"] = {"promptTokens": 9100, "completionTokens": 420, "kind": "usage"}
+    document["requests"][2]["usage"] = {
+        "promptTokens": 12040,
+        "completionTokens": 96,
+        "copilotCredits": 1,
+        "actualModelId": "claude-sonnet-4.5",
+        "kind": "usage",
+    }
+    path = tmp_path / "chatSessions" / "s.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(document))
+    (session,) = run_import(store, path).sessions
+    assert usage_totals(session) == (9100 + 12040, 420 + 96, 0, 0, 0) and session.model == "claude-sonnet-4.5"
+    credited = [m.metadata for m in all_messages(store, session.id) if m.metadata and "copilotCredits" in m.metadata]
+    assert [m["copilotCredits"] for m in credited] == [1]
+
+
 def test_copilot_chat_grown_session_adds_only_new_messages(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "chatSessions" / "s.json"
     path.parent.mkdir()

@@ -16,11 +16,13 @@ object. What becomes what, per request:
   `metadata.isError`); otherwise the `response` parts' markdown as one assistant message,
   with a tool call per `toolInvocationSerialized` part (`resultDetails.isError` kept as
   `metadata.isError`), whose past-tense message is its result.
-- `usage` (`promptTokens`, `completionTokens`), else `result.metadata` `promptTokens` /
-  `outputTokens`, is the usage of the request's last answer; `result.errorDetails` is kept
-  as `metadata.error` of the answer.
-- `modelId` (without its vendor prefix) or `resolvedModel` is the model; the agent's id
-  and `modelState` go to the answer's metadata.
+- `usage` (chatService.ts `IChatUsage`: `promptTokens`, `completionTokens`,
+  `copilotCredits`), else `result.metadata` `promptTokens` / `outputTokens`, is the usage of
+  the request's last answer (credits in its metadata); `result.errorDetails` is kept as
+  `metadata.error` of the answer.
+- The model that served the request (`usage.actualModelId`, `resolvedModel`), else
+  `modelId` without its vendor prefix, is the model; the agent's id goes to the answer's
+  metadata.
 - `result.metadata.summary` (`{toolCallRoundId, text}`, copilot-chat's conversation
   summary) is a compaction of everything up to that round.
 - `customTitle` is the title; the workspace's `workspace.json` `folder` beside
@@ -293,7 +295,7 @@ def _thinking(thinking: Any) -> str:
 
 
 def _model(request: dict[str, Any], metadata: dict[str, Any]) -> str | None:
-    resolved = metadata.get("resolvedModel")
+    resolved = mapping(request.get("usage")).get("actualModelId") or metadata.get("resolvedModel")
     if isinstance(resolved, str) and resolved:
         return resolved
     model = request.get("modelId")
@@ -334,6 +336,9 @@ def _answer_facts(request: dict[str, Any], result: dict[str, Any]) -> dict[str, 
         facts["error"] = errors["message"]
     if request.get("isCanceled"):
         facts["canceled"] = True
+    credits = mapping(request.get("usage")).get("copilotCredits")
+    if isinstance(credits, int | float):
+        facts["copilotCredits"] = credits
     return facts
 
 
