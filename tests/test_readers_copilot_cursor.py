@@ -498,6 +498,8 @@ def test_default_locations_name_copilot_and_cursor_folders(monkeypatch: pytest.M
     if sys.platform == "linux":
         assert found["cursor"] == tmp_path / ".config" / "Cursor" / "User" / "globalStorage"
         assert found["copilot-chat"] == tmp_path / ".config" / "Code" / "User" / "workspaceStorage"
+        insiders = tmp_path / ".config" / "Code - Insiders" / "User" / "globalStorage" / "emptyWindowChatSessions"
+        assert found["copilot-chat (Code - Insiders) (empty windows)"] == insiders
     assert found["copilot-cli"] == tmp_path / ".copilot" / "session-state"
     assert found["cursor-cli"] == tmp_path / ".cursor" / "projects"
     monkeypatch.setenv("COPILOT_HOME", str(tmp_path / "elsewhere"))

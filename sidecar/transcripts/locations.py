@@ -19,8 +19,8 @@ def default_locations() -> dict[str, Path]:
     `~/.copilot/session-state`: Copilot CLI) and
     `~/.cursor/projects` (Cursor's agent transcripts). Cline, Roo Code and Kilo Code keep
     their tasks in VS Code's global storage (`vscode_global_storage`), Copilot Chat its
-    sessions in VS Code's `workspaceStorage` and `globalStorage/emptyWindowChatSessions`,
-    Cursor its chats in its own `globalStorage/state.vscdb`."""
+    sessions in VS Code's (and its forks') storage (`copilot_chat_locations`), Cursor its
+    chats in its own `globalStorage/state.vscdb`."""
     claude = Path(os.environ.get("CLAUDE_CONFIG_DIR") or "~/.claude").expanduser()
     codex_home = Path(os.environ.get("CODEX_HOME") or "~/.codex").expanduser()
     gemini_home = Path(os.environ.get("GEMINI_CLI_HOME") or "~").expanduser()
@@ -31,12 +31,26 @@ def default_locations() -> dict[str, Path]:
         gemini_cli.FORMAT: gemini_home / ".gemini" / "tmp",
         continue_dev.FORMAT: continue_home / "sessions",
         **{agent: vscode_global_storage() / extension / "tasks" for agent, extension in cline.EXTENSIONS.items()},
-        copilot_chat.FORMAT: vscode_user() / "workspaceStorage",
-        f"{copilot_chat.FORMAT} (empty windows)": vscode_global_storage() / copilot_chat.FOLDERS[1],
+        **copilot_chat_locations(),
         copilot_cli.FORMAT: Path(os.environ.get("COPILOT_HOME") or "~/.copilot").expanduser() / "session-state",
         cursor.FORMAT: vscode_user("Cursor") / "globalStorage",
         cursor_cli.FORMAT: Path("~/.cursor/projects").expanduser(),
     }
+
+
+# VS Code and the forks that run the Copilot Chat extension, by their folder's name.
+VSCODE_APPLICATIONS = ("Code", "Code - Insiders", "VSCodium")
+
+
+def copilot_chat_locations() -> dict[str, Path]:
+    """Where VS Code and its forks keep Copilot Chat's sessions: each workspace's storage
+    (`workspaceStorage/<hash>/chatSessions/`), and the windows without a folder's."""
+    found = {}
+    for application in VSCODE_APPLICATIONS:
+        name = copilot_chat.FORMAT if application == "Code" else f"{copilot_chat.FORMAT} ({application})"
+        found[name] = vscode_user(application) / "workspaceStorage"
+        found[f"{name} (empty windows)"] = vscode_user(application) / "globalStorage" / copilot_chat.FOLDERS[1]
+    return found
 
 
 def vscode_global_storage() -> Path:
