@@ -30,6 +30,7 @@ COPILOT_LOG = FIXTURES / "copilot-chat" / "git-ai__copilot_session_multiline.jso
 COPILOT_CLI = FIXTURES / "copilot-cli" / "git-ai__copilot_cli_session_events.jsonl"
 COPILOT_AGENT = FIXTURES / "copilot-cli" / "git-ai__copilot_vscode_event_stream.jsonl"
 CURSOR_ROWS = FIXTURES / "cursor" / "cursorDiskKV.json"
+CURSOR_DB = FIXTURES / "cursor" / "git-ai__cursor_test.vscdb"
 CURSOR_CLI = FIXTURES / "cursor-cli" / "git-ai__cursor-session-simple.jsonl"
 ZERO = (0, 0, 0, 0, 0)
 
@@ -328,11 +329,15 @@ def cursor_expected(rows: dict[str, Any], composer_id: str, word: str) -> Expect
     bubbles = composer.get("conversation") or [
         rows[f"bubbleId:{composer_id}:{h['bubbleId']}"] for h in composer["fullConversationHeadersOnly"]
     ]
-    kept = [b for b in bubbles if b["type"] == 1 or b["text"] or b.get("thinking") or b.get("toolFormerData")]
+    kept = [
+        b
+        for b in bubbles
+        if b["type"] == 1 or b["text"] or (b.get("thinking") or {}).get("text") or b.get("toolFormerData")
+    ]
     tools = [b["toolFormerData"] for b in kept if b.get("toolFormerData")]
     answered = [t for t in tools if "result" in t or "error" in t]
     tokens = [b["tokenCount"] for b in kept if b.get("tokenCount")]
-    models = [b["modelInfo"]["modelName"] for b in kept if b.get("modelInfo")]
+    models = [b["modelInfo"]["modelName"] for b in bubbles if b["type"] == 2 and b.get("modelInfo")]
     return Expected(
         messages=len(kept) + len(answered),
         tool_calls=len(tools),
@@ -355,6 +360,35 @@ def composer_ids(rows: dict[str, Any]) -> list[str]:
 
 def listing(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(f.relative_to(folder)): (f.stat().st_size, f.stat().st_mtime_ns) for f in folder.rglob("*")}
+
+
+def genuine_cursor_rows(database: Path) -> dict[str, Any]:
+    """Every row of a Cursor database's `cursorDiskKV`, its JSON parsed (read here with the
+    standard library, not with the reader)."""
+    db = sqlite3.connect(f"{database.as_uri()}?mode=ro&immutable=1", uri=True)
+    try:
+        return {key: json.loads(value) for key, value in db.execute("SELECT key, value FROM cursorDiskKV")}
+    finally:
+        db.close()
+
+
+def test_cursor_genuine_database_matches_its_rows(store: Store, index: Database, tmp_path: Path) -> None:
+    storage = tmp_path / "Cursor" / "User" / "globalStorage"
+    storage.mkdir(parents=True)
+    shutil.copy(CURSOR_DB, storage / "state.vscdb")
+    rows = genuine_cursor_rows(storage / "state.vscdb")
+    [composer_id] = composer_ids(rows)
+    expected = cursor_expected(rows, composer_id, "vscdb")
+    bubbles = [b for k, b in rows.items() if k.startswith("bubbleId:")]
+    # Reasoning Cursor kept only encrypted (empty text, a signature) is no message.
+    assert expected.messages == len(bubbles) - sum(
+        b["type"] == 2 and not b["text"] and not b.get("toolFormerData") and not b["thinking"]["text"] for b in bubbles
+    ) + sum("result" in (b.get("toolFormerData") or {}) for b in bubbles)
+    before = listing(tmp_path / "Cursor")
+    session = check_import(store, index, tmp_path / "Cursor", expected)
+    assert listing(tmp_path / "Cursor") == before
+    assert (session.title, session.agent_name) == (rows[f"composerData:{composer_id}"]["name"], "cursor")
+    assert session.created_at == stamp_millis(rows[f"composerData:{composer_id}"]["createdAt"])
 
 
 def test_cursor_composers_match_their_rows(store: Store, index: Database, tmp_path: Path) -> None:

@@ -15,7 +15,9 @@ what:
   message with its `result` (or `error`) once it has one; `status: error` or an `error`
   is `metadata.isError`, another status than completed is kept as `metadata.status`.
 - A bubble without `createdAt` takes the time of the one before (the composer's
-  `createdAt` for the first); bubbles with no text, thinking or tool are passed over.
+  `createdAt` for the first); bubbles with no text, thinking or tool are passed over (the
+  panel's placeholders, and reasoning Cursor keeps only encrypted in `thinking.signature`),
+  a thinking-only bubble is an assistant message of its own with `metadata.thinking`.
 - `name` is the title; the workspace whose `workspaceStorage/<hash>/state.vscdb` lists the
   composer in `composer.composerData` gives the projectId (its `workspace.json` folder).
 - A composer named in another's `subComposerIds` is a sub-agent session of that one (in
@@ -170,12 +172,12 @@ def _take(composer: _Composer, bubble: dict[str, Any]) -> None:
         return
     if kind != ASSISTANT:
         raise Malformed(f"unknown bubble type {kind!r}")
+    model = mapping(bubble.get("modelInfo")).get("modelName")
+    composer.model = model if isinstance(model, str) and model not in ("", "default") else composer.model
     thinking = text_of(mapping(bubble.get("thinking")).get("text"))
     tool = bubble.get("toolFormerData")
     if not (text or thinking or isinstance(tool, dict)):
-        return  # a placeholder the panel drew while waiting
-    model = mapping(bubble.get("modelInfo")).get("modelName")
-    composer.model = model if isinstance(model, str) and model not in ("", "default") else composer.model
+        return  # a placeholder the panel drew while waiting, or reasoning kept encrypted
     call = _call(bubble_id, tool) if isinstance(tool, dict) else None
     answer = p.MessageInput(
         role=p.Role.ASSISTANT,
