@@ -13,7 +13,8 @@ runs, so the file is followed live as Claude Code's is. What becomes what:
 - `tool.execution_complete`: the tool message answering its `toolCallId`: the result's
   `content` (or `text_result_for_llm`), else the error's message; `success: false`, an
   `error` or a `result_type` other than success is `metadata.isError`.
-- `session.model_change` (`newModel`) and a completed tool's `model`: the model.
+- `session.start`'s `selectedModel`, `session.model_change` (`newModel`) and a completed
+  tool's `model`: the model.
 - Other events (turn starts and ends, deltas, tool starts already named by the request)
   are passed over.
 - A VS Code transcript whose session VS Code also keeps in `chatSessions/` is left to the
@@ -114,6 +115,7 @@ def _take(events: _Events, row: dict[str, Any]) -> None:
     if kind == "session.start":
         events.source_id = str(data["sessionId"])
         events.start = data
+        events.model = data.get("selectedModel") or events.model
         events.first = stamp(data["startTime"]) if data.get("startTime") else events.first
     elif kind == "session.model_change":
         events.model = str(data["newModel"])
