@@ -161,6 +161,22 @@ def test_copilot_chat_usage_and_the_model_that_served_are_kept(store: Store, tmp
     assert [m["copilotCredits"] for m in credited] == [1]
 
 
+def test_copilot_chat_request_without_a_time_takes_the_one_before(store: Store, tmp_path: Path) -> None:
+    document = copilot_document(COPILOT_JSON)
+    first, second = document["requests"][0], document["requests"][1]
+    del second["timestamp"]  # as sessions of older VS Code kept them
+    path = tmp_path / "chatSessions" / "s.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(document))
+    result = run_import(store, path)
+    assert result.skipped_lines == 0
+    found = all_messages(store, result.sessions[0].id)
+    prompts = [m for m in found if m.role is p.Role.USER]
+    before = [m for m in found if m.index < prompts[1].index]
+    answered = first["timestamp"] + first["result"]["timings"]["totalElapsed"]
+    assert prompts[1].created_at == before[-1].created_at == stamp_millis(answered)
+
+
 def test_copilot_chat_grown_session_adds_only_new_messages(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "chatSessions" / "s.json"
     path.parent.mkdir()

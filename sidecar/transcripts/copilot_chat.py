@@ -8,7 +8,9 @@ append-only log of that same object (objectMutationLog.ts: a line `{kind: 0, v}`
 whole object, `{kind: 1, k: path, v}` sets the value at a path, `{kind: 2, k, v?, i?}`
 cuts the array at `i` and pushes `v`, `{kind: 3, k}` deletes), replayed here to the same
 object. What becomes what, per request:
-- `message.text` is the user message, at the request's `timestamp`.
+- `message.text` is the user message, at the request's `timestamp` (older sessions have
+  none: the time before, from the session's `creationDate`); the answer at
+  `modelState.completedAt`, else the timestamp plus `result.timings.totalElapsed`.
 - The answer: Copilot's `result.metadata.toolCallRounds` when it kept them (each round an
   assistant message with the round's `response` text, its `toolCalls` with their JSON
   arguments and `thinking`), each call answered by a tool message with its
@@ -124,6 +126,7 @@ def _apply(state: Any, entry: dict[str, Any]) -> Any:
 
 @attrs.define
 class _Chat:
+    at: str  # the latest time read: that of a request that has none (older sessions)
     messages: list[ImportedMessage] = attrs.Factory(list)
     compactions: list[Compaction] = attrs.Factory(list)
     model: str | None = None
@@ -134,7 +137,8 @@ def of_document(path: Path, document: Any) -> Transcript:
     """The transcript in `document`, the file at `path` already parsed."""
     if not looks_like(document):
         return Transcript(skipped_lines=1)
-    chat = _Chat()
+    created = document.get("creationDate")
+    chat = _Chat(stamp_millis(created if isinstance(created, int | float) else path.stat().st_mtime * 1000))
     for number, request in enumerate(document["requests"]):
         try:
             _take(chat, number, request)
@@ -150,12 +154,13 @@ def _take(chat: _Chat, number: int, request: dict[str, Any]) -> None:
     text = message if isinstance(message, str) else message["text"]
     if not isinstance(text, str):
         raise Malformed("no message text")
-    asked_at = stamp_millis(float(request["timestamp"]))
+    asked = request.get("timestamp")
+    asked_at = chat.at = stamp_millis(asked) if isinstance(asked, int | float) else chat.at
     result = mapping(request.get("result"))
     metadata = mapping(result.get("metadata"))
     chat.model = _model(request, metadata) or chat.model
     prompt = p.MessageInput(role=p.Role.USER, content=text, client_message_id=request_id)
-    answered_at = _answered_at(request, result) or asked_at
+    answered_at = chat.at = _answered_at(request, result, asked) or asked_at
     rounds = metadata.get("toolCallRounds")
     if isinstance(rounds, list) and rounds:
         replies = _rounds(request_id, rounds, metadata.get("toolCallResults") or {})
@@ -302,12 +307,13 @@ def _model(request: dict[str, Any], metadata: dict[str, Any]) -> str | None:
     return model.split("/", 1)[-1] if isinstance(model, str) and model else None
 
 
-def _answered_at(request: dict[str, Any], result: dict[str, Any]) -> str | None:
+def _answered_at(request: dict[str, Any], result: dict[str, Any], asked: Any) -> str | None:
     state = request.get("modelState")
     if isinstance(state, dict) and isinstance(state.get("completedAt"), int | float):
         return stamp_millis(state["completedAt"])
     elapsed = (result.get("timings") or {}).get("totalElapsed")
-    return stamp_millis(float(request["timestamp"]) + elapsed) if isinstance(elapsed, int | float) else None
+    timed = isinstance(elapsed, int | float) and isinstance(asked, int | float)
+    return stamp_millis(asked + elapsed) if timed else None
 
 
 def _usage(usage: Any, metadata: dict[str, Any]) -> p.Usage | None:
