@@ -114,7 +114,7 @@ def _apply(state: Any, entry: dict[str, Any]) -> Any:
     elif kind == DELETE:
         target.pop(last, None)
     elif kind == PUSH:
-        items = target.get(last) or [] if isinstance(target, dict) else target[last]
+        items = (target.get(last) or []) if isinstance(target, dict) else target[last]
         if isinstance(entry.get("i"), int):
             del items[entry["i"] :]
         items += entry.get("v") or []
