@@ -25,14 +25,14 @@ from ..store import Settings, Store
 from ..store.captures import CapturedFile
 from ..store.encryption import load_key
 from ..store.imports import ImportOutcome
-from ..transcripts import claude_code, codex
+from ..transcripts import claude_code, codex, copilot_cli
 from ..transcripts.locations import existing_locations
 from .watcher import Capture, CaptureConfig
 
 EXIT_OK, EXIT_USAGE, EXIT_STORAGE = 0, 2, 4
-# The agents whose transcripts grow line by line, which capture tails; the others' whole-file
+# The agents whose transcripts grow line by line (Copilot CLI: its events), which capture tails; the others' whole-file
 # JSON is imported (`agent-history import`).
-LIVE_AGENTS = (claude_code.FORMAT, codex.FORMAT)
+LIVE_AGENTS = (claude_code.FORMAT, codex.FORMAT, copilot_cli.FORMAT)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # a path is never cut in two
 
 

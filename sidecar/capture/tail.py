@@ -17,12 +17,13 @@ import zstandard
 
 from ..store.captures import CapturedFile
 from ..store.imports import ImportedSession
-from ..transcripts import Reader, claude_code, codex, json_row
+from ..transcripts import Reader, claude_code, codex, copilot_cli, json_row
 from ..transcripts.importer import DETECT_LINES, DETECTORS
 
-READERS: dict[str, type[claude_code.Reader] | type[codex.Reader]] = {
+READERS: dict[str, type[claude_code.Reader] | type[codex.Reader] | type[copilot_cli.Reader]] = {
     claude_code.FORMAT: claude_code.Reader,
     codex.FORMAT: codex.Reader,
+    copilot_cli.FORMAT: copilot_cli.Reader,
 }
 CHUNK = 8 * 1024 * 1024
 FINGERPRINT = 256  # the last bytes read, compared before reading on

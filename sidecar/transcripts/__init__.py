@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import unquote, urlparse
 
 import attrs
 import orjson
@@ -162,3 +163,25 @@ def json_document(path: Path) -> Any:
         return _loads(path.read_bytes())
     except (OSError, ValueError):
         return None
+
+
+def parsed_arguments(arguments: Any) -> Any:
+    """A tool call's arguments: JSON text parsed, anything else (or text that is not JSON) as is."""
+    try:
+        return json.loads(arguments) if isinstance(arguments, str) and arguments else arguments
+    except ValueError:
+        return arguments
+
+
+def folder_path(folder: Any) -> str | None:
+    """A folder named as a path or a `file://` URI, as a path (None when there is none)."""
+    if not isinstance(folder, str) or not folder:
+        return None
+    if folder.startswith("file://"):
+        return unquote(urlparse(folder).path)
+    return folder
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    """A JSON object where one is expected; anything else (absent, null, a string) is empty."""
+    return value if isinstance(value, dict) else {}

@@ -24,16 +24,24 @@ promptLogs?, conversationSummary?}], mode?, chatModelTitle?, usage?}`. What beco
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import attrs
 
 from .. import protocol as p
 from ..store.imports import ImportedMessage, ImportedSession
-from . import Compaction, Malformed, Transcript, json_document, stamp_millis, text_of, token_count
+from . import (
+    Compaction,
+    Malformed,
+    Transcript,
+    folder_path,
+    json_document,
+    parsed_arguments,
+    stamp_millis,
+    text_of,
+    token_count,
+)
 
 FORMAT = "continue"
 INDEX = "sessions.json"
@@ -124,7 +132,9 @@ def _take(session: _Session, number: int, item: dict[str, Any]) -> None:
 
 def _answer(session: _Session, imported: p.MessageInput, message: dict[str, Any]) -> None:
     calls = [
-        p.ToolCall(id=str(c["id"]), name=str(c["function"]["name"]), arguments=_parsed(c["function"].get("arguments")))
+        p.ToolCall(
+            id=str(c["id"]), name=str(c["function"]["name"]), arguments=parsed_arguments(c["function"].get("arguments"))
+        )
         for c in message.get("toolCalls") or []
     ]
     imported.tool_calls = calls or None
@@ -151,13 +161,6 @@ def _text(content: Any) -> str:
     return text_of(content)
 
 
-def _parsed(arguments: Any) -> Any:
-    try:
-        return json.loads(arguments) if isinstance(arguments, str) and arguments else arguments
-    except ValueError:
-        return arguments
-
-
 def _usage(usage: Any) -> p.Usage | None:
     if not isinstance(usage, dict):
         return None
@@ -170,14 +173,6 @@ def _usage(usage: Any) -> p.Usage | None:
         cache_creation_tokens=token_count(prompt.get("cacheWriteTokens")),
         thinking_tokens=token_count(completion.get("reasoningTokens")),
     )
-
-
-def _project(directory: Any) -> str | None:
-    if not isinstance(directory, str) or not directory:
-        return None
-    if directory.startswith("file://"):
-        return unquote(urlparse(directory).path)
-    return directory
 
 
 def _imported(document: dict[str, Any], session: _Session, path: Path) -> ImportedSession:
@@ -194,7 +189,7 @@ def _imported(document: dict[str, Any], session: _Session, path: Path) -> Import
         messages=session.messages,
         created_at=session.messages[0].created_at,
         updated_at=max(written, session.messages[-1].created_at),
-        project_id=_project(document.get("workspaceDirectory")),
+        project_id=folder_path(document.get("workspaceDirectory")),
         title=document.get("title") if isinstance(document.get("title"), str) else None,
         agent_name="continue",
         model=session.model or document.get("chatModelTitle"),

@@ -27,7 +27,21 @@ from ..errors import invalid
 from ..lifetime import exit_with_parent
 from ..store import NO_WORK, Settings, Store, Work
 from ..store.imports import EncodedSession, encode_session, import_sessions
-from . import Transcript, agent_history, claude_code, cline, codex, continue_dev, gemini_cli, json_document, json_lines
+from . import (
+    Transcript,
+    agent_history,
+    claude_code,
+    cline,
+    codex,
+    continue_dev,
+    copilot_chat,
+    copilot_cli,
+    cursor,
+    cursor_cli,
+    gemini_cli,
+    json_document,
+    json_lines,
+)
 
 READERS: dict[str, Callable[[Path], Transcript]] = {
     claude_code.FORMAT: claude_code.read,
@@ -36,12 +50,19 @@ READERS: dict[str, Callable[[Path], Transcript]] = {
     gemini_cli.FORMAT: gemini_cli.read,
     cline.FORMAT: cline.read,
     continue_dev.FORMAT: continue_dev.read,
+    copilot_chat.FORMAT: copilot_chat.read,
+    copilot_cli.FORMAT: copilot_cli.read,
+    cursor.FORMAT: cursor.read,
+    cursor_cli.FORMAT: cursor_cli.read,
 }
 # Most specific first: our export's lines would also pass for Claude Code's.
 DETECTORS = [
     (agent_history.FORMAT, agent_history.looks_like),
     (codex.FORMAT, codex.looks_like),
     (claude_code.FORMAT, claude_code.looks_like),
+    (copilot_chat.FORMAT, copilot_chat.looks_like_row),
+    (copilot_cli.FORMAT, copilot_cli.looks_like),
+    (cursor_cli.FORMAT, cursor_cli.looks_like),
 ]
 # The formats that keep a session as one JSON document: which files are theirs, and how
 # their document looks.
@@ -49,12 +70,16 @@ DOCUMENT_READERS: dict[str, Callable[[Path, Any], Transcript]] = {
     gemini_cli.FORMAT: gemini_cli.of_document,
     cline.FORMAT: cline.of_document,
     continue_dev.FORMAT: continue_dev.of_document,
+    copilot_chat.FORMAT: copilot_chat.of_document,
 }
 DOCUMENTS = [
     (gemini_cli.FORMAT, gemini_cli.wants, gemini_cli.looks_like),
     (cline.FORMAT, cline.wants, cline.looks_like),
     (continue_dev.FORMAT, continue_dev.wants, continue_dev.looks_like),
+    (copilot_chat.FORMAT, copilot_chat.wants, copilot_chat.looks_like),
 ]
+# The formats that keep their sessions in another program's database, read in place.
+DATABASES = [(cursor.FORMAT, cursor.wants, cursor.looks_like)]
 DETECT_LINES = 20
 WRITE_BATCH = 5000
 
@@ -64,6 +89,8 @@ def detect(path: Path) -> str | None:
     document); None when it is none we know."""
     if path.suffix == ".json":
         return _document_format(json_document(path))
+    if path.suffix == ".vscdb":
+        return next((name for name, _, looks_like in DATABASES if looks_like(path)), None)
     for row in itertools.islice(json_lines(path), DETECT_LINES):
         for name, looks_like in DETECTORS:
             if row is not None and looks_like(row):
@@ -82,6 +109,7 @@ def transcript_files(path: Path) -> list[Path]:
         return [path]
     files = [found for found in path.rglob("*.jsonl") if found.is_file()]
     files += [found for found in path.rglob("*.json") if any(wants(found) for _, wants, _ in DOCUMENTS)]
+    files += [found for found in path.rglob("*.vscdb") if any(wants(found) for _, wants, _ in DATABASES)]
     return sorted(files, key=lambda found: ("agent-" in found.name, str(found)))
 
 

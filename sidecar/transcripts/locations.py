@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import claude_code, cline, codex, continue_dev, gemini_cli
+from . import claude_code, cline, codex, continue_dev, copilot_chat, copilot_cli, cursor, cursor_cli, gemini_cli
 
 
 def default_locations() -> dict[str, Path]:
@@ -15,8 +15,12 @@ def default_locations() -> dict[str, Path]:
     `~/.claude/projects`), `$CODEX_HOME/sessions` (else `~/.codex/sessions`),
     `$GEMINI_CLI_HOME/.gemini/tmp` (else `~/.gemini/tmp`) and `$CONTINUE_GLOBAL_DIR/sessions`
     (else `~/.continue/sessions`); the home folder is the same on Linux, macOS and Windows
-    (`%USERPROFILE%`). Cline, Roo Code and Kilo Code keep
-    their tasks in VS Code's global storage (`vscode_global_storage`)."""
+    (`%USERPROFILE%`), as it is for `$COPILOT_HOME/session-state` (else
+    `~/.copilot/session-state`: Copilot CLI) and
+    `~/.cursor/projects` (Cursor's agent transcripts). Cline, Roo Code and Kilo Code keep
+    their tasks in VS Code's global storage (`vscode_global_storage`), Copilot Chat its
+    sessions in VS Code's (and its forks') storage (`copilot_chat_locations`), Cursor its
+    chats in its own `globalStorage/state.vscdb`."""
     claude = Path(os.environ.get("CLAUDE_CONFIG_DIR") or "~/.claude").expanduser()
     codex_home = Path(os.environ.get("CODEX_HOME") or "~/.codex").expanduser()
     gemini_home = Path(os.environ.get("GEMINI_CLI_HOME") or "~").expanduser()
@@ -27,19 +31,43 @@ def default_locations() -> dict[str, Path]:
         gemini_cli.FORMAT: gemini_home / ".gemini" / "tmp",
         continue_dev.FORMAT: continue_home / "sessions",
         **{agent: vscode_global_storage() / extension / "tasks" for agent, extension in cline.EXTENSIONS.items()},
+        **copilot_chat_locations(),
+        copilot_cli.FORMAT: Path(os.environ.get("COPILOT_HOME") or "~/.copilot").expanduser() / "session-state",
+        cursor.FORMAT: vscode_user("Cursor") / "globalStorage",
+        cursor_cli.FORMAT: Path("~/.cursor/projects").expanduser(),
     }
 
 
+# VS Code and the forks that run the Copilot Chat extension, by their folder's name.
+VSCODE_APPLICATIONS = ("Code", "Code - Insiders", "VSCodium")
+
+
+def copilot_chat_locations() -> dict[str, Path]:
+    """Where VS Code and its forks keep Copilot Chat's sessions: each workspace's storage
+    (`workspaceStorage/<hash>/chatSessions/`), and the windows without a folder's."""
+    found = {}
+    for application in VSCODE_APPLICATIONS:
+        name = copilot_chat.FORMAT if application == "Code" else f"{copilot_chat.FORMAT} ({application})"
+        found[name] = vscode_user(application) / "workspaceStorage"
+        found[f"{name} (empty windows)"] = vscode_user(application) / "globalStorage" / copilot_chat.FOLDERS[1]
+    return found
+
+
 def vscode_global_storage() -> Path:
-    """VS Code's `User/globalStorage`: under `%APPDATA%` on Windows, `~/Library/Application
-    Support` on macOS, `$XDG_CONFIG_HOME` (else `~/.config`) elsewhere."""
+    """VS Code's `User/globalStorage`."""
+    return vscode_user() / "globalStorage"
+
+
+def vscode_user(application: str = "Code") -> Path:
+    """The `User` folder of VS Code (or of a fork: `Cursor`): under `%APPDATA%` on Windows,
+    `~/Library/Application Support` on macOS, `$XDG_CONFIG_HOME` (else `~/.config`) elsewhere."""
     if sys.platform == "win32":
         base = Path(os.environ.get("APPDATA") or "~/AppData/Roaming")
     elif sys.platform == "darwin":
         base = Path("~/Library/Application Support")
     else:
         base = Path(os.environ.get("XDG_CONFIG_HOME") or "~/.config")
-    return base.expanduser() / "Code" / "User" / "globalStorage"
+    return base.expanduser() / application / "User"
 
 
 def existing_locations() -> dict[str, Path]:
