@@ -56,13 +56,16 @@ class ExportFormat(enum.Enum):
 
 
 class TranscriptFormat(enum.Enum):
-    """Which agent wrote a transcript; `agent-history` (addition) is our own jsonl export; `gemini-cli` (addition) is Gemini CLI's chat JSON; `cline` (addition) is a Cline, Roo Code or Kilo Code task folder; `continue` (addition) is a Continue session; `auto` tells them apart."""
+    """Which agent wrote a transcript; `agent-history` (addition) is our own jsonl export; `gemini-cli` (addition) is Gemini CLI's chat JSON or JSONL; `cline` (addition) is a Cline, Roo Code or Kilo Code task folder; `continue` (addition) is a Continue session; `opencode` (addition) is opencode's `opencode.db` or its JSON `storage/` tree; `zed` (addition) is Zed's agent `threads.db`; `aider` (addition) is an `.aider.chat.history.md`; `auto` tells them apart."""
     CLAUDE_CODE = "claude-code"
     CODEX = "codex"
     AGENT_HISTORY = "agent-history"
     GEMINI_CLI = "gemini-cli"
     CLINE = "cline"
     CONTINUE_ = "continue"
+    OPENCODE = "opencode"
+    ZED = "zed"
+    AIDER = "aider"
     AUTO = "auto"
 
 

@@ -1,7 +1,8 @@
 """`history/importTranscript`: find transcript files, tell their formats apart, import them.
 
 Only the path the user named is read (a file, or the transcripts below a directory: every
-`.jsonl`, and the `.json` files a whole-document format names as its own).
+`.jsonl`, the `.json` files a whole-document format names as its own, the databases of
+opencode and Zed, and Aider's chat histories).
 Sessions are written whole, several to a transaction (about WRITE_BATCH messages: one
 fsync for many small sessions), so a cancelled or failed import keeps the sessions
 already written and never half of one.
@@ -27,7 +28,20 @@ from ..errors import invalid
 from ..lifetime import exit_with_parent
 from ..store import NO_WORK, Settings, Store, Work
 from ..store.imports import EncodedSession, encode_session, import_sessions
-from . import Transcript, agent_history, claude_code, cline, codex, continue_dev, gemini_cli, json_document, json_lines
+from . import (
+    Transcript,
+    agent_history,
+    aider,
+    claude_code,
+    cline,
+    codex,
+    continue_dev,
+    gemini_cli,
+    json_document,
+    json_lines,
+    opencode,
+    zed,
+)
 
 READERS: dict[str, Callable[[Path], Transcript]] = {
     claude_code.FORMAT: claude_code.read,
@@ -36,11 +50,15 @@ READERS: dict[str, Callable[[Path], Transcript]] = {
     gemini_cli.FORMAT: gemini_cli.read,
     cline.FORMAT: cline.read,
     continue_dev.FORMAT: continue_dev.read,
+    opencode.FORMAT: opencode.read,
+    zed.FORMAT: zed.read,
+    aider.FORMAT: aider.read,
 }
 # Most specific first: our export's lines would also pass for Claude Code's.
 DETECTORS = [
     (agent_history.FORMAT, agent_history.looks_like),
     (codex.FORMAT, codex.looks_like),
+    (gemini_cli.FORMAT, gemini_cli.looks_like_row),
     (claude_code.FORMAT, claude_code.looks_like),
 ]
 # The formats that keep a session as one JSON document: which files are theirs, and how
@@ -49,19 +67,25 @@ DOCUMENT_READERS: dict[str, Callable[[Path, Any], Transcript]] = {
     gemini_cli.FORMAT: gemini_cli.of_document,
     cline.FORMAT: cline.of_document,
     continue_dev.FORMAT: continue_dev.of_document,
+    opencode.FORMAT: opencode.of_document,
 }
 DOCUMENTS = [
     (gemini_cli.FORMAT, gemini_cli.wants, gemini_cli.looks_like),
     (cline.FORMAT, cline.wants, cline.looks_like),
     (continue_dev.FORMAT, continue_dev.wants, continue_dev.looks_like),
+    (opencode.FORMAT, opencode.wants, opencode.looks_like),
 ]
+# The formats found by their file's name: other programs' databases, Aider's history.
+NAMED = {opencode.DATABASE: opencode.FORMAT, zed.DATABASE: zed.FORMAT, aider.HISTORY: aider.FORMAT}
 DETECT_LINES = 20
 WRITE_BATCH = 5000
 
 
 def detect(path: Path) -> str | None:
     """The format of a transcript from its first lines (a whole-document format: from its
-    document); None when it is none we know."""
+    document, a database or Aider's history: from its name); None when it is none we know."""
+    if path.name in NAMED:
+        return NAMED[path.name]
     if path.suffix == ".json":
         return _document_format(json_document(path))
     for row in itertools.islice(json_lines(path), DETECT_LINES):
@@ -82,7 +106,12 @@ def transcript_files(path: Path) -> list[Path]:
         return [path]
     files = [found for found in path.rglob("*.jsonl") if found.is_file()]
     files += [found for found in path.rglob("*.json") if any(wants(found) for _, wants, _ in DOCUMENTS)]
-    return sorted(files, key=lambda found: ("agent-" in found.name, str(found)))
+    files += [found for name in NAMED for found in path.rglob(name) if found.is_file()]
+    return sorted(files, key=lambda found: (_is_subagent(found), str(found)))
+
+
+def _is_subagent(path: Path) -> bool:
+    return "agent-" in path.name or gemini_cli.is_subagent(path) or opencode.is_subagent(path)
 
 
 def import_transcript(

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import claude_code, cline, codex, continue_dev, gemini_cli
+from . import claude_code, cline, codex, continue_dev, gemini_cli, opencode, zed
 
 
 def default_locations() -> dict[str, Path]:
@@ -16,7 +16,10 @@ def default_locations() -> dict[str, Path]:
     `$GEMINI_CLI_HOME/.gemini/tmp` (else `~/.gemini/tmp`) and `$CONTINUE_GLOBAL_DIR/sessions`
     (else `~/.continue/sessions`); the home folder is the same on Linux, macOS and Windows
     (`%USERPROFILE%`). Cline, Roo Code and Kilo Code keep
-    their tasks in VS Code's global storage (`vscode_global_storage`)."""
+    their tasks in VS Code's global storage (`vscode_global_storage`); opencode its database
+    and JSON tree in `$XDG_DATA_HOME/opencode` (else `~/.local/share/opencode`, on every
+    system); Zed its threads in its data folder (`zed_data`). Aider's history is in each
+    repository, so none is read unless named."""
     claude = Path(os.environ.get("CLAUDE_CONFIG_DIR") or "~/.claude").expanduser()
     codex_home = Path(os.environ.get("CODEX_HOME") or "~/.codex").expanduser()
     gemini_home = Path(os.environ.get("GEMINI_CLI_HOME") or "~").expanduser()
@@ -27,7 +30,25 @@ def default_locations() -> dict[str, Path]:
         gemini_cli.FORMAT: gemini_home / ".gemini" / "tmp",
         continue_dev.FORMAT: continue_home / "sessions",
         **{agent: vscode_global_storage() / extension / "tasks" for agent, extension in cline.EXTENSIONS.items()},
+        opencode.FORMAT: xdg_data() / "opencode",
+        zed.FORMAT: zed_data() / "threads",
     }
+
+
+def xdg_data() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or "~/.local/share").expanduser()
+
+
+def zed_data() -> Path:
+    """Zed's data folder: `%LOCALAPPDATA%\\Zed` on Windows, `~/Library/Application
+    Support/Zed` on macOS, `$FLATPAK_XDG_DATA_HOME/zed` or `$XDG_DATA_HOME/zed` (else
+    `~/.local/share/zed`) elsewhere (crates/paths `data_dir`)."""
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or "~/AppData/Local").expanduser() / "Zed"
+    if sys.platform == "darwin":
+        return Path("~/Library/Application Support/Zed").expanduser()
+    flatpak = os.environ.get("FLATPAK_XDG_DATA_HOME")
+    return Path(flatpak).expanduser() / "zed" if flatpak else xdg_data() / "zed"
 
 
 def vscode_global_storage() -> Path:

@@ -16,8 +16,8 @@ export type SessionChange = "created" | "updated" | "ended" | "deleted" | "compa
 /** `markdown` reads well (tool calls and long outputs folded in <details>); `json` is one document {session, messages, edits}; `jsonl` is lossless: one {"type":"session"} line, then one {"type":"message"} line per message, then one {"type":"edit"} line per edit. */
 export type ExportFormat = "markdown" | "json" | "jsonl";
 
-/** Which agent wrote a transcript; `agent-history` (addition) is our own jsonl export; `gemini-cli` (addition) is Gemini CLI's chat JSON; `cline` (addition) is a Cline, Roo Code or Kilo Code task folder; `continue` (addition) is a Continue session; `auto` tells them apart. */
-export type TranscriptFormat = "claude-code" | "codex" | "agent-history" | "gemini-cli" | "cline" | "continue" | "auto";
+/** Which agent wrote a transcript; `agent-history` (addition) is our own jsonl export; `gemini-cli` (addition) is Gemini CLI's chat JSON or JSONL; `cline` (addition) is a Cline, Roo Code or Kilo Code task folder; `continue` (addition) is a Continue session; `opencode` (addition) is opencode's `opencode.db` or its JSON `storage/` tree; `zed` (addition) is Zed's agent `threads.db`; `aider` (addition) is an `.aider.chat.history.md`; `auto` tells them apart. */
+export type TranscriptFormat = "claude-code" | "codex" | "agent-history" | "gemini-cli" | "cline" | "continue" | "opencode" | "zed" | "aider" | "auto";
 
 /** Token counts of one model call (non-negative integers up to 2^40, far above any model's window, so sums stay exact 64-bit integers; absent counts are 0). */
 export interface Usage {
