@@ -20,7 +20,8 @@ from sidecar.store import Store
 from sidecar.store.database import Database
 from sidecar.transcripts import importer
 
-from .reader_fixtures import OPENCODE_STORAGE, build_opencode_db, build_zed_db, opencode_records, zed_rows
+from .reader_fixtures import OPENCODE_STORAGE, ZED_SCHEMA, build_opencode_db, build_zed_db, opencode_records, zed_rows
+from .test_cli import cli
 from .test_readers import FIXTURES, GEMINI, Expected, all_messages, gemini_expected, index, run_import, usage_totals
 
 __all__ = ["index"]  # the fixture, used by name
@@ -153,6 +154,20 @@ def test_opencode_malformed_records_are_skipped_and_counted(store: Store, tmp_pa
     assert run_import(store, tmp_path / "other").skipped_lines == 1
 
 
+def test_import_with_no_path_finds_opencode_and_zed(db_path: Path, tmp_path: Path) -> None:
+    data = tmp_path / "home" / ".local" / "share"
+    (data / "opencode").mkdir(parents=True)
+    (data / "zed" / "threads").mkdir(parents=True)
+    build_opencode_db(data / "opencode" / "opencode.db").close()
+    build_zed_db(data / "zed" / "threads" / "threads.db")
+    env = {"HOME": str(tmp_path / "home"), "XDG_DATA_HOME": "", "CODEX_HOME": "", "CLAUDE_CONFIG_DIR": ""}
+    done = cli(db_path, "import", "--json", **env)
+    assert done.returncode == 0, done.stderr
+    messages = sorted(result["messages"] for result in json.loads(done.stdout))
+    expected = [sum(e.messages for e in opencode_expected().values()), sum(e.messages for e in zed_expected().values())]
+    assert messages == sorted(expected)
+
+
 # -- Zed --------------------------------------------------------------------------------
 
 
@@ -235,6 +250,21 @@ def test_zed_malformed_threads_and_messages_are_skipped_and_counted(store: Store
     expected = zed_expected()
     assert result.skipped_lines == 2
     assert result.messages == expected[rows[0]["id"]].messages - 3 + expected[rows[1]["id"]].messages
+
+
+def test_zed_database_without_the_added_columns(store: Store, tmp_path: Path) -> None:
+    """A threads.db of a Zed from before parent_id, folder_paths and created_at."""
+    row = zed_rows()[0]
+    with sqlite3.connect(tmp_path / "threads.db") as database:
+        database.execute(ZED_SCHEMA.split(";")[0])
+        database.execute(
+            "INSERT INTO threads VALUES (?, ?, ?, 'json', ?)",
+            (row["id"], row["summary"], row["updated_at"], json.dumps(row["thread"])),
+        )
+    result = run_import(store, tmp_path / "threads.db", format="zed")
+    (session,) = result.sessions
+    assert result.messages == zed_expected()[row["id"]].messages and session.project_id == "/home/dev/wordcount"
+    assert session.created_at == stamp(row["updated_at"])
 
 
 def stamp(text: str) -> str:

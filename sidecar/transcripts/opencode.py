@@ -43,7 +43,8 @@ Entry = tuple[dict[str, Any] | None, list[dict[str, Any] | None]]
 
 def wants(path: Path) -> bool:
     """A session file of the JSON tree: `storage/session/<project id>/<session id>.json`."""
-    return path.suffix == ".json" and path.parent.parent.name == "session" and path.parents[2].name == "storage"
+    folders = path.parent.parent
+    return path.suffix == ".json" and folders.name == "session" and folders.parent.name == "storage"
 
 
 def looks_like(document: Any) -> bool:
@@ -77,7 +78,7 @@ def of_document(path: Path, info: Any) -> Transcript:
     """A session of the JSON tree, its session file at `path` already parsed."""
     if not looks_like(info):
         return Transcript(skipped_lines=1)
-    storage = path.parents[2]
+    storage = path.parent.parent.parent
     messages = sorted((storage / "message" / str(info["id"])).glob("*.json"))
     entries = ((_object(found), _parts(storage / "part" / found.stem)) for found in messages)
     return _transcript([(info, entries)])

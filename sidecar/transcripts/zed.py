@@ -48,8 +48,11 @@ def read(path: Path) -> Transcript:
     transcript = Transcript()
     try:
         with snapshot(path) as database:
-            # Parents first, so a sub-agent finds the thread it belongs to.
-            rows = database.execute("SELECT * FROM threads ORDER BY parent_id IS NOT NULL, updated_at").fetchall()
+            columns = {column["name"] for column in database.execute("PRAGMA table_info(threads)")}
+            # Parents first, so a sub-agent finds the thread it belongs to (older databases
+            # have no parent_id).
+            order = "parent_id IS NOT NULL, updated_at" if "parent_id" in columns else "updated_at"
+            rows = database.execute(f"SELECT * FROM threads ORDER BY {order}").fetchall()
     except sqlite3.Error:
         return Transcript(skipped_lines=1)
     for row in rows:
