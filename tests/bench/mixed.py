@@ -6,7 +6,8 @@ Copies each fixture of tests/fixtures (Gemini CLI JSON and JSONL chats, Cline an
 tasks, a Continue session, an Aider history, opencode's and Zed's databases) under fresh
 session ids until each format holds about its share of `--messages`, then imports each
 format's folder into its own fresh database, and the whole mix into another, through the
-storage core as `agent-history import` does; prints messages/s for each.
+storage core as `agent-history import` does; prints messages/s for each, and how fast the
+readers alone read and encode them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,20 @@ from sidecar.wire import structure_params
 
 from ..reader_fixtures import FIXTURES, build_opencode_db, build_zed_db
 from ..test_readers_more import gemini_jsonl
+
+
+def read_folder(folder: Path) -> tuple[int, float]:
+    """Read and encode every transcript below `folder` (no database): the readers' own cost."""
+    store = Store(folder.parent / f"{folder.name}-settings.db")
+    settings = store.settings
+    store.close()
+    started = time.perf_counter()
+    files = [
+        importer.read_file(path, name=None, project_id=None, settings=settings)
+        for path in importer.transcript_files(folder)
+    ]
+    messages = sum(len(encoded.rows) for file in files for encoded in file.sessions)
+    return messages, time.perf_counter() - started
 
 
 def import_folder(folder: Path, database: Path) -> tuple[int, float]:
@@ -109,8 +124,12 @@ def main() -> None:
             folder = mix / name
             folder.mkdir(parents=True)
             write(folder, max(1, share // one))
+            read, reading = read_folder(folder)
             messages, elapsed = import_folder(folder, Path(scratch) / f"{name}.db")
-            print(f"{name:>10}: {messages:>7,} messages in {elapsed:5.2f} s: {messages / elapsed:>8,.0f} messages/s")
+            print(
+                f"{name:>10}: {messages:>7,} messages in {elapsed:5.2f} s: {messages / elapsed:>8,.0f} messages/s"
+                f" (read and encoded alone: {read / reading:>8,.0f} messages/s)"
+            )
         messages, elapsed = import_folder(mix, Path(scratch) / "mix.db")
         print(f"{'mixed':>10}: {messages:>7,} messages in {elapsed:5.2f} s: {messages / elapsed:>8,.0f} messages/s")
 
