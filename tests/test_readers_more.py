@@ -123,6 +123,14 @@ def test_opencode_database_matches_and_is_left_untouched(store: Store, index: Da
     assert run_import(store, tmp_path / "opencode.db").messages == 0 and listing(tmp_path) == before
 
 
+def test_opencode_sessions_in_both_the_tree_and_the_database_import_once(store: Store, tmp_path: Path) -> None:
+    shutil.copytree(OPENCODE_STORAGE, tmp_path / "storage")  # migrated into the database, still there
+    build_opencode_db(tmp_path / "opencode.db").close()
+    result = run_import(store, tmp_path)
+    assert result.files == 3 and len(result.sessions) == 2
+    assert result.messages == sum(figures.messages for figures in opencode_expected().values())
+
+
 def test_opencode_grown_session_adds_only_new_messages(store: Store, tmp_path: Path) -> None:
     owner = build_opencode_db(tmp_path / "opencode.db")
     last = owner.execute("SELECT id FROM message ORDER BY time_created DESC LIMIT 1").fetchone()[0]
