@@ -56,7 +56,7 @@ class ExportFormat(enum.Enum):
 
 
 class TranscriptFormat(enum.Enum):
-    """Which agent wrote a transcript; `agent-history` (addition) is our own jsonl export; `gemini-cli` (addition) is Gemini CLI's chat JSON; `cline` (addition) is a Cline, Roo Code or Kilo Code task folder; `continue` (addition) is a Continue session; `copilot-chat` (addition) is a VS Code Copilot Chat session (`chatSessions/*.json` or `*.jsonl`); `copilot-cli` (addition) is a Copilot CLI `events.jsonl` (also VS Code's Copilot agent transcripts); `cursor` (addition) is Cursor's `globalStorage/state.vscdb`; `cursor-cli` (addition) is a Cursor agent transcript (`~/.cursor/projects/*/agent-transcripts/*.jsonl`); `auto` tells them apart."""
+    """Which agent wrote a transcript; `agent-history` (addition) is our own jsonl export; `gemini-cli` (addition) is Gemini CLI's chat JSON or JSONL; `cline` (addition) is a Cline, Roo Code or Kilo Code task folder; `continue` (addition) is a Continue session; `copilot-chat` (addition) is a VS Code Copilot Chat session (`chatSessions/*.json` or `*.jsonl`); `copilot-cli` (addition) is a Copilot CLI `events.jsonl` (also VS Code's Copilot agent transcripts); `cursor` (addition) is Cursor's `globalStorage/state.vscdb`; `cursor-cli` (addition) is a Cursor agent transcript (`~/.cursor/projects/*/agent-transcripts/*.jsonl`); `opencode` (addition) is opencode's `opencode.db` or its JSON `storage/` tree; `zed` (addition) is Zed's agent `threads.db`; `aider` (addition) is an `.aider.chat.history.md`; `auto` tells them apart."""
     CLAUDE_CODE = "claude-code"
     CODEX = "codex"
     AGENT_HISTORY = "agent-history"
@@ -67,6 +67,9 @@ class TranscriptFormat(enum.Enum):
     COPILOT_CLI = "copilot-cli"
     CURSOR = "cursor"
     CURSOR_CLI = "cursor-cli"
+    OPENCODE = "opencode"
+    ZED = "zed"
+    AIDER = "aider"
     AUTO = "auto"
 
 

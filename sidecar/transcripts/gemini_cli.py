@@ -1,7 +1,13 @@
-"""Gemini CLI chats: `~/.gemini/tmp/<project hash>/chats/session-<time>-<id>.json`.
+"""Gemini CLI chats: `~/.gemini/tmp/<project hash>/chats/session-<time>-<id>.json`, and
+since the CLI's JSONL recording `session-<time>-<id>.jsonl` (a sub-agent's
+`chats/<parent session id>/<session id>.jsonl`).
 
-One JSON document per session, rewritten as it grows: `{sessionId, projectHash, startTime,
-lastUpdated, summary?, messages: [...]}`. What becomes what:
+The JSON file is one document per session, rewritten as it grows: `{sessionId,
+projectHash, startTime, lastUpdated, summary?, messages: [...]}`. The JSONL file is
+appended to (packages/core/src/services/chatRecordingService.ts `loadConversationRecord`):
+a first line of those metadata fields, then the messages, a later line of a message's `id`
+replacing it, `{"$set": {...}}` updating the metadata and `{"$rewindTo": id}` dropping
+that message and all after it; it is replayed into the same document. What becomes what:
 - `user` messages: a user message (content a string or a list of `{text}` parts).
 - `gemini` messages: an assistant message: content, `toolCalls` as its tool calls (`args`
   as arguments), `thoughts` (`subject: description`) in `metadata.thinking`, `tokens` as
@@ -13,8 +19,10 @@ lastUpdated, summary?, messages: [...]}`. What becomes what:
 - `info`, `warning` and `error` messages (the CLI's own notices) are system messages with
   `metadata.type`.
 - `summary` is the title; the folder's `.project_root` (newer CLIs write it) the
-  projectId; the other top-level fields go to the session's metadata.
-A message without the fields its type needs is counted as skipped.
+  projectId; the other top-level fields go to the session's metadata; `kind: subagent`
+  makes a `subagent` session, of the session its folder is named after.
+A message without the fields its type needs is counted as skipped, as is a JSONL line that
+is not a JSON object.
 """
 
 from __future__ import annotations
@@ -25,24 +33,63 @@ from typing import Any
 
 from .. import protocol as p
 from ..store.imports import ImportedMessage, ImportedSession
-from . import Malformed, Transcript, json_document, stamp, text_of, token_count
+from . import Malformed, Transcript, json_document, json_lines, stamp, text_of, token_count
 
 FORMAT = "gemini-cli"
 NOTICES = ("info", "warning", "error")
 SESSION_FIELDS = ("sessionId", "startTime", "lastUpdated", "messages", "summary")
+CHATS = "chats"
 
 
 def wants(path: Path) -> bool:
     """The JSON files of this format a folder holds."""
-    return path.suffix == ".json" and path.parent.name == "chats" and path.name.startswith("session-")
+    return path.suffix == ".json" and path.parent.name == CHATS and path.name.startswith("session-")
 
 
 def looks_like(document: Any) -> bool:
     return isinstance(document, dict) and "projectHash" in document and isinstance(document.get("messages"), list)
 
 
+def looks_like_row(row: dict[str, Any]) -> bool:
+    """The first line of a JSONL chat: its metadata."""
+    return "projectHash" in row and isinstance(row.get("sessionId"), str)
+
+
+def is_subagent(path: Path) -> bool:
+    """A sub-agent's chat, in a folder of its parent's below `chats/`."""
+    return path.suffix == ".jsonl" and path.parent.parent.name == CHATS
+
+
 def read(path: Path) -> Transcript:
+    if path.suffix == ".jsonl":
+        document, skipped = _replayed(path)
+        transcript = of_document(path, document)
+        transcript.skipped_lines += skipped
+        return transcript
     return of_document(path, json_document(path))
+
+
+def _replayed(path: Path) -> tuple[dict[str, Any], int]:
+    """A JSONL chat as the JSON document it records, and the lines that are not objects."""
+    metadata: dict[str, Any] = {}
+    messages: dict[str, Any] = {}  # by id, in the order first written
+    skipped = 0
+    for row in json_lines(path):
+        if row is None:
+            skipped += 1
+        elif isinstance(row.get("$rewindTo"), str):
+            ids = list(messages)
+            kept = ids[: ids.index(row["$rewindTo"])] if row["$rewindTo"] in messages else []
+            messages = {key: messages[key] for key in kept}
+        elif isinstance(row.get("id"), str):
+            messages[row["id"]] = row
+        elif isinstance(row.get("$set"), dict):
+            metadata.update(row["$set"])
+        elif looks_like_row(row):
+            metadata.update(row)
+        else:
+            skipped += 1
+    return {**metadata, "messages": list(messages.values())}, skipped
 
 
 def of_document(path: Path, document: Any) -> Transcript:
@@ -154,9 +201,11 @@ def _session(
     if "source" in document:
         metadata["sourceField"] = document["source"]
     summary = document.get("summary")
+    parent = path.parent.name if document.get("kind") == "subagent" and is_subagent(path) else None
     return ImportedSession(
         key=f"{FORMAT}:{source_id}",
         kind="subagent" if document.get("kind") == "subagent" else "agent",
+        parent_key=f"{FORMAT}:{parent}" if parent else None,
         messages=messages,
         created_at=stamp(document.get("startTime") or messages[0].created_at),
         updated_at=stamp(document.get("lastUpdated") or messages[-1].created_at),
@@ -170,7 +219,8 @@ def _session(
 
 def _project_root(path: Path) -> str | None:
     """The working directory, where the CLI wrote it beside the chats folder."""
-    marker = path.parent.parent / ".project_root"
+    chats = path.parent.parent if is_subagent(path) else path.parent
+    marker = chats.parent / ".project_root"
     try:
         return marker.read_text().strip() or None if marker.is_file() else None
     except OSError:

@@ -1,7 +1,8 @@
 """`history/importTranscript`: find transcript files, tell their formats apart, import them.
 
 Only the path the user named is read (a file, or the transcripts below a directory: every
-`.jsonl`, and the `.json` files a whole-document format names as its own).
+`.jsonl`, the `.json` files a whole-document format names as its own, the databases of
+opencode and Zed, and Aider's chat histories).
 Sessions are written whole, several to a transaction (about WRITE_BATCH messages: one
 fsync for many small sessions), so a cancelled or failed import keeps the sessions
 already written and never half of one.
@@ -30,6 +31,7 @@ from ..store.imports import EncodedSession, encode_session, import_sessions
 from . import (
     Transcript,
     agent_history,
+    aider,
     claude_code,
     cline,
     codex,
@@ -41,6 +43,8 @@ from . import (
     gemini_cli,
     json_document,
     json_lines,
+    opencode,
+    zed,
 )
 
 READERS: dict[str, Callable[[Path], Transcript]] = {
@@ -54,11 +58,15 @@ READERS: dict[str, Callable[[Path], Transcript]] = {
     copilot_cli.FORMAT: copilot_cli.read,
     cursor.FORMAT: cursor.read,
     cursor_cli.FORMAT: cursor_cli.read,
+    opencode.FORMAT: opencode.read,
+    zed.FORMAT: zed.read,
+    aider.FORMAT: aider.read,
 }
 # Most specific first: our export's lines would also pass for Claude Code's.
 DETECTORS = [
     (agent_history.FORMAT, agent_history.looks_like),
     (codex.FORMAT, codex.looks_like),
+    (gemini_cli.FORMAT, gemini_cli.looks_like_row),
     (claude_code.FORMAT, claude_code.looks_like),
     (copilot_chat.FORMAT, copilot_chat.looks_like_row),
     (copilot_cli.FORMAT, copilot_cli.looks_like),
@@ -71,22 +79,29 @@ DOCUMENT_READERS: dict[str, Callable[[Path, Any], Transcript]] = {
     cline.FORMAT: cline.of_document,
     continue_dev.FORMAT: continue_dev.of_document,
     copilot_chat.FORMAT: copilot_chat.of_document,
+    opencode.FORMAT: opencode.of_document,
 }
 DOCUMENTS = [
     (gemini_cli.FORMAT, gemini_cli.wants, gemini_cli.looks_like),
     (cline.FORMAT, cline.wants, cline.looks_like),
     (continue_dev.FORMAT, continue_dev.wants, continue_dev.looks_like),
     (copilot_chat.FORMAT, copilot_chat.wants, copilot_chat.looks_like),
+    (opencode.FORMAT, opencode.wants, opencode.looks_like),
 ]
-# The formats that keep their sessions in another program's database, read in place.
+# The formats that keep their sessions in another program's database, read in place
+# and told apart by their tables.
 DATABASES = [(cursor.FORMAT, cursor.wants, cursor.looks_like)]
+# The formats found by their file's name: other programs' databases, Aider's history.
+NAMED = {opencode.DATABASE: opencode.FORMAT, zed.DATABASE: zed.FORMAT, aider.HISTORY: aider.FORMAT}
 DETECT_LINES = 20
 WRITE_BATCH = 5000
 
 
 def detect(path: Path) -> str | None:
     """The format of a transcript from its first lines (a whole-document format: from its
-    document); None when it is none we know."""
+    document, a database or Aider's history: from its name); None when it is none we know."""
+    if path.name in NAMED:
+        return NAMED[path.name]
     if path.suffix == ".json":
         return _document_format(json_document(path))
     if path.suffix == ".vscdb":
@@ -110,7 +125,12 @@ def transcript_files(path: Path) -> list[Path]:
     files = [found for found in path.rglob("*.jsonl") if found.is_file()]
     files += [found for found in path.rglob("*.json") if any(wants(found) for _, wants, _ in DOCUMENTS)]
     files += [found for found in path.rglob("*.vscdb") if any(wants(found) for _, wants, _ in DATABASES)]
-    return sorted(files, key=lambda found: ("agent-" in found.name, str(found)))
+    files += [found for name in NAMED for found in path.rglob(name) if found.is_file()]
+    return sorted(files, key=lambda found: (_is_subagent(found), str(found)))
+
+
+def _is_subagent(path: Path) -> bool:
+    return "agent-" in path.name or gemini_cli.is_subagent(path) or opencode.is_subagent(path)
 
 
 def import_transcript(

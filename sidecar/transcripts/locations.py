@@ -6,7 +6,19 @@ import os
 import sys
 from pathlib import Path
 
-from . import claude_code, cline, codex, continue_dev, copilot_chat, copilot_cli, cursor, cursor_cli, gemini_cli
+from . import (
+    claude_code,
+    cline,
+    codex,
+    continue_dev,
+    copilot_chat,
+    copilot_cli,
+    cursor,
+    cursor_cli,
+    gemini_cli,
+    opencode,
+    zed,
+)
 
 
 def default_locations() -> dict[str, Path]:
@@ -20,7 +32,10 @@ def default_locations() -> dict[str, Path]:
     `~/.cursor/projects` (Cursor's agent transcripts). Cline, Roo Code and Kilo Code keep
     their tasks in VS Code's global storage (`vscode_global_storage`), Copilot Chat its
     sessions in VS Code's (and its forks') storage (`copilot_chat_locations`), Cursor its
-    chats in its own `globalStorage/state.vscdb`."""
+    chats in its own `globalStorage/state.vscdb`; opencode its database and JSON tree in
+    `$XDG_DATA_HOME/opencode` (else `~/.local/share/opencode`, on every system); Zed its
+    threads in its data folder (`zed_data`). Aider's history is in each repository, so
+    none is read unless named."""
     claude = Path(os.environ.get("CLAUDE_CONFIG_DIR") or "~/.claude").expanduser()
     codex_home = Path(os.environ.get("CODEX_HOME") or "~/.codex").expanduser()
     gemini_home = Path(os.environ.get("GEMINI_CLI_HOME") or "~").expanduser()
@@ -35,6 +50,8 @@ def default_locations() -> dict[str, Path]:
         copilot_cli.FORMAT: Path(os.environ.get("COPILOT_HOME") or "~/.copilot").expanduser() / "session-state",
         cursor.FORMAT: vscode_user("Cursor") / "globalStorage",
         cursor_cli.FORMAT: Path("~/.cursor/projects").expanduser(),
+        opencode.FORMAT: xdg_data() / "opencode",
+        zed.FORMAT: zed_data() / "threads",
     }
 
 
@@ -51,6 +68,22 @@ def copilot_chat_locations() -> dict[str, Path]:
         found[name] = vscode_user(application) / "workspaceStorage"
         found[f"{name} (empty windows)"] = vscode_user(application) / "globalStorage" / copilot_chat.FOLDERS[1]
     return found
+
+
+def xdg_data() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or "~/.local/share").expanduser()
+
+
+def zed_data() -> Path:
+    """Zed's data folder: `%LOCALAPPDATA%\\Zed` on Windows, `~/Library/Application
+    Support/Zed` on macOS, `$FLATPAK_XDG_DATA_HOME/zed` or `$XDG_DATA_HOME/zed` (else
+    `~/.local/share/zed`) elsewhere (crates/paths `data_dir`)."""
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or "~/AppData/Local").expanduser() / "Zed"
+    if sys.platform == "darwin":
+        return Path("~/Library/Application Support/Zed").expanduser()
+    flatpak = os.environ.get("FLATPAK_XDG_DATA_HOME")
+    return Path(flatpak).expanduser() / "zed" if flatpak else xdg_data() / "zed"
 
 
 def vscode_global_storage() -> Path:
