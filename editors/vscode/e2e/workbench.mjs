@@ -12,7 +12,8 @@ import * as path from "node:path";
 const require = createRequire(import.meta.url);
 const { chromium } = require(process.env.PLAYWRIGHT_CORE);
 const exchange = process.env.E2E_EXCHANGE;
-const shot = (page, name) => page.screenshot({ path: path.join(exchange, `${name}.png`) });
+// Animations finished first: a menu is shot as shown, not halfway through its fade.
+const shot = (page, name) => page.screenshot({ path: path.join(exchange, `${name}.png`), animations: "disabled" });
 const waitForFile = async (name, timeout = 30000) => {
   const deadline = Date.now() + timeout;
   while (!fs.existsSync(path.join(exchange, name))) {
@@ -22,6 +23,20 @@ const waitForFile = async (name, timeout = 30000) => {
 };
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/** The page inside the webview in front (VS Code nests it in two iframes). */
+const webview = (page) => page.locator("iframe.webview:visible").last().contentFrame().locator("iframe").contentFrame();
+
+/** Run a command from the palette, by its title as the palette shows it. */
+async function command(page, title) {
+  await page.keyboard.press("F1");
+  const quickInput = page.locator(".quick-input-widget");
+  await quickInput.locator("input").waitFor({ timeout: 15000 });
+  await page.keyboard.type(title);
+  await quickInput.locator(".monaco-list-row", { hasText: title }).first().waitFor({ timeout: 15000 });
+  await page.keyboard.press("Enter");
+  return quickInput;
+}
 const steps = {};
 
 /** A sidecar that cannot start: the view says what was tried and what it said, and offers
@@ -75,8 +90,51 @@ async function history(page, sidebar, welcome) {
   const row = sidebar.locator(".monaco-list-row", { has: page.locator(".codicon-cloud-download") }).first();
   await row.hover();
   await page.locator(".monaco-hover", { hasText: "Last active" }).first().waitFor({ timeout: 15000 });
+  steps.inline = await row.locator(".actions .action-label").evaluateAll((labels) => labels.map((label) => label.getAttribute("aria-label")));
   steps.view = true;
   await shot(page, "2-sessions");
+
+  // Its context menu: grouped, Delete last, no "Agent History:" prefix.
+  await row.click({ button: "right" });
+  const menu = page.locator(".monaco-menu-container .monaco-menu");
+  await menu.locator(".action-label", { hasText: "Delete…" }).first().waitFor({ timeout: 15000 });
+  steps.menu = await menu.locator(".action-item").evaluateAll((items) =>
+    items.map((item) => (item.classList.contains("disabled") && item.querySelector(".separator") ? "|" : item.textContent.trim())),
+  );
+  await shot(page, "2-context-menu");
+  await page.keyboard.press("Escape");
+  await menu.first().waitFor({ state: "detached", timeout: 15000 });
+
+  // The quick filter: words of a session's name keep its rows, the view says how many.
+  const name = (await row.locator(".label-name").textContent()).trim();
+  const word = name.split(/\s+/).sort((a, b) => b.length - a.length)[0];
+  await sidebar.hover();
+  await page.locator('.action-label[aria-label="Filter Sessions…"]').first().click();
+  await page.locator(".quick-input-widget input").waitFor({ timeout: 15000 });
+  await page.keyboard.type(word);
+  const filterMessage = sidebar.locator(".message", { hasText: "sessions match" }).first();
+  await sidebar.locator(".message", { hasText: `“${word}”` }).waitFor({ timeout: 15000 }); // every key typed
+  steps.filter = { word, message: (await filterMessage.textContent()).trim(), rows: await labels.allTextContents(), name };
+  await shot(page, "2-filter");
+  await page.keyboard.press("Enter");
+  await page.locator('.action-label[aria-label="Clear Filter"]').first().click();
+  await filterMessage.waitFor({ state: "detached", timeout: 15000 });
+
+  // A session with tool calls, as a chat: turns, each call folded with its name and status.
+  await row.click();
+  const chat = webview(page);
+  const call = chat.locator("details.tool").first();
+  await call.waitFor({ timeout: 30000 });
+  steps.toolCall = {
+    open: await call.evaluate((details) => details.open),
+    name: await call.locator(".tool-name").textContent(),
+    status: await call.locator(".status").textContent(),
+    turns: await chat.locator("article.turn.user, article.turn.assistant").count(),
+  };
+  await call.locator("summary").click(); // unfolded: its arguments and its result
+  await call.locator(".label", { hasText: "Result" }).waitFor({ timeout: 15000 });
+  steps.toolCall.unfolded = await call.evaluate((details) => details.open);
+  await shot(page, "6-chat");
 
   fs.writeFileSync(path.join(exchange, "ready"), "");
   await waitForFile("appended");
@@ -92,12 +150,7 @@ async function history(page, sidebar, welcome) {
   await shot(page, "3-by-time");
 
   // Search as you type: the hit names its session.
-  await page.keyboard.press("F1");
-  const quickInput = page.locator(".quick-input-widget");
-  await quickInput.locator("input").waitFor({ timeout: 15000 });
-  await page.keyboard.type("Agent History: Search");
-  await quickInput.locator(".monaco-list-row", { hasText: "Agent History: Search" }).first().waitFor({ timeout: 15000 });
-  await page.keyboard.press("Enter");
+  const quickInput = await command(page, "Agent History: Search");
   await quickInput.locator('input[placeholder^="Search everything"]').waitFor({ timeout: 15000 });
   await page.keyboard.type("kumquat");
   const hit = quickInput.locator(".monaco-list-row", { hasText: "appended live" }).first();
@@ -106,27 +159,44 @@ async function history(page, sidebar, welcome) {
   steps.highlighted = await hit.locator(".highlight").allTextContents();
   await shot(page, "4-search");
   await page.keyboard.press("Enter");
-  await page.locator(".monaco-editor .view-lines", { hasText: "kumquat" }).first().waitFor({ timeout: 15000 });
+  // The hit's chat, scrolled to it; then a message another process appends shows up in it.
+  const hitChat = webview(page);
+  await hitChat.locator("article.target", { hasText: "kumquat" }).waitFor({ timeout: 15000 });
   steps.tab = (await page.locator(".tabs-container .tab.active").first().textContent()).trim();
   steps.opened = true;
   const tokens = page.locator(".statusbar-item", { hasText: "tokens" });
   await tokens.first().waitFor({ timeout: 15000 });
+  fs.writeFileSync(path.join(exchange, "chat-open"), "");
+  await waitForFile("appended-chat");
+  const appendedToChat = Number(fs.readFileSync(path.join(exchange, "appended-chat"), "utf8"));
+  await hitChat.locator("article.turn.assistant", { hasText: "the second kumquat arrived live" }).waitFor({ timeout: 15000 });
+  steps.liveChatMs = Date.now() - appendedToChat;
+  steps.chatTurns = (await hitChat.locator("article.turn .prose").allTextContents()).map((text) => text.trim());
   await shot(page, "5-transcript");
 
   // Delete the open session: the dialog names it; its tab, its row and the status bar go.
-  await page.keyboard.press("F1");
-  await quickInput.locator("input").waitFor({ timeout: 15000 });
-  await page.keyboard.type("Agent History: Delete Session");
-  await quickInput.locator(".monaco-list-row", { hasText: "Agent History: Delete Session" }).first().waitFor({ timeout: 15000 });
-  await page.keyboard.press("Enter");
+  await command(page, "Agent History: Delete…");
   const dialog = page.locator(".monaco-dialog-box");
   await dialog.waitFor({ timeout: 15000 });
   steps.deleteDialog = (await dialog.locator(".dialog-message-text").textContent()).trim();
   await dialog.getByRole("button", { name: "Delete" }).click();
   await page.locator(".tabs-container .tab", { hasText: "appended live" }).first().waitFor({ state: "detached", timeout: 15000 });
   await sidebar.getByText("appended live").first().waitFor({ state: "detached", timeout: 15000 });
-  await tokens.first().waitFor({ state: "hidden", timeout: 15000 });
+  // The status bar follows the chat now in front (the one opened before), never the deleted one.
+  await page.locator('.statusbar-item[aria-label*="appended live"]').waitFor({ state: "detached", timeout: 15000 });
   steps.deleted = true;
+
+  // Usage: tokens and cost by day (a chart) and by model, for the workspace and all projects.
+  await command(page, "Agent History: Show Usage");
+  const usage = webview(page);
+  await usage.locator("section", { hasText: "All projects" }).locator("td.model").first().waitFor({ timeout: 15000 });
+  steps.usage = {
+    sections: await usage.locator("h2").allTextContents(),
+    totals: await usage.locator(".total").allTextContents(),
+    models: await usage.locator("td.model").allTextContents(),
+    bars: await usage.locator("svg.chart rect.bar").count(),
+  };
+  await shot(page, "7-usage");
 }
 
 const browser = await chromium.launch({

@@ -110,7 +110,8 @@ export class ChatPanels implements vscode.Disposable {
     const parent = session.parentSessionId && session.kind === "subagent"
       ? await this.history.request("history/getSession", { sessionId: session.parentSessionId }).then(link, () => undefined)
       : undefined;
-    const { sessions } = await this.history.listSessions({ kind: "subagent", projectId: session.projectId, limit: 500 });
+    // Not by project: Claude Code runs a sub-agent in a worktree of its own.
+    const { sessions } = await this.history.listSessions({ kind: "subagent", limit: 500 });
     return { parent, subagents: sessions.filter((other) => other.parentSessionId === session.id).map(link) };
   }
 
@@ -121,9 +122,10 @@ export class ChatPanels implements vscode.Disposable {
   }
 
   /** The page opened at the session's end, or around the message `index`. */
-  async page(sessionId: string, messageCount: number, index?: number): Promise<Page> {
+  async page(sessionId: string, index?: number): Promise<Page> {
     if (index === undefined) {
-      const page = await this.history.request("history/getMessages", { sessionId, beforeIndex: messageCount + 1, limit: PAGE });
+      // Backwards from past any index: the newest page, even if messages came since getSession.
+      const page = await this.history.request("history/getMessages", { sessionId, beforeIndex: Number.MAX_SAFE_INTEGER, limit: PAGE });
       return { place: "end", messages: page.messages };
     }
     const from = index - PAGE / 4;
@@ -178,7 +180,7 @@ class ChatPanel {
   }
 
   async load(index?: number): Promise<void> {
-    this.post({ type: "page", ...(await this.panels.page(this.session.id, this.session.messageCount, index)) });
+    this.post({ type: "page", ...(await this.panels.page(this.session.id, index)) });
   }
 
   async showHeader(session: Session): Promise<void> {
@@ -188,11 +190,13 @@ class ChatPanel {
     const facts = [
       sessionDescription(session),
       session.projectId,
-      `${session.messageCount} messages · ${session.toolCallCount} tool calls · ${totalTokens(session).toLocaleString()} tokens`,
+      `${plural(session.messageCount, "message")} · ${plural(session.toolCallCount, "tool call")} · ${totalTokens(session).toLocaleString()} tokens`,
     ].filter(Boolean).join(" · ");
     this.post({ type: "header", title: sessionLabel(session), facts, ...links, compactionSummary });
   }
 }
+
+const plural = (n: number, what: string) => `${n.toLocaleString()} ${what}${n === 1 ? "" : "s"}`;
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

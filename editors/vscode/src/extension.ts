@@ -362,6 +362,7 @@ function filterSessions(view: SessionsView): void {
   const box = vscode.window.createInputBox();
   box.title = "Filter sessions";
   box.placeholder = "Words in a title, a first request or a project";
+  box.prompt = "The view narrows as you type; Enter keeps the filter, the view's Clear Filter button removes it.";
   box.value = view.filter;
   box.onDidChangeValue((value) => view.filterBy(value));
   box.onDidAccept(() => box.hide());

@@ -1,20 +1,11 @@
-// The usage panel: tokens and cost of the last 30 days, by day and by model, for the
-// workspace and for every project, refreshed as messages arrive. A page without script
+// The usage panel: tokens and cost, in all, by model, and by day over the last 30 days
+// with use, for the workspace and for every project, refreshed as messages arrive. A page without script
 // (its CSP allows only the extension's stylesheet).
 import * as vscode from "vscode";
 import type { HistoryClient } from "./history";
 import { projectName } from "./present";
 import type { GetUsageParams } from "./protocol";
-import { daysBetween, scopeSection, UsageScope } from "./usageReport";
-
-const DAYS = 30;
-
-/** A local calendar day, YYYY-MM-DD, `back` days before today. */
-function localDay(back = 0): string {
-  const day = new Date();
-  day.setDate(day.getDate() - back);
-  return `${day.getFullYear()}-${String(day.getMonth() + 1).padStart(2, "0")}-${String(day.getDate()).padStart(2, "0")}`;
-}
+import { scopeSection, UsageScope } from "./usageReport";
 
 export class UsagePanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
@@ -50,7 +41,6 @@ export class UsagePanel implements vscode.Disposable {
   private async scope(title: string, projectId?: string): Promise<UsageScope> {
     const base: GetUsageParams = {
       ...(projectId ? { projectId } : {}),
-      since: localDay(DAYS - 1),
       timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
     };
     const [byDay, byModel] = await Promise.all([
@@ -70,13 +60,12 @@ export class UsagePanel implements vscode.Disposable {
       ...(here ? [this.scope(`This workspace (${projectName(here)})`, here)] : []),
       this.scope("All projects"),
     ]);
-    const days = daysBetween(localDay(DAYS - 1), localDay());
     const style = panel.webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, "media", "usage.css"));
     panel.webview.html = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${panel.webview.cspSource};">
 <link rel="stylesheet" href="${style}"><title>Usage</title></head>
-<body><h1>Tokens and cost, last ${DAYS} days</h1>${scopes.map((scope) => scopeSection(scope, days)).join("")}
+<body><h1>Tokens and cost</h1>${scopes.map((scope) => scopeSection(scope)).join("")}
 <p class="note">Cost from the genai-prices data at each call's time; cache reads and writes priced as the provider prices them.</p></body></html>`;
   }
 

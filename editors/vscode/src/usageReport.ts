@@ -22,36 +22,34 @@ export function compactTokens(n: number): string {
   return n < 1_000_000 ? `${(n / 1000).toFixed(1)}k` : `${(n / 1_000_000).toFixed(1)}M`;
 }
 
-/** The days from `first` to `last` (YYYY-MM-DD), each once, so a day with no use shows as a gap. */
-export function daysBetween(first: string, last: string): string[] {
-  const days: string[] = [];
-  for (let day = new Date(`${first}T00:00:00Z`); day.toISOString().slice(0, 10) <= last; day.setUTCDate(day.getUTCDate() + 1)) {
-    days.push(day.toISOString().slice(0, 10));
-  }
-  return days;
+/** The days the chart shows: the last `span` days with use, oldest first (a history imported
+ * from months of occasional sessions still shows them, not 29 empty days and one bar). */
+export function chartDays(groups: UsageGroup[], span = 30): UsageGroup[] {
+  return [...groups].sort((a, b) => a.key.localeCompare(b.key)).slice(-span);
 }
 
 const WIDTH = 640;
 const HEIGHT = 140;
 
 /** Tokens per day as bars, each with a tooltip of its figures. */
-export function dayChart(groups: UsageGroup[], days: string[]): string {
-  const byKey = new Map(groups.map((group) => [group.key, group]));
-  const most = Math.max(1, ...groups.map((group) => usageTokens(group.usage)));
-  const slot = WIDTH / Math.max(1, days.length);
+export function dayChart(days: UsageGroup[]): string {
+  if (!days.length) {
+    return '<p class="note">No usage recorded.</p>';
+  }
+  const most = Math.max(1, ...days.map((day) => usageTokens(day.usage)));
+  const slot = WIDTH / days.length;
   const bars = days.map((day, i) => {
-    const group = byKey.get(day);
-    const tokens = group ? usageTokens(group.usage) : 0;
-    const height = Math.round((tokens / most) * (HEIGHT - 20));
-    const tip = `${day}: ${count(tokens)} tokens${group ? ` · ${costLabel(group.cost, group.unpricedCalls > 0)}` : ""}`;
-    return `<rect class="bar" x="${(i * slot + 1).toFixed(1)}" y="${HEIGHT - 16 - height}" width="${Math.max(1, slot - 2).toFixed(1)}" height="${height}"><title>${escape(tip)}</title></rect>`;
+    const tokens = usageTokens(day.usage);
+    const height = Math.max(1, Math.round((tokens / most) * (HEIGHT - 30)));
+    const tip = `${day.key}: ${count(tokens)} tokens · ${costLabel(day.cost, day.unpricedCalls > 0)}`;
+    const width = Math.min(40, slot - 2);
+    return `<rect class="bar" x="${(i * slot + 1).toFixed(1)}" y="${HEIGHT - 16 - height}" width="${width.toFixed(1)}" height="${height}"><title>${escape(tip)}</title></rect>`;
   });
-  const axis = days.length
-    ? `<text x="0" y="${HEIGHT - 2}">${days[0]}</text><text x="${WIDTH}" y="${HEIGHT - 2}" text-anchor="end">${days[days.length - 1]}</text>`
-    : "";
+  const last = days[days.length - 1].key;
   return `<svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="Tokens per day">` +
     `<text x="0" y="10">${compactTokens(most)} tokens</text><line x1="0" y1="${HEIGHT - 16}" x2="${WIDTH}" y2="${HEIGHT - 16}"/>` +
-    `${bars.join("")}${axis}</svg>`;
+    `${bars.join("")}<text x="0" y="${HEIGHT - 2}">${days[0].key}</text>` +
+    `<text x="${WIDTH}" y="${HEIGHT - 2}" text-anchor="end">${last}</text></svg>`;
 }
 
 /** Tokens and cost per model, largest first, each with a bar of its share. */
@@ -69,7 +67,8 @@ export function modelTable(groups: UsageGroup[]): string {
 }
 
 /** One scope: its totals, its days, its models, and the models with no known price. */
-export function scopeSection(scope: UsageScope, days: string[]): string {
+export function scopeSection(scope: UsageScope): string {
+  const days = chartDays(scope.byDay.groups);
   const total = scope.byDay;
   const unpriced = total.unpricedModels.length
     ? `<p class="note">No known price for ${total.unpricedModels.map(escape).join(", ")}: their calls are not in the cost (+?).</p>`
@@ -77,5 +76,5 @@ export function scopeSection(scope: UsageScope, days: string[]): string {
   return `<section><h2>${escape(scope.title)}</h2>` +
     `<p class="total"><b>${count(usageTokens(total.total))}</b> tokens · <b>${costLabel(total.cost, total.unpricedModels.length > 0)}</b>` +
     ` · ${count(total.total.apiCalls ?? 0)} model calls</p>` +
-    `<h3>By day</h3>${dayChart(total.groups, days)}<h3>By model</h3>${modelTable(scope.byModel.groups)}${unpriced}</section>`;
+    `<h3>By day${days.length ? ` (the last ${days.length} days with use)` : ""}</h3>${dayChart(days)}<h3>By model</h3>${modelTable(scope.byModel.groups)}${unpriced}</section>`;
 }

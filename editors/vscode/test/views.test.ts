@@ -5,16 +5,16 @@ import { test } from "node:test";
 import { author, callSubject, copyText, isFailure, sizeLabel, thinkingOf } from "../src/chatModel";
 import { matchesFilter, projectName } from "../src/present";
 import type { Message } from "../src/protocol";
-import { compactTokens, dayChart, daysBetween, modelTable, scopeSection } from "../src/usageReport";
+import { chartDays, compactTokens, dayChart, modelTable, scopeSection } from "../src/usageReport";
 import { withImportedSamples } from "./sidecar";
 
-test("sizes, token counts and day ranges read as a person reads them", () => {
+test("sizes and token counts read as a person reads them", () => {
   assert.equal(sizeLabel("x".repeat(812)), "812 B");
   assert.equal(sizeLabel("é".repeat(1150)), "2.3 KB"); // UTF-8 bytes, not characters
   assert.equal(compactTokens(950), "950");
   assert.equal(compactTokens(12_345), "12.3k");
   assert.equal(compactTokens(4_500_000), "4.5M");
-  assert.deepEqual(daysBetween("2026-02-27", "2026-03-02"), ["2026-02-27", "2026-02-28", "2026-03-01", "2026-03-02"]);
+  assert.equal(dayChart([]), '<p class="note">No usage recorded.</p>');
 });
 
 test("the filter, the chat's reading and the usage report, on real imported sessions", async () => {
@@ -46,15 +46,16 @@ test("the filter, the chat's reading and the usage report, on real imported sess
 
     const byDay = await history.request("history/getUsage", { groupBy: "day" });
     const byModel = await history.request("history/getUsage", { groupBy: "model" });
-    const days = daysBetween(byDay.groups.map((g) => g.key).sort()[0], byDay.groups.map((g) => g.key).sort().pop()!);
-    const chart = dayChart(byDay.groups, days);
-    assert.equal(chart.match(/<rect class="bar"/g)?.length, days.length); // a day with no use is a gap, still there
-    for (const group of byDay.groups) {
+    const days = chartDays(byDay.groups, 3);
+    assert.deepEqual(days.map((day) => day.key), byDay.groups.map((group) => group.key).sort().slice(-3)); // the last days with use
+    const chart = dayChart(chartDays(byDay.groups));
+    assert.equal(chart.match(/<rect class="bar"/g)?.length, Math.min(30, byDay.groups.length));
+    for (const group of chartDays(byDay.groups)) {
       assert.ok(chart.includes(`<title>${group.key}: `), group.key);
     }
     const table = modelTable(byModel.groups);
     assert.ok(byModel.groups.length > 0 && byModel.groups.every((group) => table.includes(`>${group.key}<`)));
-    const section = scopeSection({ title: "All projects", byDay, byModel }, days);
+    const section = scopeSection({ title: "All projects", byDay, byModel });
     assert.match(section, /<b>[\d,]+<\/b> tokens · <b>\$\d+\.\d\d(\+\?)?<\/b>/);
     assert.equal(section.includes("No known price for"), byDay.unpricedModels.length > 0);
   });

@@ -267,7 +267,9 @@ function showHeader(message: Extract<ToWebview, { type: "header" }>): void {
     button("Open as Markdown", () => vscode.postMessage({ type: "markdown" })),
     button("Export…", () => vscode.postMessage({ type: "export" })),
   );
-  header.replaceChildren(element("h1", undefined, message.title), element("div", "facts", message.facts), links, tools);
+  const heading = element("div", "heading");
+  heading.append(element("h1", undefined, message.title), element("div", "facts", message.facts), links);
+  header.replaceChildren(heading, tools);
   compactionSummary = message.compactionSummary;
   markCompaction();
 }
