@@ -73,6 +73,7 @@ def free_port() -> int:
         return port
 
 
+LONG = 5000  # messages of the session that opens at its end and pages back on scrolling up
 ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 
@@ -153,6 +154,10 @@ def test_welcome_import_named_sessions_filter_menu_chat_live_search_delete_and_u
         if driver.poll() is None:
             other = RawServer(db_path)  # another process: a script with its own sidecar
             other.initialize()
+            long = other.request("history/createSession", {"kind": "chat", "title": "a long session"})["result"]
+            for start in range(0, LONG, 1000):
+                said = [{"role": "user", "content": f"message {i}"} for i in range(start, start + 1000)]
+                other.request("history/appendMessages", {"sessionId": long["id"], "messages": said})
             session = other.request("history/createSession", {"kind": "agent", "title": "appended live"})["result"]
             batch = [{"role": "assistant", "content": "the kumquat migration is done"}]
             other.request("history/appendMessages", {"sessionId": session["id"], "messages": batch})
@@ -197,6 +202,9 @@ def test_welcome_import_named_sessions_filter_menu_chat_live_search_delete_and_u
     assert usage["sections"] == ["This workspace (project)", "All projects"], usage
     assert re.match(r"[\d,]+ tokens · \$\d+\.\d\d", usage["totals"][1]) and 0 < usage["bars"] <= 30, usage
     assert "claude-opus-4-5-20251101" in usage["models"], usage
+    paged = steps["long"]
+    assert paged["last"] == f"message {LONG - 1}" and paged["first"] == LONG - 200, paged  # its last page only
+    assert paged["afterScrollUp"] == LONG - 400 and paged["keptInView"], paged  # the page before, the reader's place kept
 
 
 def test_a_fresh_install_shows_the_claude_code_history_without_the_user_running_anything(tmp_path: Path) -> None:

@@ -197,6 +197,28 @@ async function history(page, sidebar, welcome) {
     bars: await usage.locator("svg.chart rect.bar").count(),
   };
   await shot(page, "7-usage");
+
+  // A 5,000-message session: opens at its end at once; scrolling up brings the page before.
+  const picker = await command(page, "Agent History: Open Transcript");
+  await picker.locator('input[placeholder="Which session?"]').waitFor({ timeout: 15000 });
+  await page.keyboard.type("a long session");
+  await picker.locator(".monaco-list-row", { hasText: "a long session" }).first().waitFor({ timeout: 15000 });
+  const asked = Date.now();
+  await page.keyboard.press("Enter");
+  const long = webview(page);
+  const newest = long.locator("article.turn").last();
+  await newest.locator(".prose", { hasText: "message 4999" }).waitFor({ timeout: 15000 });
+  steps.long = { openMs: Date.now() - asked, last: (await newest.locator(".prose").textContent()).trim() };
+  steps.long.first = Number(await long.locator("article.turn").first().getAttribute("data-index"));
+  const reading = long.locator(`article#m${steps.long.first}`);
+  await long.locator("body").evaluate(() => window.scrollTo(0, 0));
+  await long.locator(`article#m${steps.long.first - 200}`).waitFor({ state: "attached", timeout: 15000 });
+  steps.long.afterScrollUp = Number(await long.locator("article.turn").first().getAttribute("data-index"));
+  steps.long.keptInView = await reading.evaluate((turn) => {
+    const box = turn.getBoundingClientRect();
+    return box.bottom > 0 && box.top < window.innerHeight;
+  });
+  await shot(page, "8-long");
 }
 
 const browser = await chromium.launch({
