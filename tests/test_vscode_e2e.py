@@ -187,14 +187,20 @@ def test_welcome_import_named_sessions_filter_menu_chat_live_search_delete_and_u
     shown, total = map(int, re.findall(r"\d+", steps["filter"]["message"])[:2])
     assert 0 < shown < total and steps["filter"]["name"] in steps["filter"]["rows"], steps["filter"]
     assert steps["toolCall"]["open"] is False, steps["toolCall"]  # folded until clicked
-    assert steps["toolCall"]["name"] and re.fullmatch(r"(done|error) · [\d.]+ (B|KB|MB)", steps["toolCall"]["status"]), steps
+    call = steps["toolCall"]
+    assert call["name"] and re.fullmatch(r"(done|error) · [\d.]+ (B|KB|MB)", call["status"]), call
     assert steps["toolCall"]["turns"] > 5 and steps["toolCall"]["unfolded"], steps["toolCall"]
+    marked = steps["marked"]
+    assert marked["failedStatus"].startswith("error · ") and marked["failedInRed"], marked
+    assert marked["thinking"] > 0 and marked["thinkingOpen"] == 0 and marked["compacted"] > 0, marked
+    assert marked["compaction"].startswith("Compaction summary"), marked
     assert not [row for row in steps["rows"] if ULID.match(row.strip())], steps["rows"]
     assert steps["liveMs"] < 1000  # from the other process's acknowledged append to the row on screen
     assert "Today" in steps["groupedByTime"] and "Older" in steps["groupedByTime"], steps["groupedByTime"]
     assert "appended live" in steps["hit"] and "kumquat" in steps["highlighted"], steps
     assert steps["tab"].startswith("appended live"), steps["tab"]
-    assert steps["chatTurns"] == ["the kumquat migration is done", "the second kumquat arrived live"], steps["chatTurns"]
+    turns = steps["chatTurns"]
+    assert turns == ["the kumquat migration is done", "the second kumquat arrived live"], turns
     assert steps["liveChatMs"] < 1500, steps["liveChatMs"]
     assert steps["deleteDialog"] == "Delete “appended live” and its 2 messages?", steps["deleteDialog"]
     assert steps["deleted"]  # its tab, its row and the status bar's tokens are gone
@@ -204,7 +210,8 @@ def test_welcome_import_named_sessions_filter_menu_chat_live_search_delete_and_u
     assert "claude-opus-4-5-20251101" in usage["models"], usage
     paged = steps["long"]
     assert paged["last"] == f"message {LONG - 1}" and paged["first"] == LONG - 200, paged  # its last page only
-    assert paged["afterScrollUp"] == LONG - 400 and paged["keptInView"], paged  # the page before, the reader's place kept
+    # Scrolled up: the page before, the reader's place kept.
+    assert paged["afterScrollUp"] == LONG - 400 and paged["keptInView"], paged
 
 
 def test_a_fresh_install_shows_the_claude_code_history_without_the_user_running_anything(tmp_path: Path) -> None:

@@ -1,7 +1,10 @@
 // Drives a real VS Code (code-server) in Chromium as a person would: the welcome view of an
 // empty database, importing Claude Code's history from it, the sessions named by their
-// titles, a session that another process appends appearing live, grouping by time, search as
-// you type, opening a hit, deleting it; or (E2E_MODE=failing) a sidecar that cannot start, told in the view;
+// titles, a row's inline actions and grouped context menu, the quick filter, sessions as chats
+// (a folded tool call, a failed one in red, thinking folded, a compaction marked), a session
+// that another process appends appearing live (as a row, then in its open chat), grouping by
+// time, search as you type, opening a hit, deleting it, the usage panel, a 5,000-message
+// session paging back; or (E2E_MODE=failing) a sidecar that cannot start, told in the view;
 // or (E2E_MODE=captured) a fresh install showing the Claude Code history it captured by itself.
 // Every wait is on something shown. Run by tests/test_vscode_e2e.py.
 // Environment: E2E_URL, E2E_EXCHANGE (directory shared with the test), PLAYWRIGHT_CORE (its path).
@@ -135,6 +138,23 @@ async function history(page, sidebar, welcome) {
   await call.locator(".label", { hasText: "Result" }).waitFor({ timeout: 15000 });
   steps.toolCall.unfolded = await call.evaluate((details) => details.open);
   await shot(page, "6-chat");
+
+  // A session with a failed call, thinking and a compaction: each shown for what it is.
+  await sidebar.locator(".monaco-list-row", { hasText: "brainstorm:" }).first().click();
+  const marked = webview(page);
+  const failed = marked.locator("details.tool.failed").first();
+  await failed.waitFor({ timeout: 30000 });
+  await marked.locator("details.compaction").waitFor({ timeout: 15000 });
+  steps.marked = {
+    failedStatus: await failed.locator(".status").textContent(),
+    failedInRed: await failed.locator(".status").evaluate((status) => status.classList.contains("error")),
+    thinking: await marked.locator("details.thinking").count(),
+    thinkingOpen: await marked.locator("details.thinking[open]").count(),
+    compaction: (await marked.locator("details.compaction summary").textContent()).trim(),
+    compacted: await marked.locator("article.turn.compacted").count(),
+  };
+  await failed.scrollIntoViewIfNeeded();
+  await shot(page, "6-chat-error");
 
   fs.writeFileSync(path.join(exchange, "ready"), "");
   await waitForFile("appended");
