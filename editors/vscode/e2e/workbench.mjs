@@ -30,13 +30,15 @@ const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 /** The page inside the webview in front (VS Code nests it in two iframes). */
 const webview = (page) => page.locator("iframe.webview:visible").last().contentFrame().locator("iframe").contentFrame();
 
-/** Run a command from the palette, by its title as the palette shows it. */
+/** Run a command from the palette, by its title as the palette shows it. The focus goes to
+ * the view's title first: a webview in front takes the focus back a moment after the palette
+ * closes, and the command's own quick pick, losing it, closed (seen once in 5 runs). */
 async function command(page, title) {
+  await page.locator("#workbench\\.parts\\.sidebar .composite.title .title-label").first().click();
   await page.keyboard.press("F1");
   const quickInput = page.locator(".quick-input-widget");
-  await quickInput.locator("input").waitFor({ timeout: 15000 });
-  await page.keyboard.type(title);
-  await quickInput.locator(".monaco-list-row", { hasText: title }).first().waitFor({ timeout: 15000 });
+  await quickInput.locator("input").pressSequentially(title, { timeout: 15000 }); // into the input, focused
+  await quickInput.locator(".monaco-list-row.focused", { hasText: title }).first().waitFor({ timeout: 15000 });
   await page.keyboard.press("Enter");
   return quickInput;
 }
@@ -114,7 +116,7 @@ async function history(page, sidebar, welcome) {
   await sidebar.hover();
   await page.locator('.action-label[aria-label="Filter Sessions…"]').first().click();
   await page.locator(".quick-input-widget input").waitFor({ timeout: 15000 });
-  await page.keyboard.type(word);
+  await page.locator(".quick-input-widget input").pressSequentially(word);
   const filterMessage = sidebar.locator(".message", { hasText: "sessions match" }).first();
   await sidebar.locator(".message", { hasText: `“${word}”` }).waitFor({ timeout: 15000 }); // every key typed
   steps.filter = { word, message: (await filterMessage.textContent()).trim(), rows: await labels.allTextContents(), name };
@@ -171,8 +173,7 @@ async function history(page, sidebar, welcome) {
 
   // Search as you type: the hit names its session.
   const quickInput = await command(page, "Agent History: Search");
-  await quickInput.locator('input[placeholder^="Search everything"]').waitFor({ timeout: 15000 });
-  await page.keyboard.type("kumquat");
+  await quickInput.locator('input[placeholder^="Search everything"]').pressSequentially("kumquat", { timeout: 15000 });
   const hit = quickInput.locator(".monaco-list-row", { hasText: "appended live" }).first();
   await hit.waitFor({ timeout: 15000 });
   steps.hit = (await hit.textContent()).trim();
@@ -220,8 +221,7 @@ async function history(page, sidebar, welcome) {
 
   // A 5,000-message session: opens at its end at once; scrolling up brings the page before.
   const picker = await command(page, "Agent History: Open Transcript");
-  await picker.locator('input[placeholder="Which session?"]').waitFor({ timeout: 15000 });
-  await page.keyboard.type("a long session");
+  await picker.locator('input[placeholder="Which session?"]').pressSequentially("a long session", { timeout: 15000 });
   await picker.locator(".monaco-list-row", { hasText: "a long session" }).first().waitFor({ timeout: 15000 });
   const asked = Date.now();
   await page.keyboard.press("Enter");
