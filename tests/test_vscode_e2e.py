@@ -73,6 +73,7 @@ def free_port() -> int:
         return port
 
 
+LONG = 5000  # messages of the session that opens at its end and pages back on scrolling up
 ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 
@@ -144,7 +145,7 @@ def workbench(
             shutil.copy(picture, screenshots / picture.name)
 
 
-def test_welcome_import_named_sessions_live_rows_time_groups_search_and_delete(tmp_path: Path) -> None:
+def test_welcome_import_named_sessions_filter_menu_chat_live_search_delete_and_usage(tmp_path: Path) -> None:
     with workbench(tmp_path, [*SERVER_COMMAND], "history") as (db_path, exchange, driver):
         deadline = time.monotonic() + 240
         while not (exchange / "ready").exists() and driver.poll() is None:
@@ -153,6 +154,10 @@ def test_welcome_import_named_sessions_live_rows_time_groups_search_and_delete(t
         if driver.poll() is None:
             other = RawServer(db_path)  # another process: a script with its own sidecar
             other.initialize()
+            long = other.request("history/createSession", {"kind": "chat", "title": "a long session"})["result"]
+            for start in range(0, LONG, 1000):
+                said = [{"role": "user", "content": f"message {i}"} for i in range(start, start + 1000)]
+                other.request("history/appendMessages", {"sessionId": long["id"], "messages": said})
             session = other.request("history/createSession", {"kind": "agent", "title": "appended live"})["result"]
             batch = [{"role": "assistant", "content": "the kumquat migration is done"}]
             other.request("history/appendMessages", {"sessionId": session["id"], "messages": batch})
@@ -161,6 +166,13 @@ def test_welcome_import_named_sessions_live_rows_time_groups_search_and_delete(t
             while not other.request("history/searchMessages", {"query": "kumquat"})["result"]["hits"]:
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
+            deadline = time.monotonic() + 120
+            while not (exchange / "chat-open").exists() and driver.poll() is None:
+                assert time.monotonic() < deadline, "the hit's chat never opened"
+                time.sleep(0.1)
+            later = [{"role": "assistant", "content": "the second kumquat arrived live"}]
+            other.request("history/appendMessages", {"sessionId": session["id"], "messages": later})
+            (exchange / "appended-chat").write_text(str(int(time.time() * 1000)))
             driver.wait(180)
             other.close()
     steps = json.loads((exchange / "steps.json").read_text())
@@ -168,13 +180,38 @@ def test_welcome_import_named_sessions_live_rows_time_groups_search_and_delete(t
     assert steps["welcomeButtons"] == ["Import Claude Code history", "Import Codex history", "Import a file or folder…"]
     assert steps["imported"].startswith("Agent History: Imported 15 sessions"), steps["imported"]
     assert steps["view"] and steps["opened"]
+    assert steps["inline"] == ["Rename…", "Delete…"], steps["inline"]
+    assert steps["menu"] == [
+        "Open Transcript", "Open as Markdown", "|", "Rename…", "Fork", "|", "Export…", "Copy Session ID", "|", "Delete…"
+    ], steps["menu"]  # fmt: skip
+    shown, total = map(int, re.findall(r"\d+", steps["filter"]["message"])[:2])
+    assert 0 < shown < total and steps["filter"]["name"] in steps["filter"]["rows"], steps["filter"]
+    assert steps["toolCall"]["open"] is False, steps["toolCall"]  # folded until clicked
+    call = steps["toolCall"]
+    assert call["name"] and re.fullmatch(r"(done|error) · [\d.]+ (B|KB|MB)", call["status"]), call
+    assert steps["toolCall"]["turns"] > 5 and steps["toolCall"]["unfolded"], steps["toolCall"]
+    marked = steps["marked"]
+    assert marked["failedStatus"].startswith("error · ") and marked["failedInRed"], marked
+    assert marked["thinking"] > 0 and marked["thinkingOpen"] == 0 and marked["compacted"] > 0, marked
+    assert marked["compaction"].startswith("Compaction summary"), marked
     assert not [row for row in steps["rows"] if ULID.match(row.strip())], steps["rows"]
     assert steps["liveMs"] < 1000  # from the other process's acknowledged append to the row on screen
     assert "Today" in steps["groupedByTime"] and "Older" in steps["groupedByTime"], steps["groupedByTime"]
     assert "appended live" in steps["hit"] and "kumquat" in steps["highlighted"], steps
     assert steps["tab"].startswith("appended live"), steps["tab"]
-    assert steps["deleteDialog"] == "Delete “appended live” and its 1 message?", steps["deleteDialog"]
+    turns = steps["chatTurns"]
+    assert turns == ["the kumquat migration is done", "the second kumquat arrived live"], turns
+    assert steps["liveChatMs"] < 1500, steps["liveChatMs"]
+    assert steps["deleteDialog"] == "Delete “appended live” and its 2 messages?", steps["deleteDialog"]
     assert steps["deleted"]  # its tab, its row and the status bar's tokens are gone
+    usage = steps["usage"]
+    assert usage["sections"] == ["This workspace (project)", "All projects"], usage
+    assert re.match(r"[\d,]+ tokens · \$\d+\.\d\d", usage["totals"][1]) and 0 < usage["bars"] <= 30, usage
+    assert "claude-opus-4-5-20251101" in usage["models"], usage
+    paged = steps["long"]
+    assert paged["last"] == f"message {LONG - 1}" and paged["first"] == LONG - 200, paged  # its last page only
+    # Scrolled up: the page before, the reader's place kept.
+    assert paged["afterScrollUp"] == LONG - 400 and paged["keptInView"], paged
 
 
 def test_a_fresh_install_shows_the_claude_code_history_without_the_user_running_anything(tmp_path: Path) -> None:

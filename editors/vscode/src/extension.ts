@@ -5,13 +5,17 @@ import * as path from "path";
 import * as vscode from "vscode";
 import { LanguageClient, LanguageClientOptions, ServerOptions } from "vscode-languageclient/node";
 import { captureOptions } from "./capture";
+import { ChatPanels } from "./chat";
 import { HistoryClient } from "./history";
 import { registerImports } from "./imports";
 import { registerMcpServer } from "./mcp";
 import { Sidecar } from "./sidecar";
+import { UsagePanel } from "./usage";
 import {
+  costLabel,
   hitSessionLabel,
   lastActive,
+  matchesFilter,
   plainSnippet,
   projectName,
   relativeTime,
@@ -83,6 +87,11 @@ class SessionsView implements vscode.TreeDataProvider<Node> {
   readonly onDidChangeTreeData = this.changed.event;
   private timer: NodeJS.Timeout | undefined;
   private grouping: Grouping = "project";
+  /** Shown only: sessions whose title, preview or project hold this text. */
+  filter = "";
+  /** After each listing: how many sessions there are, and how many the filter shows. */
+  private readonly counted = new vscode.EventEmitter<{ shown: number; all: number }>();
+  readonly onDidCount = this.counted.event;
 
   /** `ready` settles when the sidecar has started (or failed to: then the view is empty). */
   constructor(
@@ -93,6 +102,12 @@ class SessionsView implements vscode.TreeDataProvider<Node> {
   refreshSoon(): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.changed.fire(undefined), 100);
+  }
+
+  filterBy(filter: string): void {
+    this.filter = filter;
+    void vscode.commands.executeCommand("setContext", "agentHistory.filtered", filter.trim() !== "");
+    this.changed.fire(undefined);
   }
 
   groupBy(grouping: Grouping): void {
@@ -111,7 +126,9 @@ class SessionsView implements vscode.TreeDataProvider<Node> {
     if (!(await this.ready)) {
       return FAILED; // a welcome view would hide the tree's message, which says what failed
     }
-    const { sessions } = await this.history.listSessions({ limit: 500 });
+    const listed = (await this.history.listSessions({ limit: 500 })).sessions;
+    const sessions = this.filter.trim() ? listed.filter((session) => matchesFilter(session, this.filter)) : listed;
+    this.counted.fire({ shown: sessions.length, all: listed.length });
     return this.grouping === "time" ? byTime(sessions) : byProject(sessions);
   }
 
@@ -138,6 +155,7 @@ class SessionsView implements vscode.TreeDataProvider<Node> {
     item.tooltip = new vscode.MarkdownString(sessionTooltip(session));
     item.iconPath = new vscode.ThemeIcon(sessionIcon(session));
     item.command = { command: "agentHistory.open", title: "Open", arguments: [session.id] };
+    item.accessibilityInformation = { label: `${sessionLabel(session)}, ${item.description}` };
     return item;
   }
 }
@@ -196,7 +214,8 @@ class Transcripts implements vscode.TextDocumentContentProvider {
   }
 }
 
-async function openTranscript(history: HistoryClient, sessionId: string, index?: number): Promise<void> {
+/** The transcript as markdown text, for those who want text (scrolled to message `index`). */
+async function openMarkdown(history: HistoryClient, sessionId: string, index?: number): Promise<void> {
   const session = await history.request("history/getSession", { sessionId });
   const document = await vscode.workspace.openTextDocument(Transcripts.uri(session));
   await vscode.languages.setTextDocumentLanguage(document, "markdown");
@@ -223,8 +242,7 @@ function hitItem(hit: SearchHit): HitItem {
   };
 }
 
-/** Search as you type: each pause of 250 ms asks the sidecar, cancelling the question before. */
-/** Close the tabs showing a session's transcript. */
+/** Close the tabs showing a session's markdown transcript. */
 async function closeTranscripts(sessionId: string): Promise<void> {
   const tabs = vscode.window.tabGroups.all
     .flatMap((group) => group.tabs)
@@ -233,7 +251,9 @@ async function closeTranscripts(sessionId: string): Promise<void> {
   await vscode.window.tabGroups.close(tabs);
 }
 
-async function search(history: HistoryClient): Promise<void> {
+/** Search as you type: each pause of 250 ms asks the sidecar, cancelling the question before;
+ * a hit opens its chat scrolled to the message. */
+async function search(history: HistoryClient, chats: ChatPanels): Promise<void> {
   const pick = vscode.window.createQuickPick<HitItem>();
   pick.placeholder = "Search everything the agents said or ran";
   pick.matchOnDescription = true;
@@ -274,11 +294,18 @@ async function search(history: HistoryClient): Promise<void> {
   pending?.cancel();
   pick.dispose();
   if (item) {
-    await openTranscript(history, item.hit.sessionId, item.hit.index);
+    await chats.open(item.hit.sessionId, item.hit.index);
   }
 }
 
-function sessionArgument(argument: unknown): string | undefined {
+/** The session a command acts on: the row or id it was given, else the chat or markdown
+ * transcript in front, else one the person picks. */
+async function targetSession(history: HistoryClient, chats: ChatPanels, argument: unknown): Promise<string | undefined> {
+  return shownSession(chats, argument) ?? (await pickSession(history));
+}
+
+/** The session given, or shown in front; no question asked. */
+function shownSession(chats: ChatPanels, argument?: unknown): string | undefined {
   if (typeof argument === "string") {
     return argument;
   }
@@ -287,9 +314,25 @@ function sessionArgument(argument: unknown): string | undefined {
     return node.session.id;
   }
   const active = vscode.window.activeTextEditor?.document.uri;
-  return active?.scheme === SCHEME ? Transcripts.sessionOf(active) : undefined;
+  return chats.active() ?? (active?.scheme === SCHEME ? Transcripts.sessionOf(active) : undefined);
 }
 
+async function pickSession(history: HistoryClient): Promise<string | undefined> {
+  const { sessions } = await history.listSessions({ limit: 200 });
+  const picked = await vscode.window.showQuickPick(
+    sessions.map((session) => ({
+      label: `$(${sessionIcon(session)}) ${shortLabel(session)}`,
+      description: sessionDescription(session),
+      detail: session.projectId ? projectName(session.projectId) : undefined,
+      id: session.id,
+    })),
+    { placeHolder: "Which session?", matchOnDescription: true, matchOnDetail: true },
+  );
+  return picked?.id;
+}
+
+/** Export to a file the person names (default: the session's title, in the workspace folder),
+ * then offer to open it or reveal it. */
 async function exportSession(history: HistoryClient, sessionId: string): Promise<void> {
   const format = (await vscode.window.showQuickPick(["markdown", "json", "jsonl"], { placeHolder: "Export format" })) as
     | ExportFormat
@@ -297,11 +340,41 @@ async function exportSession(history: HistoryClient, sessionId: string): Promise
   if (!format) {
     return;
   }
-  const extension = format === "markdown" ? "md" : format;
-  const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(`${sessionId}.${extension}`) });
-  if (target) {
-    const { content } = await history.exportSession({ sessionId, format });
-    await vscode.workspace.fs.writeFile(target, Buffer.from(content, "utf8"));
+  const session = await history.request("history/getSession", { sessionId });
+  const name = `${shortLabel(session, 60).replace(/[\\/:*?"<>|]+/g, " ").trim() || session.id}.${format === "markdown" ? "md" : format}`;
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(process.cwd());
+  const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(folder, name) });
+  if (!target) {
+    return;
+  }
+  const { content } = await history.exportSession({ sessionId, format });
+  await vscode.workspace.fs.writeFile(target, Buffer.from(content, "utf8"));
+  const next = await vscode.window.showInformationMessage(`Exported “${sessionLabel(session)}”.`, "Open", "Reveal");
+  if (next === "Open") {
+    await vscode.window.showTextDocument(target);
+  } else if (next === "Reveal") {
+    await vscode.commands.executeCommand("revealFileInOS", target);
+  }
+}
+
+/** The quick filter: the tree shows only what matches as the person types. */
+function filterSessions(view: SessionsView): void {
+  const box = vscode.window.createInputBox();
+  box.title = "Filter sessions";
+  box.placeholder = "Words in a title, a first request or a project";
+  box.prompt = "The view narrows as you type; Enter keeps the filter, the view's Clear Filter button removes it.";
+  box.value = view.filter;
+  box.onDidChangeValue((value) => view.filterBy(value));
+  box.onDidAccept(() => box.hide());
+  box.onDidHide(() => box.dispose());
+  box.show();
+}
+
+async function renameSession(history: HistoryClient, sessionId: string): Promise<void> {
+  const session = await history.request("history/getSession", { sessionId });
+  const title = await vscode.window.showInputBox({ title: "Rename session", value: sessionLabel(session), prompt: "Its new title" });
+  if (title?.trim()) {
+    await history.request("history/updateSession", { sessionId, title: title.trim() });
   }
 }
 
@@ -366,9 +439,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
   }
 
   const transcripts = new Transcripts(history);
+  const chats = new ChatPanels(history, context.extensionUri, {
+    exportSession: (sessionId) => exportSession(history, sessionId),
+    openMarkdown: (sessionId) => openMarkdown(history, sessionId),
+  });
+  const usage = new UsagePanel(history, context.extensionUri);
   const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 50);
   const showActiveTokens = async () => {
-    const sessionId = sessionArgument(undefined);
+    const sessionId = shownSession(chats);
     if (!sessionId) {
       return status.hide();
     }
@@ -376,12 +454,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
       history.request("history/getSession", { sessionId }),
       history.request("history/getUsage", { sessionId }),
     ]);
-    // A model without a known price is left out of the cost, never counted free: `+?`.
-    const cost = `$${spent.cost.toFixed(2)}${spent.unpricedModels.length ? "+?" : ""}`;
+    const cost = costLabel(spent.cost, spent.unpricedModels.length > 0);
     status.text = `$(history) ${totalTokens(session).toLocaleString()} tokens · ${cost}`;
     status.tooltip = `Agent History: ${sessionLabel(session)}\ncost ${cost} (genai-prices)`;
     status.show();
   };
+  const followActive = () => void showActiveTokens().catch(() => status.hide());
   const run = (body: (argument?: unknown) => Promise<void>) => async (argument?: unknown) => {
     try {
       await body(argument);
@@ -389,29 +467,52 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
       reportError(error);
     }
   };
+  /** A command on a session: the one given or in front, else one picked. */
+  const onSession = (body: (sessionId: string) => Promise<unknown>) =>
+    run(async (argument) => {
+      const sessionId = await targetSession(history, chats, argument);
+      if (sessionId) {
+        await body(sessionId);
+      }
+    });
+  const showFilter = ({ shown, all }: { shown: number; all: number }) => {
+    tree.message = view.filter.trim() ? `${shown} of ${all} sessions match “${view.filter.trim()}”` : undefined;
+  };
 
   context.subscriptions.push(
     client,
     status,
+    chats,
+    usage,
     registerMcpServer({ command, args }, databasePath || undefined),
     ...registerImports(client, history, run),
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, transcripts),
-    history.onDidAppendMessages(({ sessionId }) => {
+    view.onDidCount(showFilter),
+    history.onDidAppendMessages(({ sessionId, messages }) => {
       view.refreshSoon();
       transcripts.touch(sessionId);
-      void showActiveTokens();
+      chats.appended(sessionId, messages);
+      usage.refreshSoon();
+      followActive();
     }),
-    history.onDidChangeSession(({ sessionId, change }) => {
+    history.onDidChangeSession(({ sessionId, change, session }) => {
       view.refreshSoon();
       if (change === "deleted") {
         void closeTranscripts(sessionId); // deleted here or by any other process
+        chats.close(sessionId);
+      } else {
+        chats.changed(session);
       }
     }),
-    vscode.window.onDidChangeActiveTextEditor(() => void showActiveTokens().catch(() => status.hide())),
+    vscode.window.onDidChangeActiveTextEditor(followActive),
+    chats.onDidChangeActive(followActive),
     vscode.commands.registerCommand("agentHistory.refresh", () => view.refreshSoon()),
     vscode.commands.registerCommand("agentHistory.groupByTime", () => view.groupBy("time")),
     vscode.commands.registerCommand("agentHistory.groupByProject", () => view.groupBy("project")),
-    vscode.commands.registerCommand("agentHistory.search", run(() => search(history))),
+    vscode.commands.registerCommand("agentHistory.filter", () => filterSessions(view)),
+    vscode.commands.registerCommand("agentHistory.clearFilter", () => view.filterBy("")),
+    vscode.commands.registerCommand("agentHistory.search", run(() => search(history, chats))),
+    vscode.commands.registerCommand("agentHistory.showUsage", run(() => usage.show())),
     vscode.commands.registerCommand(
       "agentHistory.sync",
       run(async () => {
@@ -424,47 +525,34 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
         }
       }),
     ),
+    vscode.commands.registerCommand("agentHistory.open", onSession((sessionId) => chats.open(sessionId))),
+    vscode.commands.registerCommand("agentHistory.openMarkdown", onSession((sessionId) => openMarkdown(history, sessionId))),
+    vscode.commands.registerCommand("agentHistory.export", onSession((sessionId) => exportSession(history, sessionId))),
+    vscode.commands.registerCommand("agentHistory.rename", onSession((sessionId) => renameSession(history, sessionId))),
     vscode.commands.registerCommand(
-      "agentHistory.open",
-      run(async (argument) => {
-        const sessionId = sessionArgument(argument);
-        if (sessionId) {
-          await openTranscript(history, sessionId);
-        }
-      }),
-    ),
-    vscode.commands.registerCommand(
-      "agentHistory.export",
-      run(async (argument) => {
-        const sessionId = sessionArgument(argument);
-        if (sessionId) {
-          await exportSession(history, sessionId);
-        }
+      "agentHistory.copyId",
+      onSession(async (sessionId) => {
+        await vscode.env.clipboard.writeText(sessionId);
+        vscode.window.setStatusBarMessage(`Agent History: copied ${sessionId}`, 3000);
       }),
     ),
     vscode.commands.registerCommand(
       "agentHistory.fork",
-      run(async (argument) => {
-        const sessionId = sessionArgument(argument);
-        if (sessionId) {
-          const fork = await history.request("history/forkSession", { sessionId });
-          await openTranscript(history, fork.id);
-        }
+      onSession(async (sessionId) => {
+        const fork = await history.request("history/forkSession", { sessionId });
+        await chats.open(fork.id);
       }),
     ),
     vscode.commands.registerCommand(
       "agentHistory.delete",
-      run(async (argument) => {
-        const sessionId = sessionArgument(argument);
-        const session = sessionId ? await history.request("history/getSession", { sessionId }) : undefined;
-        const answer = session
-          ? await vscode.window.showWarningMessage(
-              `Delete “${sessionLabel(session)}” and its ${session.messageCount} message${session.messageCount === 1 ? "" : "s"}?`,
-              { modal: true, detail: `${session.projectId ?? NO_PROJECT} · ${session.id}` },
-              "Delete",
-            )
-          : undefined;
-        if (sessionId && answer === "Delete") {
+      onSession(async (sessionId) => {
+        const session = await history.request("history/getSession", { sessionId });
+        const answer = await vscode.window.showWarningMessage(
+          `Delete “${sessionLabel(session)}” and its ${session.messageCount} message${session.messageCount === 1 ? "" : "s"}?`,
+          { modal: true, detail: `${session.projectId ?? NO_PROJECT} · ${session.id}` },
+          "Delete",
+        );
+        if (answer === "Delete") {
           await history.request("history/deleteSession", { sessionId });
         }
       }),

@@ -1,7 +1,10 @@
 // How a session and a search hit read to a person: label, "2 h ago", time group, icon, tooltip.
 // Pure functions (no VS Code import), so node tests check them without a workbench.
 import * as path from "path";
-import type { Highlight, ImportTranscriptResult, SearchHit, Session } from "./protocol";
+import type { Highlight, ImportTranscriptResult, SearchHit, Session, SessionUsage } from "./protocol";
+import { localTime, relativeTime } from "./time";
+
+export { relativeTime };
 
 /** What a person recognises a session by: its title, else its first request, else its id. */
 export function sessionLabel(session: Pick<Session, "id" | "title" | "preview">): string {
@@ -27,26 +30,6 @@ export function hitSessionLabel(hit: SearchHit): string {
 /** When the session was last active: its newest message, else its last change. */
 export function lastActive(session: Session): string {
   return session.lastMessageAt ?? session.updatedAt;
-}
-
-const UNITS: [number, string][] = [
-  [365 * 24 * 3600, "y"],
-  [30 * 24 * 3600, "mo"],
-  [7 * 24 * 3600, "w"],
-  [24 * 3600, "d"],
-  [3600, "h"],
-  [60, "min"],
-];
-
-/** "just now", "5 min ago", "2 h ago", "3 d ago". */
-export function relativeTime(iso: string, now: Date = new Date()): string {
-  const seconds = Math.max(0, (now.getTime() - Date.parse(iso)) / 1000);
-  for (const [size, unit] of UNITS) {
-    if (seconds >= size) {
-      return `${Math.floor(seconds / size)} ${unit} ago`;
-    }
-  }
-  return "just now";
 }
 
 export const TIME_GROUPS = ["Today", "Yesterday", "Last 7 days", "Older"] as const;
@@ -87,12 +70,17 @@ export function sessionDescription(session: Session, now: Date = new Date()): st
 }
 
 export function totalTokens(session: Session): number {
-  const u = session.usage;
+  return usageTokens(session.usage);
+}
+
+/** Every token a usage counts: prompt, completion, cache read and cache creation. */
+export function usageTokens(u: SessionUsage): number {
   return (u.promptTokens ?? 0) + (u.completionTokens ?? 0) + (u.cacheReadTokens ?? 0) + (u.cacheCreationTokens ?? 0);
 }
 
-function localTime(iso: string): string {
-  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+/** A cost in dollars; `+?` when some calls' models have no known price (never taken as free). */
+export function costLabel(cost: number, unpriced: boolean): string {
+  return `$${cost.toFixed(2)}${unpriced ? "+?" : ""}`;
 }
 
 /** Markdown for the row's tooltip (no HTML, no links to follow). */
@@ -143,6 +131,12 @@ export function importSummary(result: ImportTranscriptResult): string {
     ? `${result.sessions.length} session${result.sessions.length === 1 ? "" : "s"}, ${result.messages} new messages from ${files}`
     : `nothing new in ${files}`;
   return `Imported ${what}${skipped ? ` (${result.skippedFiles} files, ${result.skippedLines} lines skipped)` : ""}.`;
+}
+
+/** Whether a session matches the view's filter: its title, preview or project, any case. */
+export function matchesFilter(session: Session, filter: string): boolean {
+  const wanted = filter.trim().toLocaleLowerCase();
+  return [session.title, session.preview, session.projectId].some((text) => text?.toLocaleLowerCase().includes(wanted));
 }
 
 /** A project's name for a row: the folder's last part. */

@@ -1,13 +1,8 @@
 // How sessions and hits read to a person, on fixed moments and on real imported transcripts
 // (the shared samples, imported by the real sidecar).
 import * as assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { test } from "node:test";
-import { StreamMessageReader, StreamMessageWriter, createMessageConnection } from "vscode-jsonrpc/node";
-import { HistoryClient } from "../src/history";
+import type { HistoryClient } from "../src/history";
 import {
   hitSessionLabel,
   importSummary,
@@ -19,6 +14,7 @@ import {
   shortLabel,
   timeGroup,
 } from "../src/present";
+import { withImportedSamples } from "./sidecar";
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
@@ -56,16 +52,6 @@ test("a snippet loses its markers and escapes, found by the highlights", () => {
   assert.equal(plainSnippet(snippet, highlights), "a *star* and kumquat and ünïcode \\ end");
 });
 
-function samples(): string {
-  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    const candidate = path.join(dir, "shared", "data", "transcripts");
-    if (fs.existsSync(candidate)) {
-      return candidate;
-    }
-  }
-  throw new Error("the shared sample transcripts are not found");
-}
-
 /** The search index catches up in the background: ask until it answers (bounded). */
 async function searchWhenIndexed(history: HistoryClient, query: string) {
   const deadline = Date.now() + 30_000;
@@ -80,18 +66,7 @@ async function searchWhenIndexed(history: HistoryClient, query: string) {
 }
 
 test("real imported sessions are named by their first request, never by a bare ULID", async () => {
-  const folder = fs.mkdtempSync(path.join(os.tmpdir(), "agent-history-present-"));
-  const python = process.env.AGENT_HISTORY_PYTHON ?? "python3";
-  const child = spawn(python, ["-m", "sidecar", "serve", "--db", path.join(folder, "history.db")], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  const connection = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
-  connection.listen();
-  try {
-    await connection.sendRequest("initialize", { processId: process.pid, capabilities: {}, initializationOptions: {} });
-    await connection.sendNotification("initialized", {});
-    const history = new HistoryClient(connection);
-    const imported = await history.request("history/importTranscript", { path: path.join(samples(), "claude-code") });
+  await withImportedSamples(async (history, imported) => {
     assert.match(importSummary(imported), /^Imported \d+ sessions, \d+ new messages from \d+ files/);
     const { sessions } = await history.listSessions({ limit: 500 });
     assert.ok(sessions.length >= 7, `${sessions.length} sessions`);
@@ -111,15 +86,5 @@ test("real imported sessions are named by their first request, never by a bare U
         assert.ok(text.includes(hit.snippet.slice(start, end).replace(/\\(.)/g, "$1")));
       }
     }
-    await connection.sendRequest("shutdown");
-    await connection.sendNotification("exit");
-  } finally {
-    connection.dispose();
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill(); // after a failed assertion it was never asked to shut down
-      await exited;
-    }
-    fs.rmSync(folder, { recursive: true, force: true });
-  }
+  });
 });
