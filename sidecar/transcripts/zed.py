@@ -12,9 +12,9 @@ what:
 - Agent content `Text` as the answer, `Thinking` in `metadata.thinking`, `ToolUse` as its
   tool calls (`input` as arguments); each `tool_results` entry as the tool message
   answering its call, `is_error` as `metadata.isError`.
-- `request_token_usage` (by user message id: the usage of the requests that prompt made)
-  as the usage of the last answer to that prompt; `model` as the model (its provider in
-  metadata).
+- `request_token_usage` (by user message id, as Zed keeps it for each prompt) as the usage
+  of the last answer to that prompt; the thread's `cumulative_token_usage` in
+  `metadata.cumulativeTokenUsage`; `model` as the model (its provider in metadata).
 - Zed keeps no time per message: every message takes the thread's `created_at` (else its
   `updated_at`); the session was last updated at `updated_at`.
 - The first of `folder_paths` (else the project snapshot's first worktree) is the
@@ -229,7 +229,13 @@ def _imported(row: sqlite3.Row, thread: dict[str, Any], session: _Thread) -> Imp
     metadata: dict[str, Any] = {"source": FORMAT, "sourceSessionId": source_id}
     if model.get("provider"):
         metadata["provider"] = model["provider"]
-    for source, name in (("detailed_summary", "detailedSummary"), ("profile", "profile"), ("version", "version")):
+    named = (
+        ("detailed_summary", "detailedSummary"),
+        ("profile", "profile"),
+        ("version", "version"),
+        ("cumulative_token_usage", "cumulativeTokenUsage"),
+    )
+    for source, name in named:
         if thread.get(source):
             metadata[name] = thread[source]
     title = thread.get("title") or row["summary"]
