@@ -53,25 +53,30 @@ def read(path: Path) -> Transcript:
             # have no parent_id).
             order = "parent_id IS NOT NULL, updated_at" if "parent_id" in columns else "updated_at"
             rows = database.execute(f"SELECT * FROM threads ORDER BY {order}").fetchall()
-    except sqlite3.Error:
+    except (sqlite3.Error, OSError):  # not a database, or gone
         return Transcript(skipped_lines=1)
     for row in rows:
-        try:
-            thread = _thread(row)
-            session = _Thread(stamp(_column(row, "created_at") or row["updated_at"]))
-        except (Malformed, zstandard.ZstdError, ValueError, TypeError, KeyError):
-            transcript.skipped_lines += 1
-            continue
-        for index, message in enumerate(thread["messages"]):
-            try:
-                _take(session, index, message)
-            except (Malformed, KeyError, TypeError, ValueError, AttributeError):
-                session.skipped += 1
-        _add_usage(session, thread.get("request_token_usage"))
-        transcript.skipped_lines += session.skipped
-        if session.messages:
-            transcript.sessions.append(_imported(row, thread, session))
+        _read_thread(transcript, row)
     return transcript
+
+
+def _read_thread(transcript: Transcript, row: sqlite3.Row) -> None:
+    """One row's thread into `transcript` (a row that cannot be read counts one line)."""
+    try:
+        thread = _thread(row)
+        session = _Thread(stamp(_column(row, "created_at") or row["updated_at"]))
+    except (Malformed, zstandard.ZstdError, ValueError, TypeError, KeyError):
+        transcript.skipped_lines += 1
+        return
+    for index, message in enumerate(thread["messages"]):
+        try:
+            _take(session, index, message)
+        except (Malformed, KeyError, TypeError, ValueError, AttributeError):
+            session.skipped += 1
+    _add_usage(session, thread.get("request_token_usage"))
+    transcript.skipped_lines += session.skipped
+    if session.messages:
+        transcript.sessions.append(_imported(row, thread, session))
 
 
 def _column(row: sqlite3.Row, name: str) -> Any:
