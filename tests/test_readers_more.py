@@ -228,6 +228,7 @@ def test_zed_threads_match_and_the_database_is_left_untouched(store: Store, inde
         assert session.created_at == stamp(row["created_at"]) and session.updated_at == stamp(row["updated_at"])
         parent = row["parent_id"]
         assert session.parent_session_id == (sessions[parent].id if parent else None)
+        assert (session.metadata or {})["cumulativeTokenUsage"] == row["thread"]["cumulative_token_usage"]
     main = all_messages(store, sessions["d4b1e0a2-6c3f-4e5d-9a8b-7c6d5e4f3a2b"].id)
     assert (main[0].content or "").startswith("Why does wordcount report 0 for \n\n[/home/dev/wordcount/README.md]")
     assert [m.metadata["thinking"] for m in main if m.metadata and "thinking" in m.metadata] == [

@@ -11,6 +11,14 @@ from .records import tool_calls_from_json, tool_calls_to_json
 
 # What listSessions' query matches besides the title: the start of the first user prompt.
 FIRST_PROMPT_CHARS = 500
+# A session's first messages of a role. `+role`: on `role = ?` the engine's planner ANDs
+# messages_by_role into the plan, which walks every message of that role in the database
+# (an import's cost per session grew with the archive); the session's own rows in idx
+# order are what is wanted.
+FIRST_OF_ROLE = (
+    "SELECT content FROM messages WHERE session_id = ? AND +role = ? AND content IS NOT NULL ORDER BY idx LIMIT ?"
+)
+HAS_ROLE = "SELECT 1 FROM messages WHERE session_id = ? AND +role = ? LIMIT 1"
 
 
 def pending_after(pending: list[p.ToolCall], messages: Iterable[p.MessageInput]) -> list[p.ToolCall]:
@@ -46,9 +54,8 @@ def refresh_counters(db: Database, session_id: str) -> None:
         answered.append(p.MessageInput(role=p.Role(role), tool_calls=calls, tool_call_id=tool_call_id))
     db.execute(
         "UPDATE sessions SET pending_tool_calls = ?, first_prompt = coalesce(first_prompt,"
-        " (SELECT substr(content, 1, ?) FROM messages WHERE session_id = ? AND role = 'user'"
-        " AND content IS NOT NULL ORDER BY idx LIMIT 1)) WHERE id = ?",
-        (tool_calls_to_json(pending_after([], answered)), FIRST_PROMPT_CHARS, session_id, session_id),
+        f" (SELECT substr(content, 1, ?) FROM ({FIRST_OF_ROLE}))) WHERE id = ?",
+        (tool_calls_to_json(pending_after([], answered)), FIRST_PROMPT_CHARS, session_id, "user", 1, session_id),
     )
     fill_preview(db, session_id)
 
@@ -60,18 +67,12 @@ def fill_preview(db: Database, session_id: str) -> None:
     if db.scalar("SELECT preview FROM sessions WHERE id = ?", (session_id,)) is not None:
         return
     preview = _first_preview(db, session_id, "user")
-    if preview is None and db.scalar(_HAS_ROLE, (session_id, "user")) is None:
+    if preview is None and db.scalar(HAS_ROLE, (session_id, "user")) is None:
         preview = _first_preview(db, session_id, "assistant")
     if preview is not None:
         db.execute("UPDATE sessions SET preview = ? WHERE id = ?", (preview, session_id))
 
 
-_HAS_ROLE = "SELECT 1 FROM messages WHERE session_id = ? AND role = ? LIMIT 1"
-
-
 def _first_preview(db: Database, session_id: str, role: str) -> str | None:
-    rows = db.execute(
-        "SELECT content FROM messages WHERE session_id = ? AND role = ? AND content IS NOT NULL ORDER BY idx LIMIT ?",
-        (session_id, role, PREVIEW_MESSAGES),
-    )
+    rows = db.execute(FIRST_OF_ROLE, (session_id, role, PREVIEW_MESSAGES))
     return preview_of(row[0] for row in rows)

@@ -122,11 +122,16 @@ def transcript_files(path: Path) -> list[Path]:
     sessions they belong to, so their parent is already imported."""
     if path.is_file():
         return [path]
-    files = [found for found in path.rglob("*.jsonl") if found.is_file()]
-    files += [found for found in path.rglob("*.json") if any(wants(found) for _, wants, _ in DOCUMENTS)]
-    files += [found for found in path.rglob("*.vscdb") if any(wants(found) for _, wants, _ in DATABASES)]
-    files += [found for name in NAMED for found in path.rglob(name) if found.is_file()]
+    files = [found for found in path.rglob("*") if _is_transcript(found) and found.is_file()]  # one walk
     return sorted(files, key=lambda found: (_is_subagent(found), str(found)))
+
+
+def _is_transcript(path: Path) -> bool:
+    if path.suffix == ".json":
+        return any(wants(path) for _, wants, _ in DOCUMENTS)
+    if path.suffix == ".vscdb":
+        return any(wants(path) for _, wants, _ in DATABASES)
+    return path.suffix == ".jsonl" or path.name in NAMED
 
 
 def _is_subagent(path: Path) -> bool:

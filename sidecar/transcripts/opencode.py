@@ -70,7 +70,7 @@ def read(path: Path) -> Transcript:
     try:
         with snapshot(path) as database:
             return _read_database(database)
-    except sqlite3.Error:
+    except (sqlite3.Error, OSError):  # not a database, or gone
         return Transcript(skipped_lines=1)
 
 

@@ -12,9 +12,9 @@ what:
 - Agent content `Text` as the answer, `Thinking` in `metadata.thinking`, `ToolUse` as its
   tool calls (`input` as arguments); each `tool_results` entry as the tool message
   answering its call, `is_error` as `metadata.isError`.
-- `request_token_usage` (by user message id: the usage of the requests that prompt made)
-  as the usage of the last answer to that prompt; `model` as the model (its provider in
-  metadata).
+- `request_token_usage` (by user message id, as Zed keeps it for each prompt) as the usage
+  of the last answer to that prompt; the thread's `cumulative_token_usage` in
+  `metadata.cumulativeTokenUsage`; `model` as the model (its provider in metadata).
 - Zed keeps no time per message: every message takes the thread's `created_at` (else its
   `updated_at`); the session was last updated at `updated_at`.
 - The first of `folder_paths` (else the project snapshot's first worktree) is the
@@ -53,25 +53,30 @@ def read(path: Path) -> Transcript:
             # have no parent_id).
             order = "parent_id IS NOT NULL, updated_at" if "parent_id" in columns else "updated_at"
             rows = database.execute(f"SELECT * FROM threads ORDER BY {order}").fetchall()
-    except sqlite3.Error:
+    except (sqlite3.Error, OSError):  # not a database, or gone
         return Transcript(skipped_lines=1)
     for row in rows:
-        try:
-            thread = _thread(row)
-            session = _Thread(stamp(_column(row, "created_at") or row["updated_at"]))
-        except (Malformed, zstandard.ZstdError, ValueError, TypeError, KeyError):
-            transcript.skipped_lines += 1
-            continue
-        for index, message in enumerate(thread["messages"]):
-            try:
-                _take(session, index, message)
-            except (Malformed, KeyError, TypeError, ValueError, AttributeError):
-                session.skipped += 1
-        _add_usage(session, thread.get("request_token_usage"))
-        transcript.skipped_lines += session.skipped
-        if session.messages:
-            transcript.sessions.append(_imported(row, thread, session))
+        _read_thread(transcript, row)
     return transcript
+
+
+def _read_thread(transcript: Transcript, row: sqlite3.Row) -> None:
+    """One row's thread into `transcript` (a row that cannot be read counts one line)."""
+    try:
+        thread = _thread(row)
+        session = _Thread(stamp(_column(row, "created_at") or row["updated_at"]))
+    except (Malformed, zstandard.ZstdError, ValueError, TypeError, KeyError):
+        transcript.skipped_lines += 1
+        return
+    for index, message in enumerate(thread["messages"]):
+        try:
+            _take(session, index, message)
+        except (Malformed, KeyError, TypeError, ValueError, AttributeError):
+            session.skipped += 1
+    _add_usage(session, thread.get("request_token_usage"))
+    transcript.skipped_lines += session.skipped
+    if session.messages:
+        transcript.sessions.append(_imported(row, thread, session))
 
 
 def _column(row: sqlite3.Row, name: str) -> Any:
@@ -229,7 +234,13 @@ def _imported(row: sqlite3.Row, thread: dict[str, Any], session: _Thread) -> Imp
     metadata: dict[str, Any] = {"source": FORMAT, "sourceSessionId": source_id}
     if model.get("provider"):
         metadata["provider"] = model["provider"]
-    for source, name in (("detailed_summary", "detailedSummary"), ("profile", "profile"), ("version", "version")):
+    named = (
+        ("detailed_summary", "detailedSummary"),
+        ("profile", "profile"),
+        ("version", "version"),
+        ("cumulative_token_usage", "cumulativeTokenUsage"),
+    )
+    for source, name in named:
         if thread.get(source):
             metadata[name] = thread[source]
     title = thread.get("title") or row["summary"]
