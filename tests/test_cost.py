@@ -25,6 +25,7 @@ from sidecar.transcripts import importer
 from sidecar.wire import structure_params
 
 from .helpers import SAMPLES, HistoryClient, assistant
+from .npm_tools import CCUSAGE_PACKAGES, npm_installed
 
 CLAUDE = SAMPLES / "claude-code"
 pytestmark = pytest.mark.skipif(not CLAUDE.is_dir(), reason="the shared sample transcripts are not here")
@@ -229,8 +230,13 @@ CCUSAGE_DIFFERENT_COST = {
 }
 
 
-@pytest.mark.skipif(shutil.which("ccusage") is None, reason="ccusage (npm ccusage@20.0.24) is not on PATH")
-def test_daily_totals_equal_ccusages_on_the_shared_samples(store: Store, tmp_path: Path) -> None:
+@pytest.fixture(scope="session")
+def ccusage() -> Path:
+    """ccusage 20.0.24 and its native binary (20.0.26 publishes none for Linux), from npm."""
+    return npm_installed("ccusage", *CCUSAGE_PACKAGES) / ".bin" / "ccusage"
+
+
+def test_daily_totals_equal_ccusages_on_the_shared_samples(store: Store, tmp_path: Path, ccusage: Path) -> None:
     projects = tmp_path / "projects" / "samples"
     projects.mkdir(parents=True)
     for path in CLAUDE.glob("*.jsonl"):
@@ -238,7 +244,7 @@ def test_daily_totals_equal_ccusages_on_the_shared_samples(store: Store, tmp_pat
     importer.import_transcript(store, structure_params({"path": str(projects)}, p.ImportTranscriptParams))
     env = {**os.environ, "TZ": "UTC", "CLAUDE_CONFIG_DIR": str(tmp_path)}
     reported = subprocess.run(
-        ["ccusage", "daily", "--json", "--offline"], env=env, capture_output=True, text=True, check=True, timeout=300
+        [str(ccusage), "daily", "--json", "--offline"], env=env, capture_output=True, text=True, check=True, timeout=300
     )
     theirs = {day["period"]: day for day in json.loads(reported.stdout)["daily"]}
     ours = {group.key: group for group in get(store, groupBy="day").groups}

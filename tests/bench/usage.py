@@ -3,8 +3,8 @@ daily, our import of the same files, our daily report (in-process and through th
 
     python -m tests.bench.usage [--messages 300000] [--ccusage PATH]
 
-ccusage is npm `ccusage@20.0.24` with `@ccusage/ccusage-linux-x64@20.0.24`; without it the
-run times ours alone.
+ccusage is npm `ccusage@20.0.24` with `@ccusage/ccusage-linux-x64@20.0.24`, installed into
+tests/.tools as the tests do (tests/npm_tools.py); without npm the run times ours alone.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from sidecar.store import Store, usage
 from sidecar.transcripts import importer
 from sidecar.wire import structure_params
 
+from ..npm_tools import CCUSAGE_PACKAGES, npm_installed
 from .corpus import Corpus
 from .imports import claude_row
 
@@ -61,6 +62,13 @@ def write_year(directory: Path, total: int) -> None:
         (directory / f"{session_id}.jsonl").write_text("\n".join(lines) + "\n")
 
 
+def ccusage() -> str | None:
+    """tests/.tools' ccusage, installed on first use, or None without npm."""
+    if shutil.which("npm") is None:
+        return None
+    return str(npm_installed("ccusage", *CCUSAGE_PACKAGES) / ".bin" / "ccusage")
+
+
 def timed(run: Callable[[], object]) -> float:
     started = time.perf_counter()
     run()
@@ -70,7 +78,7 @@ def timed(run: Callable[[], object]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=300_000)
-    parser.add_argument("--ccusage", default=shutil.which("ccusage"))
+    parser.add_argument("--ccusage", default=None, help="a ccusage to run instead of tests/.tools' own")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
@@ -79,8 +87,9 @@ def main() -> None:
         env = {**os.environ, "TZ": "UTC", "CLAUDE_CONFIG_DIR": str(root), "HOME": str(root)}
         rows: list[tuple[str, float]] = []
         their_total = None
-        if args.ccusage:
-            command = [args.ccusage, "daily", "--json", "--offline"]
+        reference = args.ccusage or ccusage()
+        if reference:
+            command = [reference, "daily", "--json", "--offline"]
             started = time.perf_counter()
             reported = subprocess.run(command, env=env, capture_output=True, check=True)
             rows.append(("ccusage daily", time.perf_counter() - started))
