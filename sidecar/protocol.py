@@ -74,6 +74,7 @@ class Usage:
     completion_tokens: int = attrs.field(default=0, metadata={'json': 'completionTokens', 'minimum': 0, 'maximum': 1099511627776})
     cache_read_tokens: int = attrs.field(default=0, metadata={'json': 'cacheReadTokens', 'minimum': 0, 'maximum': 1099511627776})
     cache_creation_tokens: int = attrs.field(default=0, metadata={'json': 'cacheCreationTokens', 'minimum': 0, 'maximum': 1099511627776})
+    cache_creation1h_tokens: int = attrs.field(default=0, metadata={'json': 'cacheCreation1hTokens', 'minimum': 0, 'maximum': 1099511627776})
     thinking_tokens: int = attrs.field(default=0, metadata={'json': 'thinkingTokens', 'minimum': 0, 'maximum': 1099511627776})
 
 
@@ -132,6 +133,7 @@ class MessageInput:
     tool_calls: list[ToolCall] | None = attrs.field(default=None, metadata={'json': 'toolCalls'})
     tool_call_id: str | None = attrs.field(default=None, metadata={'json': 'toolCallId'})
     agent_name: str | None = attrs.field(default=None, metadata={'json': 'agentName'})
+    model: str | None = attrs.field(default=None, metadata={'json': 'model'})
     usage: Usage | None = attrs.field(default=None, metadata={'json': 'usage'})
     metadata: dict[str, Any] | None = attrs.field(default=None, metadata={'json': 'metadata'})
     client_message_id: str | None = attrs.field(default=None, metadata={'json': 'clientMessageId'})
@@ -147,6 +149,7 @@ class Message:
     tool_calls: list[ToolCall] | None = attrs.field(default=None, metadata={'json': 'toolCalls'})
     tool_call_id: str | None = attrs.field(default=None, metadata={'json': 'toolCallId'})
     agent_name: str | None = attrs.field(default=None, metadata={'json': 'agentName'})
+    model: str | None = attrs.field(default=None, metadata={'json': 'model'})
     usage: Usage | None = attrs.field(default=None, metadata={'json': 'usage'})
     metadata: dict[str, Any] | None = attrs.field(default=None, metadata={'json': 'metadata'})
     client_message_id: str | None = attrs.field(default=None, metadata={'json': 'clientMessageId'})
@@ -441,6 +444,7 @@ class GetUsageParams:
 
     session_id: str | None = attrs.field(default=None, metadata={'json': 'sessionId'})
     project_id: str | None = attrs.field(default=None, metadata={'json': 'projectId'})
+    agent: str | None = attrs.field(default=None, metadata={'json': 'agent'})
     since: str | None = attrs.field(default=None, metadata={'json': 'since'})
     until: str | None = attrs.field(default=None, metadata={'json': 'until'})
     time_zone: str | None = attrs.field(default=None, metadata={'json': 'timeZone'})
