@@ -78,7 +78,7 @@ def blocks_of(rows: Iterable[tuple[str, str, int, int, int, int, int, int]]) -> 
             found.append(Block(start=at.replace(minute=0, second=0, microsecond=0), first_call=at, last_call=at))
         block = found[-1]
         tokens = cost.Tokens(counts[0], counts[1], counts[2], counts[3], counts[5])
-        block.figures.add((*counts[:5], 1), cost.cost(model, at.date(), cost.band_of(tokens), tokens))
+        block.figures.add((*counts[:5], 1), cost.cost(model, at.date(), cost.band_of(model, tokens), tokens))
         block.last_call = at
         block.models.add(model)
     return found

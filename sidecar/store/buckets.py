@@ -7,8 +7,10 @@ transaction, whichever process or code path made it. A quarter hour, because eve
 zone's offset is a multiple of 15 minutes: a user's day is a whole number of quarters.
 `model` and `agent_name` are the message's own, '' when it names none (then the session's
 applies, read at report time, so renaming a session's model moves its calls). The band is
-the highest long-context tier start (of any model in the price data, kept in
-`usage_bands`) the call's input exceeds, so every call of a bucket pays the same tier.
+the highest long-context tier start the call's input exceeds, among the starts of the
+models the history holds (`usage_bands`, which a report extends when a model with other
+tiers comes: usage.ensure_bands), so every call of a bucket pays the same tier.
+`usage_models` names every model a call names, for that check.
 """
 
 from __future__ import annotations
@@ -21,9 +23,6 @@ if TYPE_CHECKING:
 
 QUARTER_SECONDS = 900
 QUARTERS_PER_DAY = 96
-# cost.every_band() of genai-prices 0.2.3: written here so writes need not load the price
-# data; a report rebuilds the buckets if the data has gained a start (ensure_bands).
-KNOWN_BANDS = (0, 32000, 100000, 128000, 199999, 200000, 256000, 272000, 512000, 524288)
 KEY = ("session_id", "quarter", "model", "agent_name", "band")
 SUMMED = (
     "prompt_tokens",
@@ -80,6 +79,10 @@ def _remove(row: str) -> list[str]:
     return [f"UPDATE usage_buckets SET {less} WHERE {match}", f"DELETE FROM usage_buckets WHERE {match} AND calls = 0"]
 
 
+def _name_model(row: str) -> str:
+    return f"INSERT OR IGNORE INTO usage_models (model) SELECT {row}.model WHERE {row}.model IS NOT NULL"
+
+
 # A message's usage-bearing columns: an update of any moves its call to its new bucket.
 WATCHED = ", ".join(("session_id", "created_at", "model", "agent_name", *SUMMED[:5], "cache_creation_1h_tokens"))
 
@@ -87,20 +90,21 @@ SCHEMA = [
     "ALTER TABLE messages ADD COLUMN model TEXT",
     "ALTER TABLE messages ADD COLUMN cache_creation_1h_tokens INTEGER",
     "CREATE TABLE usage_bands (start INTEGER PRIMARY KEY)",
-    f"INSERT INTO usage_bands (start) VALUES {', '.join(f'({start})' for start in KNOWN_BANDS)}",
+    "INSERT INTO usage_bands (start) VALUES (0)",
+    "CREATE TABLE usage_models (model TEXT PRIMARY KEY)",
     f"CREATE TABLE usage_buckets ({', '.join(f'{name} INTEGER NOT NULL' for name in (*KEY, *SUMMED))})",
     f"CREATE UNIQUE INDEX usage_buckets_by_key ON usage_buckets ({', '.join(KEY)})",
     "CREATE INDEX usage_buckets_by_quarter ON usage_buckets (quarter)",
     # A report whose since/until cut a quarter hour reads that part's messages by time.
     "CREATE INDEX messages_by_time ON messages (created_at)",
     "CREATE TRIGGER usage_on_insert AFTER INSERT ON messages WHEN new.prompt_tokens IS NOT NULL"
-    f" BEGIN {_add('new')}; END",
+    f" BEGIN {_add('new')}; {_name_model('new')}; END",
     "CREATE TRIGGER usage_on_delete AFTER DELETE ON messages WHEN old.prompt_tokens IS NOT NULL"
     f" BEGIN {'; '.join(_remove('old'))}; END",
     f"CREATE TRIGGER usage_on_update_old AFTER UPDATE OF {WATCHED} ON messages WHEN old.prompt_tokens IS NOT NULL"
     f" BEGIN {'; '.join(_remove('old'))}; END",
     f"CREATE TRIGGER usage_on_update_new AFTER UPDATE OF {WATCHED} ON messages WHEN new.prompt_tokens IS NOT NULL"
-    f" BEGIN {_add('new')}; END",
+    f" BEGIN {_add('new')}; {_name_model('new')}; END",
 ]
 
 
@@ -120,6 +124,10 @@ def fill(db: Database) -> None:
         f" SELECT {', '.join(values[: len(KEY)])}, {sums} FROM messages m WHERE m.prompt_tokens IS NOT NULL"
         f" GROUP BY {', '.join(str(position) for position in range(1, len(KEY) + 1))}"
     )
+    db.execute(
+        "INSERT OR IGNORE INTO usage_models (model)"
+        " SELECT DISTINCT model FROM messages WHERE model IS NOT NULL AND prompt_tokens IS NOT NULL"
+    )
 
 
 def create(db: Database) -> None:
@@ -129,12 +137,18 @@ def create(db: Database) -> None:
     fill(db)
 
 
+def models(db: Database) -> list[str]:
+    """Every model a call may be priced at: the calls' own and the sessions'."""
+    rows = db.execute("SELECT model FROM usage_models UNION SELECT coalesce(model, 'unknown') FROM sessions")
+    return [row[0] for row in rows]
+
+
 def stored_bands(db: Database) -> list[int]:
     return [row[0] for row in db.execute("SELECT start FROM usage_bands ORDER BY start")]
 
 
 def rebuild(db: Database, bands: Sequence[int]) -> None:
-    """Sum every call again in new `bands` (0 first), as when the price data gained a tier (inside a write)."""
+    """Sum every call again in new `bands` (0 first), as when a model with other tiers came (inside a write)."""
     db.execute("DELETE FROM usage_bands")
     db.execute(f"INSERT INTO usage_bands (start) VALUES {', '.join('(?)' for _ in bands)}", list(bands))
     db.execute("DELETE FROM usage_buckets")

@@ -9,12 +9,13 @@ data itself, and no call needs pricing alone.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 
 import attrs
-from genai_prices import Usage, calc_price, data_snapshot
+from genai_prices import Usage, calc_price
 from genai_prices.types import ModelInfo, ModelPrice, TieredPrices
 
 
@@ -62,29 +63,31 @@ def model_price(model: str, day: date) -> ModelPrice | None:
     return None if info is None else info.get_prices(datetime.combine(day, datetime.min.time(), UTC))
 
 
-def _tier_starts(info: ModelInfo) -> set[int]:
-    """Every long-context tier start in the model's prices, at any date."""
+@cache
+def tier_starts(model: str) -> frozenset[int]:
+    """Every long-context tier start in the model's prices, at any date (none when unknown)."""
+    info = model_info(model)
+    if info is None:
+        return frozenset()
     variants = [info.prices] if isinstance(info.prices, ModelPrice) else [c.prices for c in info.prices]
-    return {
+    return frozenset(
         tier.start
         for variant in variants
         for value in vars(variant).values()
         if isinstance(value, TieredPrices)
         for tier in value.tiers
-    }
+    )
 
 
-@cache
-def every_band() -> list[int]:
+def bands(models: Iterable[str]) -> list[int]:
     """Band starts (0 first) that split calls so every call of a band pays the same tier,
-    whichever model of the price data it used."""
-    models = (info for provider in data_snapshot.get_snapshot().providers for info in provider.models)
-    return [0, *sorted(set().union(*map(_tier_starts, models)))]
+    whichever of `models` it used."""
+    return [0, *sorted(set().union(*(tier_starts(model) for model in models)))]
 
 
-def band_of(tokens: Tokens) -> int:
-    """The band of one call: the highest start its whole input exceeds."""
-    return max((start for start in every_band() if call_input(tokens) > start), default=0)
+def band_of(model: str, tokens: Tokens) -> int:
+    """The band of one call of `model`: the highest of its tier starts its whole input exceeds."""
+    return max((start for start in tier_starts(model) if call_input(tokens) > start), default=0)
 
 
 Rates = tuple[Decimal, Decimal, Decimal, Decimal, Decimal]

@@ -92,14 +92,17 @@ class Span:
 def get_usage(store: Store, params: p.GetUsageParams) -> p.GetUsageResult:
     from . import cost  # here: the price data takes ~0.12 s to load, which the sidecar's start need not pay
 
-    ensure_bands(store.db, cost.every_band())
+    ensure_bands(store.db, cost.bands(buckets.models(store.db)))
     zone = time_zone(params.time_zone)
     span = span_of(params, zone)
     time_format = TIME_KEYS.get(params.group_by) if params.group_by is not None else None
     total, groups, unpriced = Sum(), dict[str, Sum](), set[str]()
     for group, model, utc_day, local_day, band, *counts in _rows(store.db, params, span, zone, time_format):
         price = cost.cost(
-            model, EPOCH + timedelta(days=utc_day), band, cost.Tokens(counts[0], counts[1], counts[2], counts[3], counts[6])
+            model,
+            EPOCH + timedelta(days=utc_day),
+            band,
+            cost.Tokens(counts[0], counts[1], counts[2], counts[3], counts[6]),
         )
         if price is None:
             unpriced.add(model)
@@ -212,8 +215,8 @@ def offsets(zone: tzinfo, low: int, high: int) -> list[tuple[int, int]]:
 
 
 def ensure_bands(db: Database, needed: list[int]) -> None:
-    """Sum the buckets again when the price data has a long-context start they do not split
-    at (a newer genai-prices); a read-only store reports with the bands it has."""
+    """Sum the buckets again when a model of the history has a long-context start they do not
+    split at (once per such model); a read-only store reports with the bands it has."""
     if set(needed) <= set(buckets.stored_bands(db)) or db.read_only:
         return
     with db.write():

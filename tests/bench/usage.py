@@ -28,6 +28,7 @@ from sidecar.store import Store, usage
 from sidecar.transcripts import importer
 from sidecar.wire import structure_params
 
+from ..helpers import RawServer
 from ..npm_tools import CCUSAGE_PACKAGES, npm_installed
 from .corpus import Corpus
 from .imports import claude_row
@@ -75,6 +76,10 @@ def timed(run: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
+def best(run: Callable[[], object], times: int = 5) -> float:
+    return min(timed(run) for _ in range(times))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=300_000)
@@ -98,19 +103,44 @@ def main() -> None:
         params = structure_params({"path": str(root / "projects")}, p.ImportTranscriptParams)
         rows.append(("our import", timed(lambda: importer.import_transcript(store, params))))
         daily = p.GetUsageParams(group_by=p.UsageGroupBy.DAY)
-        rows.append(("our getUsage daily (in process)", timed(lambda: usage.get_usage(store, daily))))
+        paris = p.GetUsageParams(group_by=p.UsageGroupBy.DAY, time_zone="Europe/Paris")
+        rows.append(
+            (
+                "our getUsage daily, in process, first (loads the price data)",
+                timed(lambda: usage.get_usage(store, daily)),
+            )
+        )
+        rows.append(("our getUsage daily, in process (best of 5)", best(lambda: usage.get_usage(store, daily))))
+        rows.append(
+            ("our getUsage daily in Europe/Paris, in process (best of 5)", best(lambda: usage.get_usage(store, paris)))
+        )
         our_total = usage.total_tokens(usage.get_usage(store, daily).total)
         store.close()
+        server = RawServer(root / "history.db")
+        server.initialize()
+        rows.append(
+            (
+                "our history/getUsage daily over stdio, first",
+                timed(lambda: server.request("history/getUsage", {"groupBy": "day"})),
+            )
+        )
+        rows.append(
+            (
+                "our history/getUsage daily over stdio (best of 5)",
+                best(lambda: server.request("history/getUsage", {"groupBy": "day"})),
+            )
+        )
+        server.close()
         cli = [sys.executable, "-m", "sidecar", "usage", "daily", "--db", str(root / "history.db"), "--json"]
         rows.append(
             (
-                "our usage daily (CLI, with start-up)",
-                timed(lambda: subprocess.run(cli, env=env, capture_output=True, check=True)),
+                "our usage daily --json (CLI, with start-up; best of 5)",
+                best(lambda: subprocess.run(cli, env=env, capture_output=True, check=True)),
             )
         )
         print(f"{args.messages:,} messages; tokens: ours {our_total:,}, ccusage's {their_total}")
         for name, seconds in rows:
-            print(f"| {name} | {seconds:.2f} s |")
+            print(f"| {name} | {seconds * 1000:,.0f} ms |")
 
 
 if __name__ == "__main__":
