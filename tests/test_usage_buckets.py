@@ -17,12 +17,13 @@ import pytest
 from genai_prices import Usage, calc_price
 
 from sidecar import protocol as p
-from sidecar.store import Store, buckets, context, housekeeping, messages, sessions, usage
+from sidecar.store import Store, buckets, context, cost, housekeeping, messages, sessions, usage
 from sidecar.store.database import Database
 from sidecar.store.migrations import MIGRATIONS
+from sidecar.transcripts import importer
 from sidecar.wire import structure_params
 
-from .helpers import assistant
+from .helpers import SAMPLES, assistant
 
 COLUMNS = ", ".join((*buckets.KEY, *buckets.SUMMED))
 START = datetime(2025, 3, 29, 22, 0, tzinfo=UTC)  # the night Europe/Paris moves to summer time
@@ -205,3 +206,11 @@ def test_the_agent_filter_in_get_usage_and_the_cli(store: Store, db_path: Path) 
         check=True,
     )
     assert json.loads(shown.stdout)["total"]["promptTokens"] == 20
+
+
+def test_an_import_splits_at_its_models_tiers_before_writing_them(store: Store) -> None:
+    claude = SAMPLES / "claude-code"
+    importer.import_transcript(store, structure_params({"path": str(claude)}, p.ImportTranscriptParams))
+    needed = cost.bands(buckets.models(store.db))
+    assert len(needed) > 1 and buckets.stored_bands(store.db) == needed  # no report has run
+    assert_buckets_are_the_messages_sums(store.db)

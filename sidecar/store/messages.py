@@ -41,9 +41,9 @@ INSERT_COLUMNS = (
 _INSERTED = [name.strip() for name in INSERT_COLUMNS.split(",")]
 INSERT_WIDTH = len(_INSERTED)
 # Positions in a row of INSERT_COLUMNS that callers fill in or read.
-ROW_ID, ROW_SESSION, ROW_INDEX, ROW_COMPACTED, ROW_CREATED_AT, ROW_CLIENT_ID, ROW_CLIENT_SCOPE = (
+ROW_ID, ROW_SESSION, ROW_INDEX, ROW_COMPACTED, ROW_CREATED_AT, ROW_CLIENT_ID, ROW_CLIENT_SCOPE, ROW_MODEL = (
     _INSERTED.index(name)
-    for name in ("id", "session_id", "idx", "compacted", "created_at", "client_message_id", "client_scope")
+    for name in ("id", "session_id", "idx", "compacted", "created_at", "client_message_id", "client_scope", "model")
 )
 HERE = ""  # the client_scope of messages written on this machine
 # Rows per INSERT statement: well under the engine's bound-parameter limit.

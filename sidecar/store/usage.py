@@ -220,8 +220,24 @@ def ensure_bands(db: Database, needed: list[int]) -> None:
     if set(needed) <= set(buckets.stored_bands(db)) or db.read_only:
         return
     with db.write():
-        bands = sorted(set(needed) | set(buckets.stored_bands(db)))
-        buckets.rebuild(db, bands)
+        _extend_bands(db, needed)
+
+
+def prepare_bands(db: Database, models: set[str]) -> None:
+    """Before calls of `models` are written (inside that write): bands for any model new to
+    the history, while the buckets hold none of its calls (an import of a new model's files
+    then leaves its first report nothing to sum again)."""
+    new = models - set(buckets.models(db))
+    if new:
+        from . import cost  # as in get_usage: only when a model is new
+
+        _extend_bands(db, cost.bands(new))
+
+
+def _extend_bands(db: Database, needed: list[int]) -> None:
+    stored = buckets.stored_bands(db)
+    if not set(needed) <= set(stored):
+        buckets.rebuild(db, sorted(set(needed) | set(stored)))
 
 
 def time_zone(name: str | None) -> tzinfo:
