@@ -9,6 +9,7 @@ the messages it lacks (a transcript that grew since), matched by `clientMessageI
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -148,10 +149,15 @@ def _existing(db: Database, session: ImportedSession) -> str | None:
 
 def import_sessions(store: Store, sessions: list[EncodedSession]) -> list[ImportOutcome]:
     """Write whole sessions, all in one transaction: one fsync for many small sessions."""
-    models = {model for encoded in sessions for model in _models(encoded)}
     with store.db.write():
-        prepare_bands(store.db, models)
+        prepare_bands_for(store.db, sessions)
         return [write_session(store, encoded) for encoded in sessions]
+
+
+def prepare_bands_for(db: Database, sessions: Sequence[EncodedSession]) -> None:
+    """Before writing `sessions` (inside that write): usage buckets split at their models'
+    long-context tiers (sidecar.store.usage.prepare_bands)."""
+    prepare_bands(db, {model for encoded in sessions for model in _models(encoded)})
 
 
 def _models(encoded: EncodedSession) -> set[str]:
