@@ -137,8 +137,8 @@ def sources(params: p.GetUsageParams, span: Span) -> list[Source]:
     where, args = session_filters(params)
     found = []
     if span.whole():
-        times = [(clause, value) for clause, value in (("b.quarter >= ?", span.first), ("b.quarter < ?", span.last))]
-        chosen = [(clause, value) for clause, value in times if value is not None]
+        bounds = (("b.quarter >= ?", span.first), ("b.quarter < ?", span.last))
+        chosen = [(clause, value) for clause, value in bounds if value is not None]
         found.append(Source("usage_buckets", [*where, *(c for c, _ in chosen)], [*args, *(v for _, v in chosen)]))
     for since, until in span.edges():
         found.append(
