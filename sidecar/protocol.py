@@ -81,6 +81,7 @@ class Usage:
     completion_tokens: int = attrs.field(default=0, metadata={'json': 'completionTokens', 'minimum': 0, 'maximum': 1099511627776})
     cache_read_tokens: int = attrs.field(default=0, metadata={'json': 'cacheReadTokens', 'minimum': 0, 'maximum': 1099511627776})
     cache_creation_tokens: int = attrs.field(default=0, metadata={'json': 'cacheCreationTokens', 'minimum': 0, 'maximum': 1099511627776})
+    cache_creation1h_tokens: int = attrs.field(default=0, metadata={'json': 'cacheCreation1hTokens', 'minimum': 0, 'maximum': 1099511627776})
     thinking_tokens: int = attrs.field(default=0, metadata={'json': 'thinkingTokens', 'minimum': 0, 'maximum': 1099511627776})
 
 
@@ -139,6 +140,7 @@ class MessageInput:
     tool_calls: list[ToolCall] | None = attrs.field(default=None, metadata={'json': 'toolCalls'})
     tool_call_id: str | None = attrs.field(default=None, metadata={'json': 'toolCallId'})
     agent_name: str | None = attrs.field(default=None, metadata={'json': 'agentName'})
+    model: str | None = attrs.field(default=None, metadata={'json': 'model'})
     usage: Usage | None = attrs.field(default=None, metadata={'json': 'usage'})
     metadata: dict[str, Any] | None = attrs.field(default=None, metadata={'json': 'metadata'})
     client_message_id: str | None = attrs.field(default=None, metadata={'json': 'clientMessageId'})
@@ -154,6 +156,7 @@ class Message:
     tool_calls: list[ToolCall] | None = attrs.field(default=None, metadata={'json': 'toolCalls'})
     tool_call_id: str | None = attrs.field(default=None, metadata={'json': 'toolCallId'})
     agent_name: str | None = attrs.field(default=None, metadata={'json': 'agentName'})
+    model: str | None = attrs.field(default=None, metadata={'json': 'model'})
     usage: Usage | None = attrs.field(default=None, metadata={'json': 'usage'})
     metadata: dict[str, Any] | None = attrs.field(default=None, metadata={'json': 'metadata'})
     client_message_id: str | None = attrs.field(default=None, metadata={'json': 'clientMessageId'})
@@ -448,6 +451,7 @@ class GetUsageParams:
 
     session_id: str | None = attrs.field(default=None, metadata={'json': 'sessionId'})
     project_id: str | None = attrs.field(default=None, metadata={'json': 'projectId'})
+    agent: str | None = attrs.field(default=None, metadata={'json': 'agent'})
     since: str | None = attrs.field(default=None, metadata={'json': 'since'})
     until: str | None = attrs.field(default=None, metadata={'json': 'until'})
     time_zone: str | None = attrs.field(default=None, metadata={'json': 'timeZone'})

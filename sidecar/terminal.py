@@ -144,6 +144,9 @@ def add_commands(commands: Any, db_argument: Callable[[argparse.ArgumentParser],
         help="days and months of this IANA zone, e.g. Europe/Paris (default: $TZ, else UTC)",
     )
     spending.add_argument("--project", help="only this project (default: all)")
+    spending.add_argument(
+        "--agent", metavar="NAME", help="only this agent's calls, as the agent report names them (default: all)"
+    )
     spending.add_argument("--session", metavar="ID", help="only this session (default: all)")
 
     gc = command("gc", "apply a retention policy: delete old sessions, purge compacted messages", _gc)
@@ -488,6 +491,7 @@ def _usage(store: Store, args: argparse.Namespace) -> int:
     raw = {
         "sessionId": args.session and _resolve(store, args.session),
         "projectId": args.project,
+        "agent": args.agent,
         "since": args.since,
         "until": args.until,
         "timeZone": args.time_zone,

@@ -17,24 +17,15 @@ from pathlib import Path
 
 import pytest
 
-TOOLS = Path(__file__).parent / ".tools" / "tursodb"
+from .npm_tools import npm_installed
+
 PACKAGE = "@tursodatabase/cli-linux-x64-gnu@0.7.0"
-BINARY = TOOLS / "node_modules" / "@tursodatabase" / "cli-linux-x64-gnu" / "tursodb"
 
 needs_npm = pytest.mark.skipif(shutil.which("npm") is None, reason="npm is needed to install tursodb")
 
 
 def tursodb() -> Path:
-    if not BINARY.exists():
-        TOOLS.mkdir(parents=True, exist_ok=True)
-        (TOOLS / "package.json").write_text('{"private": true}\n')  # npm installs here, not above
-        subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--no-save", PACKAGE],
-            cwd=TOOLS,
-            check=True,
-            capture_output=True,
-        )
-    return BINARY
+    return npm_installed("tursodb", PACKAGE) / "@tursodatabase" / "cli-linux-x64-gnu" / "tursodb"
 
 
 def free_port() -> int:

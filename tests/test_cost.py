@@ -25,6 +25,7 @@ from sidecar.transcripts import importer
 from sidecar.wire import structure_params
 
 from .helpers import SAMPLES, HistoryClient, assistant
+from .npm_tools import CCUSAGE_PACKAGES, npm_installed
 
 CLAUDE = SAMPLES / "claude-code"
 pytestmark = pytest.mark.skipif(not CLAUDE.is_dir(), reason="the shared sample transcripts are not here")
@@ -189,12 +190,12 @@ def test_blocks_are_five_hours_from_the_hour_of_their_first_call(store: Store) -
 def test_the_active_block_projects_its_burn_rate_to_its_end() -> None:
     now = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
 
-    def call(minutes_ago: int, prompt: int) -> tuple[str, str, int, int, int, int, int]:
+    def call(minutes_ago: int, prompt: int) -> tuple[str, str, int, int, int, int, int, int]:
         stamp = (now - timedelta(minutes=minutes_ago)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        return stamp, "claude-sonnet-4-20250514", prompt, 0, 0, 0, 0
+        return stamp, "claude-sonnet-4-20250514", prompt, 0, 0, 0, 0, 0
 
     # 7 h ago, then 20 and 10 minutes ago: the old call is a block of its own.
-    old, current = blocks.blocks_of([call(420, 5), call(20, 1000), call(10, 2000)], [0])
+    old, current = blocks.blocks_of([call(420, 5), call(20, 1000), call(10, 2000)])
     assert not old.active(now) and current.active(now) and current.start == now.replace(minute=0)
     rate, tokens, cost = current.projection(now)
     assert rate == 300  # 3,000 tokens over the 10 minutes between its calls
@@ -219,18 +220,21 @@ async def test_get_usage_over_stdio_gives_cost_months_and_refuses_a_bad_zone(cli
     assert (await client.call("history/getUsage", {}))["total"]["apiCalls"] == 2  # still serving
 
 
-# Days where ccusage 20.0.24 and we differ, each for a reason of ours (README, Cost).
-CCUSAGE_DIFFERENT_TOKENS = {"2026-02-01"}  # ccusage counts part of one API call's repeated rows
-CCUSAGE_DIFFERENT_COST = {
-    "2025-07-27": "one session uses two models; we price a session at its last model",
-    "2026-02-01": "the tokens above",
-    "2026-02-16": "1-hour cache writes, which we price at the 5-minute price",
-    "2026-04-18": "1-hour cache writes",
-}
+# Days where ccusage 20.0.24 and we differ (README, Cost against ccusage): on 2026-02-01
+# ccusage also counts the 31 calls of a sub-agent that Claude Code 2.1 streams into its
+# parent's file as `progress` rows (data.message.message.usage); we count a sub-agent's
+# calls from its own file (agent-<id>.jsonl), which the samples lack for that one.
+CCUSAGE_DIFFERENT_TOKENS = {"2026-02-01"}
+CCUSAGE_DIFFERENT_COST = {"2026-02-01"}
 
 
-@pytest.mark.skipif(shutil.which("ccusage") is None, reason="ccusage (npm ccusage@20.0.24) is not on PATH")
-def test_daily_totals_equal_ccusages_on_the_shared_samples(store: Store, tmp_path: Path) -> None:
+@pytest.fixture(scope="session")
+def ccusage() -> Path:
+    """ccusage 20.0.24 and its native binary (20.0.26 publishes none for Linux), from npm."""
+    return npm_installed("ccusage", *CCUSAGE_PACKAGES) / ".bin" / "ccusage"
+
+
+def test_daily_totals_equal_ccusages_on_the_shared_samples(store: Store, tmp_path: Path, ccusage: Path) -> None:
     projects = tmp_path / "projects" / "samples"
     projects.mkdir(parents=True)
     for path in CLAUDE.glob("*.jsonl"):
@@ -238,7 +242,7 @@ def test_daily_totals_equal_ccusages_on_the_shared_samples(store: Store, tmp_pat
     importer.import_transcript(store, structure_params({"path": str(projects)}, p.ImportTranscriptParams))
     env = {**os.environ, "TZ": "UTC", "CLAUDE_CONFIG_DIR": str(tmp_path)}
     reported = subprocess.run(
-        ["ccusage", "daily", "--json", "--offline"], env=env, capture_output=True, text=True, check=True, timeout=300
+        [str(ccusage), "daily", "--json", "--offline"], env=env, capture_output=True, text=True, check=True, timeout=300
     )
     theirs = {day["period"]: day for day in json.loads(reported.stdout)["daily"]}
     ours = {group.key: group for group in get(store, groupBy="day").groups}

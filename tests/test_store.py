@@ -272,11 +272,13 @@ def test_messages_round_trip_every_field(store: Store) -> None:
         "codeExcerpt": "print('x')",
         "toolCalls": [{"id": "c1", "name": "bash", "arguments": {"cmd": "ls -la", "nested": [1, {"a": None}]}}],
         "agentName": "planner",
+        "model": "claude-opus-4-5-20251101",
         "usage": {
             "promptTokens": 1,
             "completionTokens": 2,
             "cacheReadTokens": 3,
             "cacheCreationTokens": 4,
+            "cacheCreation1hTokens": 3,
             "thinkingTokens": 5,
         },
         "metadata": {"k": [1, 2, {"deep": True}]},

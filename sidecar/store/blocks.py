@@ -16,7 +16,7 @@ import attrs
 from .. import protocol as p
 from ..transcripts import claude_code
 from . import Store, cost
-from .usage import SOURCE, Sum, band_starts, filters, time_zone, total_tokens
+from .usage import MODEL, Sum, session_filters, span_of, time_zone, total_tokens
 
 LENGTH = timedelta(hours=5)
 
@@ -51,28 +51,34 @@ class Block:
 
 def usage_blocks(store: Store, params: p.GetUsageParams) -> list[Block]:
     """The blocks of the calls `params` choose, oldest first."""
-    where, args = filters(params, time_zone(params.time_zone))
+    where, args = session_filters(params)
+    span = span_of(params, time_zone(params.time_zone))
+    for clause, value in (("b.created_at >= ?", span.since), ("b.created_at < ?", span.until)):
+        if value is not None:
+            where.append(clause)
+            args.append(value)
     rows = store.db.execute(
-        "SELECT m.created_at, coalesce(s.model, 'unknown'), m.prompt_tokens, coalesce(m.completion_tokens, 0),"
-        " coalesce(m.cache_read_tokens, 0), coalesce(m.cache_creation_tokens, 0), coalesce(m.thinking_tokens, 0)"
-        f" {SOURCE} WHERE {where} AND json_extract(s.metadata, '$.source') = ? ORDER BY m.created_at",
+        f"SELECT b.created_at, {MODEL}, b.prompt_tokens, coalesce(b.completion_tokens, 0),"
+        " coalesce(b.cache_read_tokens, 0), coalesce(b.cache_creation_tokens, 0), coalesce(b.thinking_tokens, 0),"
+        " coalesce(b.cache_creation_1h_tokens, 0) FROM messages b JOIN sessions s ON s.id = b.session_id"
+        f" WHERE b.prompt_tokens IS NOT NULL AND {' AND '.join(where)} AND json_extract(s.metadata, '$.source') = ?"
+        " ORDER BY b.created_at",
         [*args, claude_code.FORMAT],
     )
-    return blocks_of(rows, band_starts(store))
+    return blocks_of(rows)
 
 
-def blocks_of(rows: Iterable[tuple[str, str, int, int, int, int, int]], starts: list[int]) -> list[Block]:
-    """Blocks of calls `(createdAt, model, prompt, completion, cache read, cache write, thinking)`
-    in time order, their calls priced in the long-context `starts` bands."""
+def blocks_of(rows: Iterable[tuple[str, str, int, int, int, int, int, int]]) -> list[Block]:
+    """Blocks of calls `(createdAt, model, prompt, completion, cache read, cache write,
+    thinking, 1-hour cache write)` in time order."""
     found: list[Block] = []
     for stamp, model, *counts in rows:
         at = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
         if not found or at >= found[-1].end or at - found[-1].last_call > LENGTH:
             found.append(Block(start=at.replace(minute=0, second=0, microsecond=0), first_call=at, last_call=at))
         block = found[-1]
-        tokens = cost.Tokens(*counts[:4])
-        band = max((start for start in starts if cost.call_input(tokens) > start), default=0)
-        block.figures.add((*counts, 1), cost.cost(model, at.date(), band, tokens))
+        tokens = cost.Tokens(counts[0], counts[1], counts[2], counts[3], counts[5])
+        block.figures.add((*counts[:5], 1), cost.cost(model, at.date(), cost.band_of(model, tokens), tokens))
         block.last_call = at
         block.models.add(model)
     return found

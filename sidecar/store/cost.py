@@ -3,7 +3,7 @@
 Within one model, one UTC day (prices change at UTC midnight in that data) and one
 long-context band (a tier's price applies to all of a call's tokens once the call's input
 passes the tier's start), cost is linear in the token counts. So usage summed over many
-calls is priced by four per-token rates per (model, day, band), found once from the price
+calls is priced by five per-token rates per (model, day, band), found once from the price
 data itself, and no call needs pricing alone.
 """
 
@@ -21,12 +21,14 @@ from genai_prices.types import ModelInfo, ModelPrice, TieredPrices
 
 @attrs.frozen
 class Tokens:
-    """A sum of calls' tokens as we store them: `prompt` excludes the cached tokens."""
+    """A sum of calls' tokens as we store them: `prompt` excludes the cached tokens;
+    `cache_write` counts every cache write, `cache_write_1h` those kept for an hour."""
 
     prompt: int
     completion: int
     cache_read: int
     cache_write: int
+    cache_write_1h: int = 0
 
 
 def call_input(tokens: Tokens) -> int:
@@ -42,6 +44,7 @@ def usage(tokens: Tokens) -> Usage:
         output_tokens=tokens.completion,
         cache_read_tokens=tokens.cache_read,
         cache_write_tokens=tokens.cache_write,
+        cache_write_1h_tokens=tokens.cache_write_1h,
     )
 
 
@@ -62,7 +65,7 @@ def model_price(model: str, day: date) -> ModelPrice | None:
 
 @cache
 def tier_starts(model: str) -> frozenset[int]:
-    """Every long-context tier start in the model's prices, at any date."""
+    """Every long-context tier start in the model's prices, at any date (none when unknown)."""
     info = model_info(model)
     if info is None:
         return frozenset()
@@ -82,14 +85,19 @@ def bands(models: Iterable[str]) -> list[int]:
     return [0, *sorted(set().union(*(tier_starts(model) for model in models)))]
 
 
-Rates = tuple[Decimal, Decimal, Decimal, Decimal]
+def band_of(model: str, tokens: Tokens) -> int:
+    """The band of one call of `model`: the highest of its tier starts its whole input exceeds."""
+    return max((start for start in tier_starts(model) if call_input(tokens) > start), default=0)
+
+
+Rates = tuple[Decimal, Decimal, Decimal, Decimal, Decimal]
 # By the identity of the data's price entry: most days of a model share one.
 _RATES: dict[tuple[int, int], Rates] = {}
 
 
 def _rates(price: ModelPrice, band: int) -> Rates:
-    """USD per prompt, completion, cache-read and cache-write token for calls of `band`
-    (whose input is above `band`, or any size for band 0, up to the next band)."""
+    """USD per prompt, completion, cache-read, 5-minute and 1-hour cache-write token for
+    calls of `band` (whose input is above `band`, or any size for band 0, up to the next band)."""
     key = (id(price), band)
     if key not in _RATES:
         size = band + 1  # a call's input inside the band, so the data picks the band's tier
@@ -99,7 +107,8 @@ def _rates(price: ModelPrice, band: int) -> Rates:
 
         prompt = total(Tokens(size, 0, 0, 0)) / size
         completion = total(Tokens(size, size, 0, 0)) / size - prompt
-        _RATES[key] = (prompt, completion, total(Tokens(0, 0, size, 0)) / size, total(Tokens(0, 0, 0, size)) / size)
+        read, write = total(Tokens(0, 0, size, 0)) / size, total(Tokens(0, 0, 0, size)) / size
+        _RATES[key] = (prompt, completion, read, write, total(Tokens(0, 0, 0, size, size)) / size)
     return _RATES[key]
 
 
@@ -110,5 +119,6 @@ def cost(model: str, day: date, band: int, tokens: Tokens) -> Decimal | None:
     if price is None:
         return None
     rates = _rates(price, band)
-    counts = (tokens.prompt, tokens.completion, tokens.cache_read, tokens.cache_write)
+    five_minutes = tokens.cache_write - tokens.cache_write_1h
+    counts = (tokens.prompt, tokens.completion, tokens.cache_read, five_minutes, tokens.cache_write_1h)
     return sum((rate * count for rate, count in zip(rates, counts, strict=True)), Decimal(0))

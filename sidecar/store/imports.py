@@ -9,6 +9,7 @@ the messages it lacks (a transcript that grew since), matched by `clientMessageI
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -27,6 +28,7 @@ from .messages import (
     ROW_CREATED_AT,
     ROW_ID,
     ROW_INDEX,
+    ROW_MODEL,
     ROW_SESSION,
     insert_rows,
     prepare_rows,
@@ -34,6 +36,7 @@ from .messages import (
 from .records import new_id, to_json
 from .redaction import Redactor, record_redactions
 from .sessions import load_session
+from .usage import prepare_bands
 
 
 @attrs.define
@@ -147,7 +150,20 @@ def _existing(db: Database, session: ImportedSession) -> str | None:
 def import_sessions(store: Store, sessions: list[EncodedSession]) -> list[ImportOutcome]:
     """Write whole sessions, all in one transaction: one fsync for many small sessions."""
     with store.db.write():
+        prepare_bands_for(store.db, sessions)
         return [write_session(store, encoded) for encoded in sessions]
+
+
+def prepare_bands_for(db: Database, sessions: Sequence[EncodedSession]) -> None:
+    """Before writing `sessions` (inside that write): usage buckets split at their models'
+    long-context tiers (sidecar.store.usage.prepare_bands)."""
+    prepare_bands(db, {model for encoded in sessions for model in _models(encoded)})
+
+
+def _models(encoded: EncodedSession) -> set[str]:
+    """The models the session's calls may be priced at: their own and the session's."""
+    own = {row[ROW_MODEL] for row in encoded.rows if row[ROW_MODEL] is not None}
+    return {*own, encoded.session.model or "unknown"} if encoded.rows else set()
 
 
 def write_session(store: Store, encoded: EncodedSession) -> ImportOutcome:

@@ -17,7 +17,7 @@ from .changes import record_purged, record_session_change
 from .counters import refresh_counters
 from .database import Database
 from .fields import SHOWN, STORED, Fields, columns, latest, stored_fields
-from .imports import ImportedSession, encode_session, write_session
+from .imports import ImportedSession, encode_session, prepare_bands_for, write_session
 from .sessions import delete_sessions, load_session
 
 
@@ -36,6 +36,7 @@ def merge_session(store: Store, session: ImportedSession, order: Sequence[str]) 
     encoded = encode_session(store.settings, session)
     db = store.db
     with db.write():
+        prepare_bands_for(db, [encoded])
         outcome = write_session(store, encoded)
         moved = renumber(db, outcome.session.id, order)
         if moved and not outcome.added:  # else write_session has announced the session already

@@ -36,14 +36,14 @@ from .sessions import load_session
 INSERT_COLUMNS = (
     "id, session_id, idx, role, compacted, tokens, created_at, prompt_tokens, completion_tokens, cache_read_tokens,"
     " cache_creation_tokens, thinking_tokens, client_message_id, tool_call_id, agent_name, tool_calls,"
-    " metadata, code_excerpt, content, client_scope"
+    " metadata, code_excerpt, content, client_scope, model, cache_creation_1h_tokens"
 )
 _INSERTED = [name.strip() for name in INSERT_COLUMNS.split(",")]
 INSERT_WIDTH = len(_INSERTED)
 # Positions in a row of INSERT_COLUMNS that callers fill in or read.
-ROW_ID, ROW_SESSION, ROW_INDEX, ROW_COMPACTED, ROW_CREATED_AT, ROW_CLIENT_ID, ROW_CLIENT_SCOPE = (
+ROW_ID, ROW_SESSION, ROW_INDEX, ROW_COMPACTED, ROW_CREATED_AT, ROW_CLIENT_ID, ROW_CLIENT_SCOPE, ROW_MODEL = (
     _INSERTED.index(name)
-    for name in ("id", "session_id", "idx", "compacted", "created_at", "client_message_id", "client_scope")
+    for name in ("id", "session_id", "idx", "compacted", "created_at", "client_message_id", "client_scope", "model")
 )
 HERE = ""  # the client_scope of messages written on this machine
 # Rows per INSERT statement: well under the engine's bound-parameter limit.
@@ -120,6 +120,8 @@ def prepare_rows(
         if size > limit:
             raise _too_large(position, size, limit)
         usage = message.usage
+        if usage is not None and usage.cache_creation1h_tokens > usage.cache_creation_tokens:
+            raise invalid(f"messages[{position}].usage.cacheCreation1hTokens", "more than cacheCreationTokens")
         row = [
             ids[position] if ids else new_id(),
             session_id,
@@ -147,6 +149,8 @@ def prepare_rows(
             message.code_excerpt,
             message.content,
             HERE,
+            message.model,
+            usage and usage.cache_creation1h_tokens,
         ]
         prepared.append(Prepared(row, message, redactions))
     return prepared

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import StorageError
+from . import buckets
 
 if TYPE_CHECKING:
     from .database import Database
@@ -176,6 +177,9 @@ MIGRATIONS: list[Migration] = [
         captured_at TEXT NOT NULL
     );
     """,
+    # 9: each message's own model and its 1-hour cache writes, and usage summed per session,
+    # quarter hour, model, agent and long-context band, kept by triggers (sidecar.store.buckets).
+    buckets.create,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

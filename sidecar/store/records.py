@@ -22,7 +22,7 @@ SESSION_COLUMNS = (
 MESSAGE_COLUMNS = (
     "id, session_id, idx, role, content, code_excerpt, tool_calls, tool_call_id, agent_name, "
     "prompt_tokens, completion_tokens, cache_read_tokens, cache_creation_tokens, thinking_tokens, "
-    "metadata, client_message_id, compacted, created_at"
+    "metadata, client_message_id, compacted, created_at, model, cache_creation_1h_tokens"
 )
 EDIT_COLUMNS = "id, session_id, message_id, file_path, kind, diff, new_path, created_at"
 USAGE_COLUMNS = ("prompt_tokens", "completion_tokens", "cache_read_tokens", "cache_creation_tokens", "thinking_tokens")
@@ -99,11 +99,13 @@ def session_usage(values: Row) -> p.SessionUsage:
     return p.SessionUsage(**dict(zip((*USAGE_COLUMNS, "api_calls"), values, strict=True)))
 
 
-def usage_from_columns(values: Row) -> p.Usage | None:
-    """A message's usage from its USAGE_COLUMNS; none recorded when all are NULL."""
+def usage_from_columns(values: Row, one_hour_writes: int | None) -> p.Usage | None:
+    """A message's usage from its USAGE_COLUMNS and cache_creation_1h_tokens; none recorded
+    when all are NULL."""
     if all(value is None for value in values):
         return None
-    return p.Usage(**dict(zip(USAGE_COLUMNS, (value or 0 for value in values), strict=True)))
+    counts = dict(zip(USAGE_COLUMNS, (value or 0 for value in values), strict=True))
+    return p.Usage(**counts, cache_creation1h_tokens=one_hour_writes or 0)
 
 
 def tool_calls_from_json(text: str | None) -> list[p.ToolCall] | None:
@@ -129,7 +131,8 @@ def message_from_row(row: Row) -> p.Message:
         tool_calls=tool_calls_from_json(row[6]),
         tool_call_id=row[7],
         agent_name=row[8],
-        usage=usage_from_columns(row[9:14]),
+        model=row[18],
+        usage=usage_from_columns(row[9:14], row[19]),
         metadata=from_json(row[14]),
         client_message_id=row[15],
         compacted=bool(row[16]),

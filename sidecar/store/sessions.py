@@ -172,7 +172,7 @@ FORK_BATCH = 500
 COPIED_MESSAGE_COLUMNS = (
     "idx, role, compacted, tokens, created_at, prompt_tokens, completion_tokens, cache_read_tokens, "
     "cache_creation_tokens, thinking_tokens, client_message_id, tool_call_id, agent_name, tool_calls, "
-    "metadata, code_excerpt, content, client_scope"
+    "metadata, code_excerpt, content, client_scope, model, cache_creation_1h_tokens"
 )
 
 

@@ -191,10 +191,10 @@ def _take_assistant(
         session.by_api_id[api_id] = imported
         session.open_at = len(session.messages)
         session.messages.append(imported)
+    target = imported.message
     model = message.get("model")
     if model and model != "<synthetic>":
-        session.model = model
-    target = imported.message
+        session.model = target.model = model
     content = message["content"]
     for block in content if isinstance(content, list) else [{"type": "text", "text": content}]:
         kind = block.get("type")
@@ -211,11 +211,16 @@ def _take_assistant(
     # Every row of one API call repeats it; the last is final. A continuation leaves it to
     # the part written first, so the call is counted once.
     if isinstance(usage, dict) and not continued:
+        # cache_creation_input_tokens is every cache write; cache_creation splits it into
+        # 5-minute and 1-hour writes, which cost differently.
+        split = usage.get("cache_creation")
+        one_hour = split.get("ephemeral_1h_input_tokens") if isinstance(split, dict) else 0
         target.usage = p.Usage(
             prompt_tokens=token_count(usage.get("input_tokens")),
             completion_tokens=token_count(usage.get("output_tokens")),
             cache_read_tokens=token_count(usage.get("cache_read_input_tokens")),
             cache_creation_tokens=token_count(usage.get("cache_creation_input_tokens")),
+            cache_creation1h_tokens=token_count(one_hour),
             thinking_tokens=0,
         )
 

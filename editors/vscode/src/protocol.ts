@@ -29,6 +29,8 @@ export interface Usage {
   cacheReadTokens?: number | null;
   /** Prompt tokens written to the provider's cache. */
   cacheCreationTokens?: number | null;
+  /** Of cacheCreationTokens, those written to a cache kept for one hour (Anthropic's `ephemeral_1h_input_tokens`, priced higher); the rest were written for 5 minutes. */
+  cacheCreation1hTokens?: number | null;
   /** Reasoning tokens. */
   thinkingTokens?: number | null;
 }
@@ -113,6 +115,8 @@ export interface MessageInput {
   toolCallId?: string | null;
   /** The (sub-)agent that wrote it, when not the session's agent. */
   agentName?: string | null;
+  /** The model that produced it, when the source names one per message (a session may switch models); absent: the session's model. */
+  model?: string | null;
   /** Token usage of the model call that produced it. */
   usage?: Usage | null;
   /** Any JSON object. */
@@ -442,6 +446,8 @@ export interface GetUsageParams {
   sessionId?: string | null;
   /** Only this project. */
   projectId?: string | null;
+  /** Only the calls of this agent: the message's agentName, else the session's (as `groupBy: agent` names them). */
+  agent?: string | null;
   /** Only messages created at or after this time. An ISO date or date-time; without an offset, in `timeZone`. */
   since?: string | null;
   /** Only messages created before this time. An ISO date or date-time; without an offset, in `timeZone`. */
