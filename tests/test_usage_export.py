@@ -146,3 +146,26 @@ async def test_token_counts_past_the_bound_are_refused_and_sums_stay_exact(clien
     assert (await client.call("history/getSession", {"sessionId": sid}))["usage"] == expected
     grouped = await client.call("history/getUsage", {"groupBy": "session"})
     assert [group["usage"] for group in grouped["groups"]] == [expected]
+
+
+def test_markdown_export_says_what_the_session_cost(store: Store) -> None:
+    # Neovim's transcript header is this export: it shows the session's cost beside its tokens.
+    spent = {"promptTokens": 12_000, "completionTokens": 3_000}
+    priced = session_with(store, [user("go"), assistant("done", usage=spent)], model="claude-sonnet-4-20250514")
+    cost = usage.get_usage(store, make(p.GetUsageParams, sessionId=priced)).cost
+    assert cost > 0
+    markdown = export.export_session(store, make(p.ExportSessionParams, sessionId=priced, format="markdown")).content
+    assert f"; cost ${cost:,.2f}\n" in markdown.split("\n\n")[1] + "\n"
+
+    unknown = session_with(store, [assistant("hm", usage=spent)], model="a-model-nobody-prices")
+    markdown = export.export_session(store, make(p.ExportSessionParams, sessionId=unknown, format="markdown")).content
+    assert "; cost unknown (a-model-nobody-prices is not in the price data)" in markdown
+
+
+def test_markdown_export_of_an_untitled_session_is_headed_by_its_first_request(store: Store) -> None:
+    # A bare ULID says nothing to a person (Neovim's transcript buffer shows this heading).
+    session_id = session_with(store, [user("Fix the flaky upload test"), assistant("On it")])
+    markdown = export.export_session(
+        store, make(p.ExportSessionParams, sessionId=session_id, format="markdown")
+    ).content
+    assert markdown.startswith("# Fix the flaky upload test\n")

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import protocol as p
-from ..figures import tokens
+from ..figures import dollars, tokens
 from ..wire import unstructure
-from . import NO_WORK, Store, Work
+from . import NO_WORK, Store, Work, usage
 from .database import Database
 from .records import EDIT_COLUMNS, MESSAGE_COLUMNS, edit_from_row, message_from_row
 from .sessions import load_session
@@ -78,10 +78,26 @@ def _message_markdown(message: p.Message) -> str:
     return "\n\n".join(parts)
 
 
+def _cost(store: Store, session: p.Session) -> str:
+    """What the session's calls cost, as the usage reports price them ("" without calls)."""
+    if session.usage.api_calls == 0:
+        return ""
+    spent = usage.get_usage(store, p.GetUsageParams(session_id=session.id))
+    if not spent.unpriced_models:
+        return f"; cost {dollars(spent.cost)}"
+    amount = dollars(spent.cost, unknown=True) if spent.cost else "unknown"
+    unpriced = ", ".join(spent.unpriced_models)
+    return f"; cost {amount} ({unpriced} {'is' if len(spent.unpriced_models) == 1 else 'are'} not in the price data)"
+
+
 def _markdown(
-    session: p.Session, messages: Iterator[p.Message], compactions: list[dict[str, Any]], edits: list[p.Edit]
+    session: p.Session,
+    cost: str,
+    messages: Iterator[p.Message],
+    compactions: list[dict[str, Any]],
+    edits: list[p.Edit],
 ) -> str:
-    usage = session.usage
+    counts = session.usage
     facts = [f"- Session `{session.id}` ({session.kind}), created {session.created_at}, updated {session.updated_at}"]
     for label, value in (
         ("Project", session.project_id),
@@ -94,11 +110,11 @@ def _markdown(
             facts.append(f"- {label}: {value}")
     facts.append(
         f"- {session.message_count} messages, {session.turn_count} turns, {session.tool_call_count} tool calls;"
-        f" tokens: {tokens(usage.prompt_tokens)} prompt, {tokens(usage.completion_tokens)} completion,"
-        f" {tokens(usage.cache_read_tokens)} cache read, {tokens(usage.cache_creation_tokens)} cache creation,"
-        f" {tokens(usage.thinking_tokens)} thinking, over {usage.api_calls} calls"
+        f" tokens: {tokens(counts.prompt_tokens)} prompt, {tokens(counts.completion_tokens)} completion,"
+        f" {tokens(counts.cache_read_tokens)} cache read, {tokens(counts.cache_creation_tokens)} cache creation,"
+        f" {tokens(counts.thinking_tokens)} thinking, over {counts.api_calls} calls{cost}"
     )
-    parts = [f"# {session.title or 'Session ' + session.id}", "\n".join(facts)]
+    parts = [f"# {session.title or session.preview or 'Session ' + session.id}", "\n".join(facts)]
     for compaction in compactions:
         parts.append(
             _folded(
@@ -125,7 +141,7 @@ def export_session(store: Store, params: p.ExportSessionParams, work: Work = NO_
     messages = _messages(db, session.id, work, session.message_count)
     compactions, edits = _compactions(db, session.id), _edits(db, session.id)
     if params.format is p.ExportFormat.MARKDOWN:
-        return p.ExportSessionResult(content=_markdown(session, messages, compactions, edits))
+        return p.ExportSessionResult(content=_markdown(session, _cost(store, session), messages, compactions, edits))
     if params.format is p.ExportFormat.JSON:
         document = {
             "session": unstructure(session),
