@@ -536,8 +536,11 @@ class HistoryServer(LanguageServer):
             await asyncio.sleep(POLL_SECONDS)
             try:
                 moved = self._signature() != self.file_signature
-                if moved and self.indexer is not None:
-                    self.indexer.wake()  # it also catches up on its own every quarter second
+                if self.indexer is not None:
+                    # Woken when the file moved (it also catches up on its own every quarter
+                    # second); otherwise only checked: the database's indexer may have died with
+                    # its sidecar, mid-catch-up, and this sidecar's turn may have come.
+                    self.indexer.wake() if moved else self.indexer.keep_running()
                 if moved or time.monotonic() < self.recheck_until:
                     await self.pump_changes()
             except Exception:  # a bug must not end the watch: every later commit would go unheard

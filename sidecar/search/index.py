@@ -37,6 +37,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from .. import protocol as p
 from ..errors import HistoryError, StorageError
+from ..filelock import FileLock
 from ..lifetime import child_environment, exit_with_spawner
 from ..store import Store
 from ..store.database import Database, Row
@@ -346,46 +347,77 @@ def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
                 database.close()
 
 
-class Indexer:
-    """A sidecar's indexer process, woken after the sidecar's own writes.
+def index_lock_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".index.lock")
 
-    Other processes' writes are picked up every POLL_SECONDS. Several sidecars on one file
-    each run one; they take turns under the index's write lock and never index twice.
-    If the process dies (a bug, the OOM killer), the next wake-up starts a new one, at
-    most once per RESTART_SECONDS; it carries on from the index's progress marker.
+
+class Indexer:
+    """The database's one indexer process, run by whichever sidecar holds its index lock.
+
+    One per database, not per sidecar: each process holds ~60-170 MB, and only one ever
+    has work (they would take turns under the index's write lock). The holder wakes it
+    after its own writes; other processes' writes are picked up every POLL_SECONDS. The
+    lock is inherited by the indexer process, so it stays taken until both the sidecar
+    and its indexer are gone; the other sidecars try to take it every RESTART_SECONDS
+    and the first to succeed starts the next indexer, which carries on from the index's
+    progress marker. A holder whose indexer died (a bug, the OOM killer) starts a new
+    one, as often.
     """
 
     def __init__(self, db_path: Path, encryption_key: str | None = None) -> None:
         self.db_path = db_path
         self.environment = child_environment({**os.environ, **({KEY_ENV: encryption_key} if encryption_key else {})})
-        self.started = 0.0
+        self.lock = FileLock(index_lock_path(db_path))
+        self.process: subprocess.Popen[bytes] | None = None
+        self.tried = -RESTART_SECONDS
+        self.keep_running()
+
+    def keep_running(self) -> None:
+        """Start the indexer if none runs for this database and it is this process's turn."""
+        if self.process is not None and self.process.poll() is None:
+            return
+        if time.monotonic() - self.tried < RESTART_SECONDS:
+            return
+        self.tried = time.monotonic()
+        try:
+            if not self.lock.try_acquire():
+                return  # another process's indexer is running
+        except OSError as error:
+            log.warning("search indexing is off: cannot open %s: %s", self.lock.path, error.strerror or error)
+            return
+        if self.process is not None:
+            log.warning("the search indexer exited (%s); starting a new one", self.process.returncode)
+            self._close_pipe()
         self.process = self._start()
 
     def _start(self) -> subprocess.Popen[bytes]:
-        self.started = time.monotonic()
+        assert self.lock.descriptor is not None
         process = subprocess.Popen(
             [sys.executable, "-m", "sidecar", "index", "--db", str(self.db_path)],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             env=self.environment,
+            pass_fds=(self.lock.descriptor,),  # the lock stays taken while it runs
         )
         assert process.stdin is not None
         os.set_blocking(process.stdin.fileno(), False)
         return process
 
     def wake(self) -> None:
-        if self.process.poll() is not None and time.monotonic() - self.started > RESTART_SECONDS:
-            log.warning("the search indexer exited (%s); starting a new one", self.process.returncode)
-            self.stop()
-            self.process = self._start()
-        assert self.process.stdin is not None
+        self.keep_running()
+        if self.process is None or self.process.stdin is None:
+            return  # another process's indexer will find the new messages within POLL_SECONDS
         with contextlib.suppress(BlockingIOError, BrokenPipeError, ValueError):
             os.write(self.process.stdin.fileno(), b"\n")  # a full pipe means a wake-up is already pending
 
-    def stop(self) -> None:
+    def _close_pipe(self) -> None:
         with contextlib.suppress(OSError):
-            if self.process.stdin is not None:
+            if self.process is not None and self.process.stdin is not None:
                 self.process.stdin.close()  # end of file: the indexer finishes its round and exits
+
+    def stop(self) -> None:
+        self._close_pipe()
+        self.lock.release()  # the indexer holds it until it has exited
 
 
 # -- searching -------------------------------------------------------------------------
