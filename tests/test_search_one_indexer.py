@@ -52,7 +52,7 @@ def windows(db_path: Path) -> Iterator[list[RawServer]]:
 
 @needs_proc
 def test_three_windows_run_one_indexer_between_them(windows: list[RawServer]) -> None:
-    first, *others = windows
+    others = windows[1:]
     time.sleep(2.5)  # past the others' retry period: a second indexer would be running by now
     assert len(indexers(*windows)) == 1 and not indexers(*others)
     append(others[1], "marmalade from a window without an indexer")
