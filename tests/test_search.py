@@ -414,3 +414,14 @@ def test_removals_reach_the_archive(store: Store, index: Database, corpus: dict[
     assert index.scalar("SELECT count(*) FROM archive WHERE session_id = ?", (corpus["second"],)) == 0
     assert index.scalar("SELECT seq FROM progress WHERE name = 'archive_changes'") == 2
     assert [h.session_id for h in find(store, index, "database")] == [corpus["first"]]
+
+
+def test_a_catch_up_leaves_no_large_index_wal_behind(
+    store: Store, index: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the WAL kept its high-water mark for good (92 MB beside a 78 MB index at 100k)."""
+    monkeypatch.setattr(search, "WAL_LIMIT_BYTES", 0)  # any WAL at all counts as large
+    new_session(store, *[user(f"kingfisher dive {n}") for n in range(30)])
+    search.catch_up(store.db, index, search.Limits(recent=10))
+    assert Path(f"{index.path}-wal").stat().st_size == 0
+    assert len(find(store, index, "kingfisher", limit=100)) == 30
