@@ -41,6 +41,7 @@ from . import protocol as p
 from .errors import HistoryError, InvalidParams, Problem, StorageError
 from .flow import Flow
 from .search import index as search_index
+from .search import stats as search_stats
 from .stdio import claim_stdout, open_stdin, open_stdout, read_frames
 from .store import Settings, Store, Work, context, edits, export, housekeeping, messages, sessions, usage
 from .store.changes import Change, MessagesAppended, changes_since, latest_change
@@ -79,7 +80,7 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
     p.GET_METADATA: sessions.get_metadata,
     p.SET_METADATA: sessions.set_metadata,
     p.APPLY_RETENTION: housekeeping.apply_retention,
-    p.STATS: housekeeping.stats,
+    p.STATS: search_stats.stats,
     p.EXPORT_SESSION: export.export_session,
     p.IMPORT_TRANSCRIPT: importer.import_transcript,
 }

@@ -179,6 +179,11 @@ def indexed_through(index: Database) -> int:
     return _progress(index, "messages")
 
 
+def messages_behind(history: Database, index: Database) -> int:
+    """How many committed messages the index has not taken in yet."""
+    return int(history.scalar("SELECT count(*) FROM messages WHERE seq > ?", (indexed_through(index),)))
+
+
 def _count(index: Database, name: str, change: int) -> None:
     index.execute("UPDATE progress SET seq = seq + ? WHERE name = ?", (change, name))
 
