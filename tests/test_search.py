@@ -14,6 +14,7 @@ from sidecar import protocol as p
 from sidecar.errors import InvalidParams
 from sidecar.search import index as search
 from sidecar.search import snippets
+from sidecar.search.query import tokens as query_tokens
 from sidecar.store import Store, context, housekeeping, messages, sessions
 from sidecar.store.database import Database
 from sidecar.store.imports import ImportedMessage, ImportedSession, encode_session, import_sessions
@@ -236,6 +237,8 @@ LONG_WORDS = {
     "64-character token": "ab12" * 16,
     "200-character identifier": "VeryLong_" + "Identifier" * 19 + "X",
     "non-ASCII word of 40 bytes": "é" * 20,
+    "ASCII word in a non-ASCII text": "café_" + "b3" * 30,
+    "long word right after a short one's underscore": "ab_" + "c" * 45,
 }
 
 
@@ -245,7 +248,7 @@ def test_a_word_of_40_bytes_or_more_is_found(store: Store, index: Database, word
     new_session(store, user(f"see {word} in the log"), user("nothing else"))
     for query in (word, word.upper(), f'"see {word} in"', word[:12] + "*"):
         (hit,) = find(store, index, query)
-        assert set(search.tokens(word)) <= {marked_word.lower() for marked_word in marked(hit)}, query
+        assert set(query_tokens(word)) <= {marked_word.lower() for marked_word in marked(hit)}, query
     assert find(store, index, f'"log {word}"') == []
 
 

@@ -42,7 +42,7 @@ from ..lifetime import child_environment, exit_with_spawner
 from ..store import Store
 from ..store.database import Database, Row
 from ..store.encryption import KEY_ENV, load_key
-from .query import compile_query, indexed_text, tokens
+from .query import compile_query, indexed_text, vocabulary
 from .snippets import Words, snippet
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ def index_new_messages(history: Database, index: Database, batch: int = INDEX_BA
         (seq, session_id, created_at, indexed_text(body), _tags(session_id, role, project))
         for (seq, session_id, role, created_at, *_, project), body in zip(rows, bodies, strict=True)
     ]
-    words = sorted({word for body in bodies for word in tokens(body)})
+    words = sorted(vocabulary(bodies))
     with index.write():
         current = _progress(index, "messages")  # another process may have indexed these meanwhile
         docs = [doc for doc in docs if doc[0] > current]
