@@ -39,6 +39,7 @@ from .. import protocol as p
 from ..errors import HistoryError, StorageError
 from ..filelock import FileLock
 from ..lifetime import child_environment, exit_with_spawner
+from ..memory import return_freed_memory
 from ..store import Store
 from ..store.database import Database, Row
 from ..store.encryption import KEY_ENV, load_key
@@ -286,7 +287,7 @@ def _forget_missing_sessions(history: Database, index: Database) -> None:
                 _delete(index, "session_id = ?", [session_id])
 
 
-def _fold_due(index: Database, limits: Limits) -> bool:
+def fold_due(index: Database, limits: Limits) -> bool:
     return _progress(index, "recent") >= limits.recent or _progress(index, "archive_changes") >= limits.archive_changes
 
 
@@ -297,10 +298,10 @@ def fold(index: Database, limits: Limits = LIMITS) -> bool:
     complete. It holds the index's lock for a few seconds (about 20 s at a million
     messages, mostly optimizing the archive), the one time new messages wait to be indexed.
     """
-    if not _fold_due(index, limits):
+    if not fold_due(index, limits):
         return False
     with index.write():
-        if not _fold_due(index, limits):
+        if not fold_due(index, limits):
             return False  # another process folded meanwhile
         index.execute("INSERT INTO archive (seq, session_id, created_at, body, tags) SELECT * FROM docs")
         index.execute("DELETE FROM docs")
@@ -324,13 +325,15 @@ def trim_wal(index: Database) -> None:
             index.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def catch_up(history: Database, index: Database, limits: Limits = LIMITS) -> None:
-    """Index everything committed so far, forget everything removed so far, fold if due."""
+def catch_up(history: Database, index: Database, limits: Limits = LIMITS) -> bool:
+    """Index everything committed so far, forget everything removed so far, fold if due;
+    whether it folded."""
     while index_new_messages(history, index, limits=limits) == INDEX_BATCH:
         pass
     forget_removed_messages(history, index)
-    fold(index, limits)
+    folded = fold(index, limits)
     trim_wal(index)
+    return folded
 
 
 def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
@@ -354,7 +357,8 @@ def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
                 # indexer waits for space rather than dying and being restarted over and over.
                 history = history or Database(db_path, read_only=True, encryption_key=key)
                 index = index or open_index(db_path, encryption_key=key)
-                catch_up(history, index)
+                if catch_up(history, index):
+                    return_freed_memory()  # a fold's working set, hundreds of MB, freed but kept
             except HistoryError as error:  # busy or full: try again on the next round
                 log.warning("search indexing deferred: %s", error.message)
             # Rounds at most every ROUND_SECONDS: a busy writer's appends are indexed in batches.
