@@ -653,6 +653,7 @@ class StatsResult:
     schema_version: int = attrs.field(metadata={'json': 'schemaVersion'})
     redactions: dict[str, int] = attrs.field(metadata={'json': 'redactions'})
     capture: CaptureStats | None = attrs.field(default=None, metadata={'json': 'capture'})
+    index_behind: int | None = attrs.field(default=None, metadata={'json': 'indexBehind'})
 
 
 @attrs.define(kw_only=True)

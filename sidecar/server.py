@@ -41,6 +41,7 @@ from . import protocol as p
 from .errors import HistoryError, InvalidParams, Problem, StorageError
 from .flow import Flow
 from .search import index as search_index
+from .search import stats as search_stats
 from .stdio import claim_stdout, open_stdin, open_stdout, read_frames
 from .store import Settings, Store, Work, context, edits, export, housekeeping, messages, sessions, usage
 from .store.changes import Change, MessagesAppended, changes_since, latest_change
@@ -79,7 +80,7 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
     p.GET_METADATA: sessions.get_metadata,
     p.SET_METADATA: sessions.set_metadata,
     p.APPLY_RETENTION: housekeeping.apply_retention,
-    p.STATS: housekeeping.stats,
+    p.STATS: search_stats.stats,
     p.EXPORT_SESSION: export.export_session,
     p.IMPORT_TRANSCRIPT: importer.import_transcript,
 }
@@ -536,8 +537,11 @@ class HistoryServer(LanguageServer):
             await asyncio.sleep(POLL_SECONDS)
             try:
                 moved = self._signature() != self.file_signature
-                if moved and self.indexer is not None:
-                    self.indexer.wake()  # it also catches up on its own every quarter second
+                if self.indexer is not None:
+                    # Woken when the file moved (it also catches up on its own every quarter
+                    # second); otherwise only checked: the database's indexer may have died with
+                    # its sidecar, mid-catch-up, and this sidecar's turn may have come.
+                    self.indexer.wake() if moved else self.indexer.keep_running()
                 if moved or time.monotonic() < self.recheck_until:
                     await self.pump_changes()
             except Exception:  # a bug must not end the watch: every later commit would go unheard

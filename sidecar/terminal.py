@@ -337,7 +337,7 @@ def _export(store: Store, args: argparse.Namespace) -> int:
 def _catch_up_index(store: Store) -> None:
     """Bring the search index up to date (a sidecar's indexer usually already has)."""
     index = search.search_index(store)
-    behind = store.db.scalar("SELECT count(*) FROM messages WHERE seq > ?", (search.indexed_through(index),))
+    behind = search.messages_behind(store.db, index)
     if behind > search.INDEX_BATCH:
         with err.status(f"indexing {behind:,} messages for search…"):
             search.catch_up(store.db, index)

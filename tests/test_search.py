@@ -14,6 +14,7 @@ from sidecar import protocol as p
 from sidecar.errors import InvalidParams
 from sidecar.search import index as search
 from sidecar.search import snippets
+from sidecar.search.query import tokens as query_tokens
 from sidecar.store import Store, context, housekeeping, messages, sessions
 from sidecar.store.database import Database
 from sidecar.store.imports import ImportedMessage, ImportedSession, encode_session, import_sessions
@@ -236,6 +237,8 @@ LONG_WORDS = {
     "64-character token": "ab12" * 16,
     "200-character identifier": "VeryLong_" + "Identifier" * 19 + "X",
     "non-ASCII word of 40 bytes": "é" * 20,
+    "ASCII word in a non-ASCII text": "café_" + "b3" * 30,
+    "long word right after a short one's underscore": "ab_" + "c" * 45,
 }
 
 
@@ -245,7 +248,7 @@ def test_a_word_of_40_bytes_or_more_is_found(store: Store, index: Database, word
     new_session(store, user(f"see {word} in the log"), user("nothing else"))
     for query in (word, word.upper(), f'"see {word} in"', word[:12] + "*"):
         (hit,) = find(store, index, query)
-        assert set(search.tokens(word)) <= {marked_word.lower() for marked_word in marked(hit)}, query
+        assert set(query_tokens(word)) <= {marked_word.lower() for marked_word in marked(hit)}, query
     assert find(store, index, f'"log {word}"') == []
 
 
@@ -414,3 +417,14 @@ def test_removals_reach_the_archive(store: Store, index: Database, corpus: dict[
     assert index.scalar("SELECT count(*) FROM archive WHERE session_id = ?", (corpus["second"],)) == 0
     assert index.scalar("SELECT seq FROM progress WHERE name = 'archive_changes'") == 2
     assert [h.session_id for h in find(store, index, "database")] == [corpus["first"]]
+
+
+def test_a_catch_up_leaves_no_large_index_wal_behind(
+    store: Store, index: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the WAL kept its high-water mark for good (92 MB beside a 78 MB index at 100k)."""
+    monkeypatch.setattr(search, "WAL_LIMIT_BYTES", 0)  # any WAL at all counts as large
+    new_session(store, *[user(f"kingfisher dive {n}") for n in range(30)])
+    search.catch_up(store.db, index, search.Limits(recent=10))
+    assert Path(f"{index.path}-wal").stat().st_size == 0
+    assert len(find(store, index, "kingfisher", limit=100)) == 30

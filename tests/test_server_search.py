@@ -81,3 +81,21 @@ async def test_a_deleted_session_is_not_found(client: HistoryClient) -> None:
     assert len(hits) == 1
     await client.call("history/deleteSession", {"sessionId": sid})
     assert (await client.call("history/searchMessages", {"query": "wombat"}))["hits"] == []
+
+
+async def test_stats_say_how_many_messages_search_cannot_find_yet(client: HistoryClient) -> None:
+    sid = (await client.call("history/createSession", {"kind": "agent"}))["id"]
+    await client.call("history/appendMessages", {"sessionId": sid, "messages": [user(f"m{n}") for n in range(5)]})
+    deadline = time.monotonic() + 5
+    while (await client.call("history/stats", None))["indexBehind"] != 0:
+        assert time.monotonic() < deadline, "the index never caught up"
+        await asyncio.sleep(0.05)
+
+
+async def test_stats_count_every_message_as_behind_while_nothing_indexes(db_path: Path) -> None:
+    async with running_client(db_path, searchIndex=False) as client:
+        sid = (await client.call("history/createSession", {"kind": "agent"}))["id"]
+        await client.call("history/appendMessages", {"sessionId": sid, "messages": [user("a"), user("b")]})
+        assert (await client.call("history/stats", None))["indexBehind"] == 2
+    async with running_client(db_path, readOnly=True) as reader:
+        assert "indexBehind" not in await reader.call("history/stats", None)  # no index, and it builds none

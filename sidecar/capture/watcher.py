@@ -39,7 +39,7 @@ from ..store.imports import (
 from ..transcripts import claude_code, codex
 from ..transcripts.importer import WRITE_BATCH
 from ..transcripts.locations import default_locations
-from .lock import CaptureLock
+from .lock import capture_lock
 from .tail import FileTail, is_transcript
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class Capture:
     ) -> None:
         self.store, self.config = store, config
         self.run_step, self.on_written, self.on_progress = run_step, on_written, on_progress
-        self.lock = CaptureLock(store.path)
+        self.lock = capture_lock(store.path)
         self.stopping = threading.Event()
         self.tails: dict[Path, FileTail] = {}
         self.unsettled: dict[FileTail, float] = {}  # grown, not yet written whole: since when quiet

@@ -85,5 +85,4 @@ def fresh_index(store: Store) -> int:
         search.forget_removed_messages(store.db, index)
     except StorageBusy:
         pass  # a sidecar's indexer holds the index (a fold takes seconds): it is indexing them already
-    waiting: int = store.db.scalar("SELECT count(*) FROM messages WHERE seq > ?", (search.indexed_through(index),))
-    return waiting
+    return search.messages_behind(store.db, index)

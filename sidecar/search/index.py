@@ -37,11 +37,13 @@ from typing import Any, BinaryIO, NamedTuple
 
 from .. import protocol as p
 from ..errors import HistoryError, StorageError
+from ..filelock import FileLock
 from ..lifetime import child_environment, exit_with_spawner
+from ..memory import return_freed_memory
 from ..store import Store
 from ..store.database import Database, Row
 from ..store.encryption import KEY_ENV, load_key
-from .query import compile_query, indexed_text, tokens
+from .query import compile_query, indexed_text, vocabulary
 from .snippets import Words, snippet
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,7 @@ ROWS_PER_INSERT = 500
 POLL_SECONDS = 0.25
 ROUND_SECONDS = 0.1
 RESTART_SECONDS = 2.0
+WAL_LIMIT_BYTES = 16 * 1024 * 1024
 # Hits fetched beyond the limit, to make up for any that are stale.
 SLACK = 10
 MAX_FETCH = 5000
@@ -177,6 +180,11 @@ def indexed_through(index: Database) -> int:
     return _progress(index, "messages")
 
 
+def messages_behind(history: Database, index: Database) -> int:
+    """How many committed messages the index has not taken in yet."""
+    return int(history.scalar("SELECT count(*) FROM messages WHERE seq > ?", (indexed_through(index),)))
+
+
 def _count(index: Database, name: str, change: int) -> None:
     index.execute("UPDATE progress SET seq = seq + ? WHERE name = ?", (change, name))
 
@@ -202,7 +210,7 @@ def index_new_messages(history: Database, index: Database, batch: int = INDEX_BA
         (seq, session_id, created_at, indexed_text(body), _tags(session_id, role, project))
         for (seq, session_id, role, created_at, *_, project), body in zip(rows, bodies, strict=True)
     ]
-    words = sorted({word for body in bodies for word in tokens(body)})
+    words = sorted(vocabulary(bodies))
     with index.write():
         current = _progress(index, "messages")  # another process may have indexed these meanwhile
         docs = [doc for doc in docs if doc[0] > current]
@@ -279,7 +287,7 @@ def _forget_missing_sessions(history: Database, index: Database) -> None:
                 _delete(index, "session_id = ?", [session_id])
 
 
-def _fold_due(index: Database, limits: Limits) -> bool:
+def fold_due(index: Database, limits: Limits) -> bool:
     return _progress(index, "recent") >= limits.recent or _progress(index, "archive_changes") >= limits.archive_changes
 
 
@@ -290,10 +298,10 @@ def fold(index: Database, limits: Limits = LIMITS) -> bool:
     complete. It holds the index's lock for a few seconds (about 20 s at a million
     messages, mostly optimizing the archive), the one time new messages wait to be indexed.
     """
-    if not _fold_due(index, limits):
+    if not fold_due(index, limits):
         return False
     with index.write():
-        if not _fold_due(index, limits):
+        if not fold_due(index, limits):
             return False  # another process folded meanwhile
         index.execute("INSERT INTO archive (seq, session_id, created_at, body, tags) SELECT * FROM docs")
         index.execute("DELETE FROM docs")
@@ -303,12 +311,29 @@ def fold(index: Database, limits: Limits = LIMITS) -> bool:
     return True
 
 
-def catch_up(history: Database, index: Database, limits: Limits = LIMITS) -> None:
-    """Index everything committed so far, forget everything removed so far, fold if due."""
+def trim_wal(index: Database) -> None:
+    """Copy the index's WAL into its file and empty it, once it has grown past WAL_LIMIT_BYTES.
+
+    The engine's automatic checkpoints copy frames back but never shrink the file, and a
+    fold writes the whole recent tier and a rewritten archive in one transaction: a WAL as
+    large as the index itself (92 MB beside a 78 MB index at 100k messages) stayed on disk
+    for good. A checkpoint waits for no reader; one that is busy is tried again next round.
+    """
+    wal = Path(f"{index.path}-wal")
+    with contextlib.suppress(FileNotFoundError, HistoryError):
+        if wal.stat().st_size > WAL_LIMIT_BYTES:
+            index.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def catch_up(history: Database, index: Database, limits: Limits = LIMITS) -> bool:
+    """Index everything committed so far, forget everything removed so far, fold if due;
+    whether it folded."""
     while index_new_messages(history, index, limits=limits) == INDEX_BATCH:
         pass
     forget_removed_messages(history, index)
-    fold(index, limits)
+    folded = fold(index, limits)
+    trim_wal(index)
+    return folded
 
 
 def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
@@ -332,7 +357,8 @@ def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
                 # indexer waits for space rather than dying and being restarted over and over.
                 history = history or Database(db_path, read_only=True, encryption_key=key)
                 index = index or open_index(db_path, encryption_key=key)
-                catch_up(history, index)
+                if catch_up(history, index):
+                    return_freed_memory()  # a fold's working set, hundreds of MB, freed but kept
             except HistoryError as error:  # busy or full: try again on the next round
                 log.warning("search indexing deferred: %s", error.message)
             # Rounds at most every ROUND_SECONDS: a busy writer's appends are indexed in batches.
@@ -346,46 +372,77 @@ def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
                 database.close()
 
 
-class Indexer:
-    """A sidecar's indexer process, woken after the sidecar's own writes.
+def index_lock_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".index.lock")
 
-    Other processes' writes are picked up every POLL_SECONDS. Several sidecars on one file
-    each run one; they take turns under the index's write lock and never index twice.
-    If the process dies (a bug, the OOM killer), the next wake-up starts a new one, at
-    most once per RESTART_SECONDS; it carries on from the index's progress marker.
+
+class Indexer:
+    """The database's one indexer process, run by whichever sidecar holds its index lock.
+
+    One per database, not per sidecar: each process holds ~60-170 MB, and only one ever
+    has work (they would take turns under the index's write lock). The holder wakes it
+    after its own writes; other processes' writes are picked up every POLL_SECONDS. The
+    lock is inherited by the indexer process, so it stays taken until both the sidecar
+    and its indexer are gone; the other sidecars try to take it every RESTART_SECONDS
+    and the first to succeed starts the next indexer, which carries on from the index's
+    progress marker. A holder whose indexer died (a bug, the OOM killer) starts a new
+    one, as often.
     """
 
     def __init__(self, db_path: Path, encryption_key: str | None = None) -> None:
         self.db_path = db_path
         self.environment = child_environment({**os.environ, **({KEY_ENV: encryption_key} if encryption_key else {})})
-        self.started = 0.0
+        self.lock = FileLock(index_lock_path(db_path))
+        self.process: subprocess.Popen[bytes] | None = None
+        self.tried = -RESTART_SECONDS
+        self.keep_running()
+
+    def keep_running(self) -> None:
+        """Start the indexer if none runs for this database and it is this process's turn."""
+        if self.process is not None and self.process.poll() is None:
+            return
+        if time.monotonic() - self.tried < RESTART_SECONDS:
+            return
+        self.tried = time.monotonic()
+        try:
+            if not self.lock.try_acquire():
+                return  # another process's indexer is running
+        except OSError as error:
+            log.warning("search indexing is off: cannot open %s: %s", self.lock.path, error.strerror or error)
+            return
+        if self.process is not None:
+            log.warning("the search indexer exited (%s); starting a new one", self.process.returncode)
+            self._close_pipe()
         self.process = self._start()
 
     def _start(self) -> subprocess.Popen[bytes]:
-        self.started = time.monotonic()
+        assert self.lock.descriptor is not None
         process = subprocess.Popen(
             [sys.executable, "-m", "sidecar", "index", "--db", str(self.db_path)],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             env=self.environment,
+            pass_fds=(self.lock.descriptor,),  # the lock stays taken while it runs
         )
         assert process.stdin is not None
         os.set_blocking(process.stdin.fileno(), False)
         return process
 
     def wake(self) -> None:
-        if self.process.poll() is not None and time.monotonic() - self.started > RESTART_SECONDS:
-            log.warning("the search indexer exited (%s); starting a new one", self.process.returncode)
-            self.stop()
-            self.process = self._start()
-        assert self.process.stdin is not None
+        self.keep_running()
+        if self.process is None or self.process.stdin is None:
+            return  # another process's indexer will find the new messages within POLL_SECONDS
         with contextlib.suppress(BlockingIOError, BrokenPipeError, ValueError):
             os.write(self.process.stdin.fileno(), b"\n")  # a full pipe means a wake-up is already pending
 
-    def stop(self) -> None:
+    def _close_pipe(self) -> None:
         with contextlib.suppress(OSError):
-            if self.process.stdin is not None:
+            if self.process is not None and self.process.stdin is not None:
                 self.process.stdin.close()  # end of file: the indexer finishes its round and exits
+
+    def stop(self) -> None:
+        self._close_pipe()
+        self.lock.release()  # the indexer holds it until it has exited
 
 
 # -- searching -------------------------------------------------------------------------

@@ -644,6 +644,8 @@ export interface StatsResult {
   redactions: Record<string, number>;
   /** Addition: what live capture has read (absent when it never ran on this database). */
   capture?: CaptureStats | null;
+  /** Addition: messages committed but not yet taken into the search index (0 when search finds everything; large right after a bulk import, shrinking as the indexer catches up). Absent when this sidecar cannot tell (a read-only sidecar on a database that has no index yet, an index that cannot be opened). */
+  indexBehind?: number | null;
 }
 
 export interface ExportSessionResult {
