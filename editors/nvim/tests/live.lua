@@ -83,6 +83,7 @@ local ok, failure = xpcall(function()
   vim.cmd("checkhealth agent_history")
   local health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
   step("checkhealth", health:find("OK database", 1, true) ~= nil, health:sub(1, 400))
+  step("checkhealth says how far the search index is", health:find("search index: ", 1, true) ~= nil, health:sub(1, 600))
 end, debug.traceback)
 
 results.error = not ok and failure or nil

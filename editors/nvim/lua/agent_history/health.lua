@@ -31,6 +31,14 @@ function M.check()
   end
   health.ok(string.format("database %s: %d sessions, %d messages (schema %d)", result.dbPath, result.sessions,
     result.messages, result.schemaVersion))
+  local behind = result.indexBehind
+  if behind == nil or behind == vim.NIL then
+    health.info("search index: not kept by this sidecar (read-only, or it cannot be opened)")
+  elseif behind == 0 then
+    health.ok("search index: every message is searchable")
+  else
+    health.info(string.format("search index: %d messages not searchable yet (the indexer is catching up)", behind))
+  end
 end
 
 return M
