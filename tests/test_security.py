@@ -298,8 +298,9 @@ async def test_an_imported_transcript_is_masked_in_every_field(db_path: Path, tm
             assert_nothing_leaked(name, json.dumps(answer))
     _assert_not_on_disk(db_path)
     # The user's prompt; the assistant's text, thinking and tool arguments; the tool result;
-    # the compaction summary; the session's title (a summary row), model and git branch.
-    assert stats["redactions"] == _counts(9)
+    # the compaction summary; the session's title (a summary row), model and git branch; the
+    # answer's own model (a message keeps the model that wrote it).
+    assert stats["redactions"] == _counts(10)
 
 
 # Ordinary code and prose that only look like credentials: stored as they were.

@@ -70,6 +70,7 @@ def _redacted(message: p.MessageInput) -> tuple[p.MessageInput, Counter[str]]:
     masker = Redactor()
     content, code = masker.optional(message.content), masker.optional(message.code_excerpt)
     agent_name, metadata = masker.optional(message.agent_name), masker.value(message.metadata)
+    model = masker.optional(message.model)  # a model name is text a reader sees, as the session's is
     calls = message.tool_calls
     if calls is not None:
         calls = [
@@ -78,7 +79,13 @@ def _redacted(message: p.MessageInput) -> tuple[p.MessageInput, Counter[str]]:
     if not masker.counts:
         return message, masker.counts
     masked = attrs.evolve(
-        message, content=content, code_excerpt=code, agent_name=agent_name, metadata=metadata, tool_calls=calls
+        message,
+        content=content,
+        code_excerpt=code,
+        agent_name=agent_name,
+        model=model,
+        metadata=metadata,
+        tool_calls=calls,
     )
     return masked, masker.counts
 

@@ -3,7 +3,7 @@
 Agents paste keys into prompts, print them in tool output, pass them as tool arguments,
 write them into `.env` files and think about them; a history that keeps them forever is a
 liability. Every text a user can read back is scanned at ingest (messages: content, code
-excerpt, tool calls, metadata, agent name; sessions: title, kind, agent name, model,
+excerpt, tool calls, metadata, agent name, model; sessions: title, kind, agent name, model,
 metadata; edits: paths and diff; compaction summaries), keys of JSON objects included. A
 match is replaced by `[REDACTED:<kind>]` and counted per kind (`history/stats`). What is
 stored is what is searched, exported and announced, so nothing downstream sees a secret.
