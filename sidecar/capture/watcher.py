@@ -28,7 +28,7 @@ from .. import protocol as p
 from ..errors import HistoryError
 from ..store import Store
 from ..store.captures import CapturedFile, captured_files, record_captured
-from ..store.imports import EncodedSession, ImportedSession, ImportOutcome, encode_session, write_session
+from ..store.imports import EncodedSession, ImportedSession, ImportOutcome, encode_session, write_sessions
 from ..transcripts import claude_code, codex
 from ..transcripts.importer import WRITE_BATCH
 from ..transcripts.locations import default_locations
@@ -324,7 +324,7 @@ class Capture:
 def _write_captured(store: Store, batch: list[EncodedSession], files: list[CapturedFile]) -> list[ImportOutcome]:
     """One transaction: the messages and the record of the files they came from."""
     with store.db.write():
-        outcomes = [write_session(store, encoded) for encoded in batch]
+        outcomes = write_sessions(store, batch)
         for file in files:
             record_captured(store.db, file)
     return outcomes

@@ -247,13 +247,13 @@ class Database:
         finally:
             cursor.close()
 
-    def by_ids(self, select: str, ids: Sequence[str], chunk: int = 500) -> list[Row]:
-        """`select` (no WHERE) for rows whose id is in `ids`, a bounded number of
+    def by_ids(self, select: str, ids: Sequence[str], chunk: int = 500, column: str = "id") -> list[Row]:
+        """`select` (no WHERE) for rows whose `column` is in `ids`, a bounded number of
         parameters a statement."""
         rows: list[Row] = []
         for start in range(0, len(ids), chunk):
             part = list(ids[start : start + chunk])
-            rows += self.execute(f"{select} WHERE id IN ({', '.join('?' * len(part))})", part)
+            rows += self.execute(f"{select} WHERE {column} IN ({', '.join('?' * len(part))})", part)
         return rows
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
