@@ -92,15 +92,13 @@ RECORD_BATCH = 1000
 
 def record_changes(db: Database, changes: list[Recorded]) -> None:
     """Add rows to the feed, in order, a statement for many (an import's sessions)."""
+    if not changes:
+        return
     stamp = now()
-    for start in range(0, len(changes), RECORD_BATCH):
-        part = changes[start : start + RECORD_BATCH]
-        last = db.insert(
-            "INSERT INTO changes (session_id, project_id, change, first_message_seq, last_message_seq, created_at)"
-            f" VALUES {', '.join(['(?, ?, ?, ?, ?, ?)'] * len(part))}",
-            [value for change in part for value in (*attrs.astuple(change), stamp)],
-        )
-        _prune_now_and_then(db, last - len(part) + 1, last)
+    rows = [(*attrs.astuple(change), stamp) for change in changes]
+    into = "changes (session_id, project_id, change, first_message_seq, last_message_seq, created_at)"
+    last = db.insert_rows(into, rows, RECORD_BATCH)
+    _prune_now_and_then(db, last - len(rows) + 1, last)
 
 
 def record_appended(db: Database, session_id: str, project_id: str | None, first_seq: int, last_seq: int) -> None:

@@ -238,8 +238,7 @@ def _write_plans(db: Database, plans: list[_Planned]) -> None:
     created = [plan for plan in plans if plan.change is p.SessionChange.CREATED]
     _create(db, created)
     _insert(db, plans)
-    for plan in created:
-        _insert_compactions_and_edits(db, plan.session_id, plan.encoded.session)
+    _insert_compactions_and_edits(db, created)
     for plan in plans:
         if plan.change is not p.SessionChange.CREATED:
             _count_addition(db, plan)
@@ -292,18 +291,15 @@ CREATED_COLUMNS = (
     "id, project_id, kind, title, agent_name, model, parent_session_id, forked_from_message_id, created_at,"
     f" updated_at, ended_at, metadata, import_key, changed_at, next_index, {TOTALS_COLUMNS}"
 )
-CREATED_WIDTH = len(CREATED_COLUMNS.split(","))
-CREATE_BATCH = 200  # sessions per INSERT: well under the engine's bound-parameter limit
+# Rows per INSERT, well under the engine's bound-parameter limit.
+CREATE_BATCH = 200  # of 29 columns
+COMPACTION_BATCH = 1000
+EDIT_BATCH = 500
 
 
 def _create(db: Database, plans: list[_Planned]) -> None:
-    for start in range(0, len(plans), CREATE_BATCH):
-        part = plans[start : start + CREATE_BATCH]
-        placeholders = ", ".join(["(" + ", ".join(["?"] * CREATED_WIDTH) + ")"] * len(part))
-        db.execute(
-            f"INSERT INTO sessions ({CREATED_COLUMNS}) VALUES {placeholders}",
-            [value for plan in part for value in _created_row(plan)],
-        )
+    if plans:
+        db.insert_rows(f"sessions ({CREATED_COLUMNS})", [_created_row(plan) for plan in plans], CREATE_BATCH)
 
 
 def _created_row(plan: _Planned) -> tuple[Any, ...]:
@@ -411,24 +407,18 @@ def _add_compactions(db: Database, session_id: str, compactions: list[tuple[str,
     return added
 
 
-def _insert_compactions_and_edits(db: Database, session_id: str, session: ImportedSession) -> None:
-    for summary, through_index, created_at in session.compactions:
-        db.execute(
-            "INSERT INTO compactions (session_id, summary, through_index, created_at) VALUES (?, ?, ?, ?)",
-            (session_id, summary, through_index, created_at),
-        )
-    for edit in session.edits:
-        db.execute(
-            "INSERT INTO edits (id, session_id, message_id, file_path, kind, diff, new_path, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                edit.id,
-                session_id,
-                edit.message_id,
-                edit.file_path,
-                edit.kind.value,
-                edit.diff,
-                edit.new_path,
-                edit.created_at,
-            ),
+def _insert_compactions_and_edits(db: Database, plans: list[_Planned]) -> None:
+    """Those of the sessions created, a statement for many."""
+    compactions = [(plan.session_id, *compaction) for plan in plans for compaction in plan.encoded.session.compactions]
+    if compactions:
+        db.insert_rows("compactions (session_id, summary, through_index, created_at)", compactions, COMPACTION_BATCH)
+    edits = [
+        (edit.id, plan.session_id, edit.message_id, edit.file_path, edit.kind.value, edit.diff, edit.new_path,
+         edit.created_at)
+        for plan in plans
+        for edit in plan.encoded.session.edits
+    ]  # fmt: skip
+    if edits:
+        db.insert_rows(
+            "edits (id, session_id, message_id, file_path, kind, diff, new_path, created_at)", edits, EDIT_BATCH
         )

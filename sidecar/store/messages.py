@@ -39,7 +39,6 @@ INSERT_COLUMNS = (
     " metadata, code_excerpt, content, client_scope"
 )
 _INSERTED = [name.strip() for name in INSERT_COLUMNS.split(",")]
-INSERT_WIDTH = len(_INSERTED)
 # Positions in a row of INSERT_COLUMNS that callers fill in or read.
 ROW_ID, ROW_SESSION, ROW_INDEX, ROW_COMPACTED, ROW_CREATED_AT, ROW_CLIENT_ID, ROW_CLIENT_SCOPE = (
     _INSERTED.index(name)
@@ -126,7 +125,7 @@ def prepare_rows(
             None,
             message.role.value,
             0,
-            estimated_tokens(message),
+            estimated_tokens(message, calls_json),
             stamp,
             *(
                 (
@@ -167,12 +166,7 @@ def _known_client_ids(db: Database, session_id: str, messages: list[p.MessageInp
 def insert_rows(db: Database, rows: list[list[Any]]) -> tuple[int, int]:
     """Insert prepared rows (at least one), in statements of INSERT_BATCH; the first and
     last seq they got. Inside one write transaction their seqs are consecutive."""
-    for start in range(0, len(rows), INSERT_BATCH):
-        batch = rows[start : start + INSERT_BATCH]
-        placeholders = ", ".join(["(" + ", ".join(["?"] * INSERT_WIDTH) + ")"] * len(batch))
-        last = db.insert(
-            f"INSERT INTO messages ({INSERT_COLUMNS}) VALUES {placeholders}", [value for row in batch for value in row]
-        )
+    last = db.insert_rows(f"messages ({INSERT_COLUMNS})", rows, INSERT_BATCH)
     return last - len(rows) + 1, last
 
 
