@@ -69,13 +69,15 @@ def _redacted(message: p.MessageInput) -> tuple[p.MessageInput, Counter[str]]:
     masker = Redactor()
     content, code = masker.optional(message.content), masker.optional(message.code_excerpt)
     agent_name, metadata = masker.optional(message.agent_name), masker.value(message.metadata)
+    masked_calls = [(masker.text(call.name), masker.value(call.arguments)) for call in message.tool_calls or []]
+    if not masker.counts:
+        return message, masker.counts  # the calls too are copied only when something was masked
     calls = message.tool_calls
     if calls is not None:
         calls = [
-            attrs.evolve(call, name=masker.text(call.name), arguments=masker.value(call.arguments)) for call in calls
+            attrs.evolve(call, name=name, arguments=arguments)
+            for call, (name, arguments) in zip(calls, masked_calls, strict=True)
         ]
-    if not masker.counts:
-        return message, masker.counts
     masked = attrs.evolve(
         message, content=content, code_excerpt=code, agent_name=agent_name, metadata=metadata, tool_calls=calls
     )
