@@ -34,7 +34,7 @@ from ..store.imports import (
     ImportOutcome,
     encode_session,
     prepare_bands_for,
-    write_session,
+    write_sessions,
 )
 from ..transcripts import claude_code, codex
 from ..transcripts.importer import WRITE_BATCH
@@ -332,7 +332,7 @@ def _write_captured(store: Store, batch: list[EncodedSession], files: list[Captu
     """One transaction: the messages and the record of the files they came from."""
     with store.db.write():
         prepare_bands_for(store.db, batch)
-        outcomes = [write_session(store, encoded) for encoded in batch]
+        outcomes = write_sessions(store, batch)
         for file in files:
             record_captured(store.db, file)
     return outcomes

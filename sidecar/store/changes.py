@@ -59,15 +59,46 @@ def _record(
         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (session_id, project_id, change, *message_seqs, snapshot, now()),
     )
-    if seq % 1000 == 0:
-        # Changes not yet copied to the sync replica are kept, up to KEEP_UNSYNCED (sync
-        # switched off for good must not grow the feed forever; past it, the next round
-        # copies everything again).
-        db.execute(
-            "DELETE FROM changes WHERE seq <= min(?, max(?,"
-            " coalesce((SELECT value FROM sync_state WHERE name = ?), ?)))",
-            (seq - KEEP_CHANGES, seq - KEEP_UNSYNCED, SYNCED_THROUGH, seq),
-        )
+    _prune_now_and_then(db, seq, seq)
+
+
+def _prune_now_and_then(db: Database, first_seq: int, last_seq: int) -> None:
+    """Prune old rows when the seqs just added passed a thousand."""
+    if last_seq // 1000 == (first_seq - 1) // 1000:
+        return
+    # Changes not yet copied to the sync replica are kept, up to KEEP_UNSYNCED (sync
+    # switched off for good must not grow the feed forever; past it, the next round
+    # copies everything again).
+    db.execute(
+        "DELETE FROM changes WHERE seq <= min(?, max(?, coalesce((SELECT value FROM sync_state WHERE name = ?), ?)))",
+        (last_seq - KEEP_CHANGES, last_seq - KEEP_UNSYNCED, SYNCED_THROUGH, last_seq),
+    )
+
+
+@attrs.frozen
+class Recorded:
+    """One row of the feed to add: a session's appended messages (their seqs) or its change."""
+
+    session_id: str
+    project_id: str | None
+    change: str
+    first_message_seq: int | None = None
+    last_message_seq: int | None = None
+
+
+# Rows per INSERT: 6 parameters each, well under the engine's bound-parameter limit.
+RECORD_BATCH = 1000
+
+
+def record_changes(db: Database, changes: list[Recorded]) -> None:
+    """Add rows to the feed, in order, a statement for many (an import's sessions)."""
+    if not changes:
+        return
+    stamp = now()
+    rows = [(*attrs.astuple(change), stamp) for change in changes]
+    into = "changes (session_id, project_id, change, first_message_seq, last_message_seq, created_at)"
+    last = db.insert_rows(into, rows, RECORD_BATCH)
+    _prune_now_and_then(db, last - len(rows) + 1, last)
 
 
 def record_appended(db: Database, session_id: str, project_id: str | None, first_seq: int, last_seq: int) -> None:

@@ -236,6 +236,18 @@ class Database:
             raise StorageError("storage error: the engine did not report the inserted row")
         return int(rowid)
 
+    def insert_rows(self, into: str, rows: Sequence[Sequence[Any]], per_statement: int) -> int:
+        """INSERT `rows` (at least one) `into` a table ("table (columns)"), `per_statement`
+        rows to a multi-row statement (statements, not rows, are what cost: each is prepared
+        afresh); the rowid of the last. In one write transaction an AUTOINCREMENT table's
+        rows get consecutive rowids, in order."""
+        placeholders = "(" + ", ".join(["?"] * len(rows[0])) + ")"
+        for start in range(0, len(rows), per_statement):
+            part = rows[start : start + per_statement]
+            values = [value for row in part for value in row]
+            last = self.insert(f"INSERT INTO {into} VALUES {', '.join([placeholders] * len(part))}", values)
+        return last
+
     @contextlib.contextmanager
     def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Iterator[Row]]:
         """Rows one at a time, for a caller that may stop early (fetchall steps through all)."""
@@ -247,13 +259,13 @@ class Database:
         finally:
             cursor.close()
 
-    def by_ids(self, select: str, ids: Sequence[str], chunk: int = 500) -> list[Row]:
-        """`select` (no WHERE) for rows whose id is in `ids`, a bounded number of
+    def by_ids(self, select: str, ids: Sequence[str], chunk: int = 500, column: str = "id") -> list[Row]:
+        """`select` (no WHERE) for rows whose `column` is in `ids`, a bounded number of
         parameters a statement."""
         rows: list[Row] = []
         for start in range(0, len(ids), chunk):
             part = list(ids[start : start + chunk])
-            rows += self.execute(f"{select} WHERE id IN ({', '.join('?' * len(part))})", part)
+            rows += self.execute(f"{select} WHERE {column} IN ({', '.join('?' * len(part))})", part)
         return rows
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:

@@ -39,7 +39,6 @@ INSERT_COLUMNS = (
     " metadata, code_excerpt, content, client_scope, model, cache_creation_1h_tokens"
 )
 _INSERTED = [name.strip() for name in INSERT_COLUMNS.split(",")]
-INSERT_WIDTH = len(_INSERTED)
 # Positions in a row of INSERT_COLUMNS that callers fill in or read.
 ROW_ID, ROW_SESSION, ROW_INDEX, ROW_COMPACTED, ROW_CREATED_AT, ROW_CLIENT_ID, ROW_CLIENT_SCOPE, ROW_MODEL = (
     _INSERTED.index(name)
@@ -71,13 +70,15 @@ def _redacted(message: p.MessageInput) -> tuple[p.MessageInput, Counter[str]]:
     content, code = masker.optional(message.content), masker.optional(message.code_excerpt)
     agent_name, metadata = masker.optional(message.agent_name), masker.value(message.metadata)
     model = masker.optional(message.model)  # a model name is text a reader sees, as the session's is
+    masked_calls = [(masker.text(call.name), masker.value(call.arguments)) for call in message.tool_calls or []]
+    if not masker.counts:
+        return message, masker.counts  # the calls too are copied only when something was masked
     calls = message.tool_calls
     if calls is not None:
         calls = [
-            attrs.evolve(call, name=masker.text(call.name), arguments=masker.value(call.arguments)) for call in calls
+            attrs.evolve(call, name=name, arguments=arguments)
+            for call, (name, arguments) in zip(calls, masked_calls, strict=True)
         ]
-    if not masker.counts:
-        return message, masker.counts
     masked = attrs.evolve(
         message,
         content=content,
@@ -135,7 +136,7 @@ def prepare_rows(
             None,
             message.role.value,
             0,
-            estimated_tokens(message),
+            estimated_tokens(message, calls_json),
             stamp,
             *(
                 (
@@ -178,12 +179,7 @@ def _known_client_ids(db: Database, session_id: str, messages: list[p.MessageInp
 def insert_rows(db: Database, rows: list[list[Any]]) -> tuple[int, int]:
     """Insert prepared rows (at least one), in statements of INSERT_BATCH; the first and
     last seq they got. Inside one write transaction their seqs are consecutive."""
-    for start in range(0, len(rows), INSERT_BATCH):
-        batch = rows[start : start + INSERT_BATCH]
-        placeholders = ", ".join(["(" + ", ".join(["?"] * INSERT_WIDTH) + ")"] * len(batch))
-        last = db.insert(
-            f"INSERT INTO messages ({INSERT_COLUMNS}) VALUES {placeholders}", [value for row in batch for value in row]
-        )
+    last = db.insert_rows(f"messages ({INSERT_COLUMNS})", rows, INSERT_BATCH)
     return last - len(rows) + 1, last
 
 

@@ -153,10 +153,10 @@ def edit_from_row(row: Row) -> p.Edit:
     )
 
 
-def estimated_tokens(message: p.MessageInput) -> int:
-    """A message's size in tokens: its recorded completionTokens, else ceil(chars / 4)."""
+def estimated_tokens(message: p.MessageInput, tool_calls_json: str | None) -> int:
+    """A message's size in tokens: its recorded completionTokens, else ceil(chars / 4)
+    (its tool calls counted as their JSON, which the caller has made already)."""
     if message.usage is not None and message.usage.completion_tokens > 0:
         return message.usage.completion_tokens
-    chars = len(message.content or "") + len(message.code_excerpt or "")
-    chars += len(tool_calls_to_json(message.tool_calls) or "")
+    chars = len(message.content or "") + len(message.code_excerpt or "") + len(tool_calls_json or "")
     return math.ceil(chars / 4)

@@ -6,8 +6,8 @@ Copies each fixture of tests/fixtures (Gemini CLI JSON and JSONL chats, Cline an
 tasks, a Continue session, an Aider history, opencode's and Zed's databases) under fresh
 session ids until each format holds about its share of `--messages`, then imports each
 format's folder into its own fresh database, and the whole mix into another, through the
-storage core as `agent-history import` does; prints messages/s for each, and how fast the
-readers alone read and encode them.
+storage core as `agent-history import` does; prints messages/s for each, how fast the
+readers alone read and encode them, and how fast the store alone writes what they encoded.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sidecar import protocol as p
 from sidecar.store import Store
+from sidecar.store.imports import EncodedSession, import_sessions
 from sidecar.transcripts import importer
 from sidecar.wire import structure_params
 
@@ -29,7 +30,7 @@ from ..reader_fixtures import FIXTURES, build_opencode_db, build_zed_db
 from ..test_readers_more import gemini_jsonl
 
 
-def read_folder(folder: Path) -> tuple[int, float]:
+def read_folder(folder: Path) -> tuple[list[EncodedSession], float]:
     """Read and encode every transcript below `folder` (no database): the readers' own cost."""
     store = Store(folder.parent / f"{folder.name}-settings.db")
     settings = store.settings
@@ -39,8 +40,23 @@ def read_folder(folder: Path) -> tuple[int, float]:
         importer.read_file(path, name=None, project_id=None, settings=settings)
         for path in importer.transcript_files(folder)
     ]
-    messages = sum(len(encoded.rows) for file in files for encoded in file.sessions)
-    return messages, time.perf_counter() - started
+    return [encoded for file in files for encoded in file.sessions], time.perf_counter() - started
+
+
+def write_sessions(sessions: list[EncodedSession], database: Path) -> float:
+    """Write sessions already encoded, in the importer's batches: the store's own cost."""
+    store = Store(database)
+    batches: list[list[EncodedSession]] = [[]]
+    for encoded in sessions:
+        if sum(len(written.rows) for written in batches[-1]) >= importer.WRITE_BATCH:
+            batches.append([])
+        batches[-1].append(encoded)
+    started = time.perf_counter()
+    for batch in batches:
+        import_sessions(store, batch)
+    elapsed = time.perf_counter() - started
+    store.close()
+    return elapsed
 
 
 def import_folder(folder: Path, database: Path) -> tuple[int, float]:
@@ -124,11 +140,13 @@ def main() -> None:
             folder = mix / name
             folder.mkdir(parents=True)
             write(folder, max(1, share // one))
-            read, reading = read_folder(folder)
+            encoded, reading = read_folder(folder)
+            writing = write_sessions(encoded, Path(scratch) / f"{name}-written.db")
+            read = sum(len(session.rows) for session in encoded)
             messages, elapsed = import_folder(folder, Path(scratch) / f"{name}.db")
             print(
                 f"{name:>10}: {messages:>7,} messages in {elapsed:5.2f} s: {messages / elapsed:>8,.0f} messages/s"
-                f" (read and encoded alone: {read / reading:>8,.0f} messages/s)"
+                f" (alone: read and encoded {read / reading:>8,.0f}/s, written {read / writing:>8,.0f}/s)"
             )
         messages, elapsed = import_folder(mix, Path(scratch) / "mix.db")
         print(f"{'mixed':>10}: {messages:>7,} messages in {elapsed:5.2f} s: {messages / elapsed:>8,.0f} messages/s")
