@@ -145,8 +145,24 @@ def workbench(
             shutil.copy(picture, screenshots / picture.name)
 
 
-def test_welcome_import_named_sessions_filter_menu_chat_live_search_delete_and_usage(tmp_path: Path) -> None:
+def database_with_a_session(db_path: Path, title: str) -> None:
+    """A database (made by another sidecar) holding one session named `title`."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    maker = RawServer(db_path)
+    maker.initialize(searchIndex=False)
+    session = maker.request("history/createSession", {"kind": "chat", "title": title})["result"]
+    said = [{"role": "user", "content": f"a message of {title}"}]
+    maker.request("history/appendMessages", {"sessionId": session["id"], "messages": said})
+    maker.close()
+
+
+def test_welcome_import_named_sessions_filter_menu_chat_live_search_delete_usage_and_another_db(
+    tmp_path: Path,
+) -> None:
+    second_db = tmp_path / "second" / "history.db"
     with workbench(tmp_path, [*SERVER_COMMAND], "history") as (db_path, exchange, driver):
+        database_with_a_session(second_db, "from the second database")
+        (exchange / "second-db").write_text(str(second_db))
         deadline = time.monotonic() + 240
         while not (exchange / "ready").exists() and driver.poll() is None:
             assert time.monotonic() < deadline, "the workbench never showed the Agent History view"
@@ -212,6 +228,12 @@ def test_welcome_import_named_sessions_filter_menu_chat_live_search_delete_and_u
     assert paged["last"] == f"message {LONG - 1}" and paged["first"] == LONG - 200, paged  # its last page only
     # Scrolled up: the page before, the reader's place kept.
     assert paged["afterScrollUp"] == LONG - 400 and paged["keptInView"], paged
+    # The database setting changed: the other database's sessions, without a reload.
+    switched = steps["switched"]["rows"]
+    assert "from the second database" in switched and "a long session" not in switched, switched
+    output = steps["output"]
+    assert "restarting the sidecar: agentHistory.databasePath changed" in output, output
+    assert f"database {second_db}" in output and "the sidecar started in" in output, output
 
 
 def test_a_fresh_install_shows_the_claude_code_history_without_the_user_running_anything(tmp_path: Path) -> None:
@@ -231,12 +253,27 @@ def test_a_fresh_install_shows_the_claude_code_history_without_the_user_running_
     assert len(steps["rows"]) >= 8 and not [row for row in steps["rows"] if ULID.match(row.strip())], steps["rows"]
 
 
-def test_a_sidecar_that_cannot_start_is_told_in_the_view_with_setting_output_and_retry(tmp_path: Path) -> None:
-    failing = [sys.executable, "-c", "import sys; sys.exit('agent-history: no such ' + 'database driver')"]
-    with workbench(tmp_path, failing, "failing") as (_, exchange, driver):
+def test_a_sidecar_that_cannot_start_is_told_in_the_view_and_retry_brings_the_sessions(tmp_path: Path) -> None:
+    fixed = tmp_path / "driver-installed"  # what the sidecar lacks, until the test provides it
+    serve = [*SERVER_COMMAND]
+    failing = [sys.executable, "-c", (
+        f"import os, sys; os.path.exists({str(fixed)!r}) or sys.exit('agent-history: no such ' + 'database driver'); "
+        f"os.execv({serve[0]!r}, {serve!r})"
+    )]  # fmt: skip
+    with workbench(tmp_path, failing, "failing") as (db_path, exchange, driver):
+        deadline = time.monotonic() + 240
+        while not (exchange / "failed").exists() and driver.poll() is None:
+            assert time.monotonic() < deadline, "the view never said the sidecar failed"
+            time.sleep(0.1)
+        database_with_a_session(db_path, "made before the retry")
+        fixed.touch()
+        (exchange / "fixed").write_text("")
         driver.wait(300)
     steps = json.loads((exchange / "steps.json").read_text())
     assert "error" not in steps, steps["error"]
     assert steps["actions"] == ["Open the setting", "Show the output", "Retry"], steps["actions"]
     assert "did not start" in steps["message"], steps["message"]
     assert "agent-history: no such database driver" in steps["message"], steps["message"]  # its stderr
+    retried = steps["retried"]
+    assert "made before the retry" in retried["rows"] and "Retry" not in retried["rows"], retried
+    assert not [message for message in retried["messages"] if "did not start" in message], retried

@@ -45,13 +45,46 @@ async function command(page, title) {
 const steps = {};
 
 /** A sidecar that cannot start: the view says what was tried and what it said, and offers
- * the setting, the output and a retry. */
+ * the setting, the output and a retry; once what it lacked is there, Retry brings the
+ * sessions in place (no reload). */
 async function failing(page, sidebar) {
   const rows = sidebar.locator(".monaco-list-row .label-name");
   await rows.filter({ hasText: "Retry" }).first().waitFor({ timeout: 60000 });
   steps.actions = await rows.allTextContents();
   steps.message = await sidebar.locator(".message").first().textContent();
   await shot(page, "0-failing");
+  fs.writeFileSync(path.join(exchange, "failed"), "");
+  await waitForFile("fixed", 60000);
+  await rows.filter({ hasText: "Retry" }).first().click();
+  await rows.filter({ hasText: "made before the retry" }).first().waitFor({ timeout: 60000 });
+  steps.retried = { rows: await rows.allTextContents(), messages: await sidebar.locator(".message").allTextContents() };
+  await shot(page, "0-retried");
+}
+
+/** The database setting changed in the Settings editor: the sidecar restarts on the other
+ * database and the view shows its sessions, with no reload; the output tells each step. */
+async function switchDatabase(page, sidebar) {
+  const secondDb = fs.readFileSync(path.join(exchange, "second-db"), "utf8");
+  await command(page, "Preferences: Open User Settings");
+  const settings = page.locator(".settings-editor");
+  await settings.locator(".settings-header .monaco-editor").first().click(); // its search box
+  await page.keyboard.type("agentHistory.databasePath");
+  const input = settings.locator(".setting-item-contents", { hasText: "Database Path" }).locator("input").first();
+  await input.waitFor({ timeout: 15000 });
+  const asked = Date.now();
+  await input.fill(secondDb);
+  await input.press("Tab");
+  const labels = sidebar.locator(".monaco-list-row .label-name");
+  await labels.filter({ hasText: "from the second database" }).first().waitFor({ timeout: 60000 });
+  await labels.filter({ hasText: "a long session" }).first().waitFor({ state: "detached", timeout: 15000 });
+  steps.switched = { ms: Date.now() - asked, rows: await labels.allTextContents() };
+  await shot(page, "9-switched");
+
+  await command(page, "Agent History: Show Output");
+  const output = page.locator(".part.panel .view-lines");
+  await output.filter({ hasText: "databasePath changed" }).filter({ hasText: "started in" }).first().waitFor({ timeout: 15000 });
+  steps.output = (await output.first().textContent()).replace(/\u00a0/g, " ");
+  await shot(page, "9-output");
 }
 
 /** A fresh install on a machine with Claude Code history (E2E_MODE=captured): with nothing
@@ -239,6 +272,8 @@ async function history(page, sidebar, welcome) {
     return box.bottom > 0 && box.top < window.innerHeight;
   });
   await shot(page, "8-long");
+
+  await switchDatabase(page, sidebar);
 }
 
 const browser = await chromium.launch({
