@@ -44,6 +44,20 @@ async function command(page, title) {
 }
 const steps = {};
 
+/** Hover `target` until `shown` appears: the tree re-rendering its rows (the import's last
+ * notifications) takes a hover away before its tooltip shows (seen once in 5 runs). */
+async function hoverUntilShown(page, target, shown) {
+  for (let tries = 1; ; tries++) {
+    await page.mouse.move(0, 0);
+    await target.hover();
+    try {
+      return await shown.waitFor({ timeout: 5000 });
+    } catch (error) {
+      if (tries === 3) throw error;
+    }
+  }
+}
+
 /** A sidecar that cannot start: the view says what was tried and what it said, and offers
  * the setting, the output and a retry; once what it lacked is there, Retry brings the
  * sessions in place (no reload). */
@@ -59,6 +73,8 @@ async function failing(page, sidebar) {
   await rows.filter({ hasText: "made before the retry" }).first().waitFor({ timeout: 60000 });
   steps.retried = { rows: await rows.allTextContents(), messages: await sidebar.locator(".message").allTextContents() };
   await shot(page, "0-retried");
+  await showOutput(page, "started in");
+  await shot(page, "0-output");
 }
 
 /** The database setting changed in the Settings editor: the sidecar restarts on the other
@@ -78,13 +94,24 @@ async function switchDatabase(page, sidebar) {
   await labels.filter({ hasText: "from the second database" }).first().waitFor({ timeout: 60000 });
   await labels.filter({ hasText: "a long session" }).first().waitFor({ state: "detached", timeout: 15000 });
   steps.switched = { ms: Date.now() - asked, rows: await labels.allTextContents() };
+  // The Settings editor opens as a modal over the workbench: closed, as Escape does.
+  const modal = page.locator(".monaco-modal-editor-block");
+  for (let tries = 0; (await modal.count()) > 0; tries++) {
+    if (tries === 5) throw new Error("the Settings editor would not close");
+    await page.keyboard.press("Escape");
+    await modal.first().waitFor({ state: "detached", timeout: 2000 }).catch(() => undefined);
+  }
   await shot(page, "9-switched");
 
-  await command(page, "Agent History: Show Output");
-  const output = page.locator(".part.panel .view-lines");
-  await output.filter({ hasText: "databasePath changed" }).filter({ hasText: "started in" }).first().waitFor({ timeout: 15000 });
-  steps.output = (await output.first().textContent()).replace(/\u00a0/g, " ");
+  await showOutput(page, "databasePath changed");
   await shot(page, "9-output");
+}
+
+/** The Agent History output, shown at its end, once it shows `text` (the test reads all of it
+ * from its log file: the view renders only the lines in sight). */
+async function showOutput(page, text) {
+  await command(page, "Agent History: Show Output");
+  await page.locator(".part.panel .view-lines", { hasText: text }).first().waitFor({ timeout: 15000 });
 }
 
 /** A fresh install on a machine with Claude Code history (E2E_MODE=captured): with nothing
@@ -126,8 +153,7 @@ async function history(page, sidebar, welcome) {
   steps.rows = await labels.allTextContents();
   steps.bareIds = steps.rows.filter((text) => ULID.test(text.trim()));
   const row = sidebar.locator(".monaco-list-row", { has: page.locator(".codicon-cloud-download") }).first();
-  await row.hover();
-  await page.locator(".monaco-hover", { hasText: "Last active" }).first().waitFor({ timeout: 15000 });
+  await hoverUntilShown(page, row, page.locator(".monaco-hover", { hasText: "Last active" }).first());
   steps.inline = await row.locator(".actions .action-label").evaluateAll((labels) => labels.map((label) => label.getAttribute("aria-label")));
   steps.view = true;
   await shot(page, "2-sessions");
