@@ -245,6 +245,8 @@ def test_welcome_import_named_sessions_filter_menu_chat_live_search_delete_usage
     # The database setting changed: the other database's sessions, without a reload.
     switched = steps["switched"]["rows"]
     assert "from the second database" in switched and "a long session" not in switched, switched
+    tabs = steps["switched"]["tabs"]  # the first database's chats closed, the usage panel kept
+    assert not [tab for tab in tabs if "a long session" in tab or "brainstorm" in tab] and tabs, tabs
     told = output(tmp_path)
     assert "restarting the sidecar: agentHistory.databasePath changed" in told, told
     assert f"database {second_db}" in told and "the sidecar started in" in told, told

@@ -95,7 +95,10 @@ async function switchDatabase(page, sidebar) {
   const labels = sidebar.locator(".monaco-list-row .label-name");
   await labels.filter({ hasText: "from the second database" }).first().waitFor({ timeout: 60000 });
   await labels.filter({ hasText: "a long session" }).first().waitFor({ state: "detached", timeout: 15000 });
+  // The other database's chat closes: its session is not in this one.
+  await page.locator(".tabs-container .tab", { hasText: "a long session" }).first().waitFor({ state: "detached", timeout: 15000 });
   steps.switched = { ms: Date.now() - asked, rows: await labels.allTextContents() };
+  steps.switched.tabs = (await page.locator(".tabs-container .tab").allTextContents()).map((text) => text.trim());
   // The Settings editor opens as a modal over the workbench: closed by its close button.
   const modal = page.locator(".monaco-modal-editor-block");
   await modal.locator('.action-label[aria-label^="Close Modal Editor"]').click();

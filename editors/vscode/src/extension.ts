@@ -225,13 +225,27 @@ function hitItem(hit: SearchHit): HitItem {
   };
 }
 
+/** The tabs showing markdown transcripts, each with its session. */
+function transcriptTabs(): { tab: vscode.Tab; sessionId: string }[] {
+  return vscode.window.tabGroups.all
+    .flatMap((group) => group.tabs)
+    .flatMap((tab) =>
+      tab.input instanceof vscode.TabInputText && tab.input.uri.scheme === SCHEME
+        ? [{ tab, sessionId: Transcripts.sessionOf(tab.input.uri) }]
+        : [],
+    );
+}
+
 /** Close the tabs showing a session's markdown transcript. */
 async function closeTranscripts(sessionId: string): Promise<void> {
-  const tabs = vscode.window.tabGroups.all
-    .flatMap((group) => group.tabs)
-    .filter(({ input }) => input instanceof vscode.TabInputText && input.uri.scheme === SCHEME)
-    .filter(({ input }) => Transcripts.sessionOf((input as vscode.TabInputText).uri) === sessionId);
-  await vscode.window.tabGroups.close(tabs);
+  await vscode.window.tabGroups.close(transcriptTabs().filter((shown) => shown.sessionId === sessionId).map(({ tab }) => tab));
+}
+
+/** After a restart (perhaps on another database): close what shows sessions it lacks. */
+async function closeMissing(history: HistoryClient, chats: ChatPanels): Promise<void> {
+  const shown = transcriptTabs();
+  const held = await Promise.all(shown.map(({ sessionId }) => history.holds(sessionId)));
+  await Promise.all([chats.closeMissing(), vscode.window.tabGroups.close(shown.filter((_, at) => !held[at]).map(({ tab }) => tab))]);
 }
 
 /** Search as you type: each pause of 250 ms asks the sidecar, cancelling the question before;
@@ -423,12 +437,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
 
   /** Each start: the view loads, then shows the sessions (or the welcome) or what failed. */
   const showState = (state: State) => {
-    tree.message = state === "failed" ? sidecar.failure : undefined; // above the rows that offer the setting, the output, a retry
+    // What failed, above the rows that offer the setting, the output, a retry.
+    tree.message = state === "failed" ? sidecar.failure : undefined;
     // The welcome view (imports) only once the sidecar answers: not while it starts.
     void vscode.commands.executeCommand("setContext", "agentHistory.state", state);
     view.refreshSoon();
     usage.refreshSoon();
     followActive();
+    if (state === "ready") {
+      void closeMissing(history, chats).catch((error: unknown) => reportError(log, error));
+    }
     if (state === "ready" && sidecar.settings?.capture) {
       announceCapture(context, sidecar.settings.capture.folders);
     }
