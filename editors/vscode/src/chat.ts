@@ -68,6 +68,13 @@ export class ChatPanels implements vscode.Disposable {
     this.panels.get(sessionId)?.panel.dispose();
   }
 
+  /** After a restart (perhaps on another database): the chats of sessions it lacks close. */
+  async closeMissing(): Promise<void> {
+    const open = [...this.panels.keys()];
+    const held = await Promise.all(open.map((sessionId) => this.history.holds(sessionId)));
+    open.filter((_, at) => !held[at]).forEach((sessionId) => this.close(sessionId));
+  }
+
   dispose(): void {
     [...this.panels.values()].forEach((chat) => chat.panel.dispose());
     this.changedActive.dispose();

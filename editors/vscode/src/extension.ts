@@ -1,15 +1,12 @@
 // The Agent History extension: spawns the sidecar, shows sessions, transcripts, search,
 // usage; and gives other extensions (the agent itself) the same sidecar through its API.
-import * as fs from "fs";
-import * as path from "path";
 import * as vscode from "vscode";
-import { LanguageClient, LanguageClientOptions, ServerOptions } from "vscode-languageclient/node";
-import { captureOptions } from "./capture";
 import { ChatPanels } from "./chat";
+import { Connection, State } from "./connection";
 import { HistoryClient } from "./history";
 import { registerImports } from "./imports";
 import { registerMcpServer } from "./mcp";
-import { Sidecar } from "./sidecar";
+import { changedSetting } from "./settings";
 import { UsagePanel } from "./usage";
 import {
   costLabel,
@@ -28,10 +25,10 @@ import {
   TIME_GROUPS,
   totalTokens,
 } from "./present";
-import type { ExportFormat, SearchHit, Session, SyncOptions } from "./protocol";
+import type { ExportFormat, SearchHit, Session } from "./protocol";
 
 const SCHEME = "agent-history";
-let language: LanguageClient | undefined;
+let connection: Connection | undefined;
 
 /** What other extensions get from `vscode.extensions.getExtension(...).activate()`. */
 export interface AgentHistoryApi {
@@ -44,23 +41,9 @@ export interface AgentHistoryApi {
   request: HistoryClient["request"];
 }
 
-function onPath(program: string): boolean {
-  return (process.env.PATH ?? "").split(path.delimiter).some((dir) => fs.existsSync(path.join(dir, program)));
-}
-
-function sidecarCommand(): { command: string; args: string[] } {
-  const configured = vscode.workspace.getConfiguration("agentHistory").get<string[]>("command") ?? [];
-  if (configured.length > 0) {
-    return { command: configured[0], args: configured.slice(1) };
-  }
-  if (onPath("agent-history")) {
-    return { command: "agent-history", args: ["serve"] };
-  }
-  return { command: "python3", args: ["-m", "sidecar", "serve"] };
-}
-
-function reportError(error: unknown): void {
+function reportError(log: vscode.LogOutputChannel, error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
+  log.error(message);
   void vscode.window.showErrorMessage(`Agent History: ${message}`);
 }
 
@@ -76,7 +59,7 @@ const action = (label: string, icon: string, command: string, args: unknown[] = 
 const FAILED: Node[] = [
   action("Open the setting", "gear", "workbench.action.openSettings", ["agentHistory.command"]),
   action("Show the output", "output", "agentHistory.showOutput"),
-  action("Retry", "refresh", "workbench.action.restartExtensionHost"),
+  action("Retry", "refresh", "agentHistory.restart"),
 ];
 const NO_PROJECT = "(no project)";
 
@@ -93,10 +76,10 @@ class SessionsView implements vscode.TreeDataProvider<Node> {
   private readonly counted = new vscode.EventEmitter<{ shown: number; all: number }>();
   readonly onDidCount = this.counted.event;
 
-  /** `ready` settles when the sidecar has started (or failed to: then the view is empty). */
+  /** `ready()` settles when the sidecar has started (or failed to: then the view offers a retry). */
   constructor(
     private readonly history: HistoryClient,
-    private readonly ready: Promise<boolean>,
+    private readonly ready: () => Promise<boolean>,
   ) {}
 
   refreshSoon(): void {
@@ -123,7 +106,7 @@ class SessionsView implements vscode.TreeDataProvider<Node> {
     if (node) {
       return [];
     }
-    if (!(await this.ready)) {
+    if (!(await this.ready())) {
       return FAILED; // a welcome view would hide the tree's message, which says what failed
     }
     const listed = (await this.history.listSessions({ limit: 500 })).sessions;
@@ -242,13 +225,27 @@ function hitItem(hit: SearchHit): HitItem {
   };
 }
 
+/** The tabs showing markdown transcripts, each with its session. */
+function transcriptTabs(): { tab: vscode.Tab; sessionId: string }[] {
+  return vscode.window.tabGroups.all
+    .flatMap((group) => group.tabs)
+    .flatMap((tab) =>
+      tab.input instanceof vscode.TabInputText && tab.input.uri.scheme === SCHEME
+        ? [{ tab, sessionId: Transcripts.sessionOf(tab.input.uri) }]
+        : [],
+    );
+}
+
 /** Close the tabs showing a session's markdown transcript. */
 async function closeTranscripts(sessionId: string): Promise<void> {
-  const tabs = vscode.window.tabGroups.all
-    .flatMap((group) => group.tabs)
-    .filter(({ input }) => input instanceof vscode.TabInputText && input.uri.scheme === SCHEME)
-    .filter(({ input }) => Transcripts.sessionOf((input as vscode.TabInputText).uri) === sessionId);
-  await vscode.window.tabGroups.close(tabs);
+  await vscode.window.tabGroups.close(transcriptTabs().filter((shown) => shown.sessionId === sessionId).map(({ tab }) => tab));
+}
+
+/** After a restart (perhaps on another database): close what shows sessions it lacks. */
+async function closeMissing(history: HistoryClient, chats: ChatPanels): Promise<void> {
+  const shown = transcriptTabs();
+  const held = await Promise.all(shown.map(({ sessionId }) => history.holds(sessionId)));
+  await Promise.all([chats.closeMissing(), vscode.window.tabGroups.close(shown.filter((_, at) => !held[at]).map(({ tab }) => tab))]);
 }
 
 /** Search as you type: each pause of 250 ms asks the sidecar, cancelling the question before;
@@ -391,53 +388,12 @@ function announceCapture(context: vscode.ExtensionContext, folders: string[]): v
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<AgentHistoryApi> {
-  const { command, args } = sidecarCommand();
-  const databasePath = vscode.workspace.getConfiguration("agentHistory").get<string>("databasePath");
-  const sync = vscode.workspace.getConfiguration("agentHistory").get<SyncOptions | null>("sync");
-  const capture = captureOptions(vscode.workspace.getConfiguration("agentHistory").get<boolean>("capture") ?? true);
-  const sidecar = new Sidecar(command, args);
-  const serverOptions: ServerOptions = sidecar.start;
-  const clientOptions: LanguageClientOptions = {
-    documentSelector: [], // a sidecar, not a language server: no documents
-    initializationOptions: {
-      ...(databasePath ? { dbPath: databasePath } : {}),
-      ...(sync?.url ? { sync } : {}),
-      ...(capture ? { capture: capture.options } : {}),
-      projectId: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
-    },
-    outputChannelName: "Agent History",
-  };
-  // The default error handler restarts a sidecar that dies (up to 4 times in 3 minutes).
-  const client = (language = new LanguageClient("agentHistory", "Agent History", serverOptions, clientOptions));
-  const history = new HistoryClient(client);
+  const log = vscode.window.createOutputChannel("Agent History", { log: true });
+  const sidecar = (connection = new Connection(log));
+  const history = new HistoryClient(sidecar);
   // The view is there (loading) before the sidecar answers; its welcome says what comes next.
-  let failure: string | undefined;
-  const ready = client.start().then(
-    () => true,
-    async (error: unknown) => {
-      failure = await sidecar.describe(error);
-      client.outputChannel.appendLine(failure);
-      return false;
-    },
-  );
-  const view = new SessionsView(history, ready);
+  const view = new SessionsView(history, () => sidecar.ready);
   const tree = vscode.window.createTreeView("agentHistory.sessions", { treeDataProvider: view });
-  void ready.then((started) => {
-    tree.message = failure; // above the rows that offer the setting, the output, a retry
-    // The welcome view (imports) only once the sidecar answers: not while it starts.
-    return vscode.commands.executeCommand("setContext", "agentHistory.state", started ? "ready" : "failed");
-  });
-  context.subscriptions.push(
-    tree,
-    vscode.commands.registerCommand("agentHistory.showOutput", () => client.outputChannel.show()),
-  );
-  if (!(await ready)) {
-    return api(history); // the welcome view says what failed
-  }
-  if (capture) {
-    announceCapture(context, capture.folders);
-  }
-
   const transcripts = new Transcripts(history);
   const chats = new ChatPanels(history, context.extensionUri, {
     exportSession: (sessionId) => exportSession(history, sessionId),
@@ -464,7 +420,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
     try {
       await body(argument);
     } catch (error) {
-      reportError(error);
+      reportError(log, error);
     }
   };
   /** A command on a session: the one given or in front, else one picked. */
@@ -479,13 +435,41 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
     tree.message = view.filter.trim() ? `${shown} of ${all} sessions match “${view.filter.trim()}”` : undefined;
   };
 
+  /** Each start: the view loads, then shows the sessions (or the welcome) or what failed. */
+  const showState = (state: State) => {
+    // What failed, above the rows that offer the setting, the output, a retry.
+    tree.message = state === "failed" ? sidecar.failure : undefined;
+    // The welcome view (imports) only once the sidecar answers: not while it starts.
+    void vscode.commands.executeCommand("setContext", "agentHistory.state", state);
+    view.refreshSoon();
+    usage.refreshSoon();
+    followActive();
+    if (state === "ready") {
+      void closeMissing(history, chats).catch((error: unknown) => reportError(log, error));
+    }
+    if (state === "ready" && sidecar.settings?.capture) {
+      announceCapture(context, sidecar.settings.capture.folders);
+    }
+  };
+
   context.subscriptions.push(
-    client,
+    log,
+    tree,
+    { dispose: () => void sidecar.stop() },
     status,
     chats,
     usage,
-    registerMcpServer({ command, args }, databasePath || undefined),
-    ...registerImports(client, history, run),
+    sidecar.onDidChangeState(showState),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      const setting = changedSetting(event);
+      if (setting) {
+        void sidecar.restart(`${setting} changed`);
+      }
+    }),
+    vscode.commands.registerCommand("agentHistory.restart", () => void sidecar.restart("asked for (Retry or Restart Sidecar)")),
+    vscode.commands.registerCommand("agentHistory.showOutput", () => log.show()),
+    registerMcpServer(() => sidecar.settings),
+    ...registerImports(sidecar, history, run),
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, transcripts),
     view.onDidCount(showFilter),
     history.onDidAppendMessages(({ sessionId, messages }) => {
@@ -559,6 +543,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
     ),
   );
 
+  void sidecar.start();
   return api(history);
 }
 
@@ -574,5 +559,5 @@ function api(history: HistoryClient): AgentHistoryApi {
 }
 
 export async function deactivate(): Promise<void> {
-  await language?.stop();
+  await connection?.stop();
 }

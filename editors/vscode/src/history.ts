@@ -3,6 +3,7 @@
 // It knows nothing of VS Code, so the same code runs inside the extension (over
 // vscode-languageclient) and in node tests (over a vscode-jsonrpc MessageConnection
 // to the real sidecar).
+import { ErrorCodes } from "./protocol";
 import type { Notifications, Requests } from "./protocol";
 
 export interface CancellationToken {
@@ -37,6 +38,19 @@ export class HistoryClient {
   /** Hear a history/* notification, from this client's writes or any other process's. */
   on<N extends keyof Notifications>(method: N, handler: (params: Notifications[N]) => void): Disposable {
     return this.transport.onNotification(method, handler);
+  }
+
+  /** Whether the database holds this session (false on SessionNotFound; other errors thrown). */
+  async holds(sessionId: string): Promise<boolean> {
+    try {
+      await this.request("history/getSession", { sessionId });
+      return true;
+    } catch (error) {
+      if ((error as { code?: number }).code === ErrorCodes.SessionNotFound) {
+        return false;
+      }
+      throw error;
+    }
   }
 
   createSession(params: ParamsOf<"history/createSession">) {

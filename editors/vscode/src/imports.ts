@@ -2,8 +2,9 @@
 // folder; with progress (the sidecar's $/progress), cancellable, ending with a summary.
 import * as fs from "fs";
 import * as vscode from "vscode";
-import { LanguageClient, WorkDoneProgress } from "vscode-languageclient/node";
+import { WorkDoneProgress } from "vscode-languageclient/node";
 import { agentFolders } from "./capture";
+import type { Connection } from "./connection";
 import type { HistoryClient } from "./history";
 import { importSummary } from "./present";
 import type { TranscriptFormat } from "./protocol";
@@ -13,13 +14,15 @@ const REQUEST_CANCELLED = -32800;
 
 let tokens = 0;
 
-async function importPath(client: LanguageClient, history: HistoryClient, target: string, format: TranscriptFormat, name: string) {
+async function importPath(sidecar: Connection, history: HistoryClient, target: string, format: TranscriptFormat, name: string) {
+  sidecar.log.info(`import of ${target} (${format}) begun`);
+  const began = Date.now();
   const result = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Importing ${name}`, cancellable: true },
     async (progress, cancel) => {
       const workDoneToken = `agentHistory.import.${process.pid}.${++tokens}`;
       let done = 0;
-      const listening = client.onProgress(WorkDoneProgress.type, workDoneToken, (value) => {
+      const listening = sidecar.onProgress(WorkDoneProgress.type, workDoneToken, (value) => {
         if (value.kind === "report") {
           const percentage = value.percentage ?? done;
           progress.report({ message: value.message && `${value.message} files`, increment: percentage - done });
@@ -38,6 +41,7 @@ async function importPath(client: LanguageClient, history: HistoryClient, target
       }
     },
   );
+  sidecar.log.info(`import of ${target} ${result ? `ended in ${Date.now() - began} ms: ${importSummary(result)}` : "cancelled"}`);
   if (result) {
     void vscode.window.showInformationMessage(`Agent History: ${importSummary(result)}`);
   } else {
@@ -45,17 +49,17 @@ async function importPath(client: LanguageClient, history: HistoryClient, target
   }
 }
 
-async function importAgent(client: LanguageClient, history: HistoryClient, agent: "claudeCode" | "codex") {
+async function importAgent(sidecar: Connection, history: HistoryClient, agent: "claudeCode" | "codex") {
   const folder = agentFolders()[agent];
   const name = agent === "claudeCode" ? "Claude Code history" : "Codex history";
   if (!fs.existsSync(folder)) {
     void vscode.window.showWarningMessage(`Agent History: no ${name} here (${folder} does not exist).`);
     return;
   }
-  await importPath(client, history, folder, agent === "claudeCode" ? "claude-code" : "codex", name);
+  await importPath(sidecar, history, folder, agent === "claudeCode" ? "claude-code" : "codex", name);
 }
 
-async function importChosen(client: LanguageClient, history: HistoryClient) {
+async function importChosen(sidecar: Connection, history: HistoryClient) {
   const chosen = await vscode.window.showOpenDialog({
     canSelectFiles: true,
     canSelectFolders: true,
@@ -64,14 +68,14 @@ async function importChosen(client: LanguageClient, history: HistoryClient) {
     title: "Import a transcript file or a folder of them",
   });
   if (chosen?.[0]) {
-    await importPath(client, history, chosen[0].fsPath, "auto", chosen[0].fsPath);
+    await importPath(sidecar, history, chosen[0].fsPath, "auto", chosen[0].fsPath);
   }
 }
 
-export function registerImports(client: LanguageClient, history: HistoryClient, run: Run): vscode.Disposable[] {
+export function registerImports(sidecar: Connection, history: HistoryClient, run: Run): vscode.Disposable[] {
   return [
-    vscode.commands.registerCommand("agentHistory.importClaudeCode", run(() => importAgent(client, history, "claudeCode"))),
-    vscode.commands.registerCommand("agentHistory.importCodex", run(() => importAgent(client, history, "codex"))),
-    vscode.commands.registerCommand("agentHistory.importPath", run(() => importChosen(client, history))),
+    vscode.commands.registerCommand("agentHistory.importClaudeCode", run(() => importAgent(sidecar, history, "claudeCode"))),
+    vscode.commands.registerCommand("agentHistory.importCodex", run(() => importAgent(sidecar, history, "codex"))),
+    vscode.commands.registerCommand("agentHistory.importPath", run(() => importChosen(sidecar, history))),
   ];
 }

@@ -2,6 +2,7 @@
 // can search and read its past sessions. The API arrived in VS Code 1.101; on an older
 // VS Code (this extension supports 1.90 on) nothing is registered.
 import * as vscode from "vscode";
+import { changedSetting, SidecarSettings } from "./settings";
 
 /** The id under `contributes.mcpServerDefinitionProviders` in package.json. */
 const PROVIDER_ID = "agentHistory.mcp";
@@ -31,7 +32,8 @@ export function mcpCommand(sidecar: Command, databasePath?: string): Command {
   return { command: sidecar.command, args: databasePath ? [...args, "--db", databasePath] : args };
 }
 
-export function registerMcpServer(sidecar: Command, databasePath?: string): vscode.Disposable {
+/** `current` gives the settings the sidecar runs with (undefined before its first start). */
+export function registerMcpServer(current: () => SidecarSettings | undefined): vscode.Disposable {
   const api = vscode as unknown as McpApi;
   const Definition = api.McpStdioServerDefinition;
   if (!api.lm?.registerMcpServerDefinitionProvider || !Definition) {
@@ -41,10 +43,11 @@ export function registerMcpServer(sidecar: Command, databasePath?: string): vsco
   const provider: Provider = {
     onDidChangeMcpServerDefinitions: changed.event,
     provideMcpServerDefinitions: () => {
-      if (!vscode.workspace.getConfiguration().get<boolean>(SETTING, true)) {
+      const sidecar = current();
+      if (!sidecar || !vscode.workspace.getConfiguration().get<boolean>(SETTING, true)) {
         return [];
       }
-      const { command, args } = mcpCommand(sidecar, databasePath);
+      const { command, args } = mcpCommand(sidecar, sidecar.databasePath || undefined);
       return [new Definition("Agent History", command, args)];
     },
   };
@@ -52,7 +55,7 @@ export function registerMcpServer(sidecar: Command, databasePath?: string): vsco
     changed,
     api.lm.registerMcpServerDefinitionProvider(PROVIDER_ID, provider),
     vscode.workspace.onDidChangeConfiguration((event) => {
-      if (event.affectsConfiguration(SETTING)) {
+      if (event.affectsConfiguration(SETTING) || changedSetting(event)) {
         changed.fire();
       }
     }),

@@ -28,12 +28,16 @@ export class Sidecar {
       child.once("spawn", () => resolve(child));
     });
 
+  commandLine(): string {
+    return [this.command, ...this.args].join(" ");
+  }
+
   /** What failed, in words: the command, the error, and the sidecar's last stderr lines
    * (read to the end: the connection may be gone before stderr is). */
   async describe(error: unknown): Promise<string> {
     await Promise.race([this.closed, new Promise((resolve) => setTimeout(resolve, 2000))]);
     const reason = error instanceof Error ? error.message : String(error);
     const said = this.tail.length ? `\n${this.tail.join("\n")}` : "";
-    return `${[this.command, ...this.args].join(" ")} did not start: ${reason}${said}`;
+    return `${this.commandLine()} did not start: ${reason}${said}`;
   }
 }

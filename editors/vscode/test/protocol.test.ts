@@ -133,6 +133,13 @@ test("errors carry the contract's codes and name the field", async () => {
   });
 });
 
+// After a restart on another database, the extension closes the chats of sessions it lacks.
+test("holds: true for a session of this database, false for an unknown one", async () => {
+  const session = await sidecar.history.createSession({ kind: "chat", title: "held" });
+  assert.equal(await sidecar.history.holds(session.id), true);
+  assert.equal(await sidecar.history.holds("01ARZ3NDEKTSV4RRFFQ69G5FAV"), false);
+});
+
 test("a cancelled request is answered as cancelled and commits nothing", async () => {
   const { history } = sidecar;
   const session = await history.createSession({ kind: "chat" });
