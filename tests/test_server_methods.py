@@ -200,7 +200,7 @@ async def test_import_transcript_reports_progress_announces_sessions_and_adds_no
         await client.call("history/importTranscript", {"path": str(samples / "missing.jsonl")})
     assert raised.value.code == -32602 and "path" in raised.value.message
     with pytest.raises(JsonRpcException) as raised:
-        await client.call("history/importTranscript", {"path": str(samples), "format": "cursor"})
+        await client.call("history/importTranscript", {"path": str(samples), "format": "windsurf"})
     assert raised.value.code == -32602 and "format" in raised.value.message
 
 
