@@ -202,6 +202,10 @@ def build_server(history: History) -> MCPServer:
         ] = None,
         project: Project = None,
         session_id: Annotated[str | None, Field(description="Only this session.")] = None,
+        agent: Annotated[
+            str | None,
+            Field(description='Only this agent\'s calls ("claude-code", "codex"…, as group_by="agent" names them).'),
+        ] = None,
         since: Since = None,
         until: Until = None,
         limit: Annotated[int, Field(ge=1, le=200, description="At most this many groups, largest first.")] = 30,
@@ -214,6 +218,7 @@ def build_server(history: History) -> MCPServer:
                 group_by=group_by,
                 project=project,
                 session_id=session_id,
+                agent=agent,
                 since=since,
                 until=until,
                 limit=limit,
