@@ -147,6 +147,18 @@ async def test_get_usage_of_one_agent_is_history_get_usage_of_that_agent(sample_
     assert "- codex:" in figures and "claude-code" not in figures
 
 
+async def test_get_usage_groups_by_month_and_project_as_history_get_usage_does(sample_db: Path) -> None:
+    store = Store(sample_db, read_only=True)
+    months = usage.get_usage(store, p.GetUsageParams(group_by=p.UsageGroupBy.MONTH)).groups
+    store.close()
+    async with mcp_session(sample_db) as session:
+        by_month = await call(session, "get_usage", group_by="month")
+        by_project = await call(session, "get_usage", group_by="project")
+    assert f"By month, largest first ({len(months)} groups):" in by_month
+    assert all(f"- {group.key}: promptTokens {group.usage.prompt_tokens:,}," in by_month for group in months)
+    assert f"- {SAMPLE_PROJECT}: " in by_project
+
+
 def _append(store: Store, session_id: str, batch: list[dict[str, Any]]) -> None:
     messages.append_messages(
         store, structure_params({"sessionId": session_id, "messages": batch}, p.AppendMessagesParams)

@@ -198,7 +198,8 @@ def build_server(history: History) -> MCPServer:
     @server.tool(annotations=READ_ONLY)
     async def get_usage(
         group_by: Annotated[
-            Literal["day", "model", "agent", "session"] | None, Field(description="Split the total into groups.")
+            Literal["day", "month", "model", "agent", "session", "project"] | None,
+            Field(description="Split the total into groups (days and months in UTC)."),
         ] = None,
         project: Project = None,
         session_id: Annotated[str | None, Field(description="Only this session.")] = None,
@@ -211,7 +212,7 @@ def build_server(history: History) -> MCPServer:
         limit: Annotated[int, Field(ge=1, le=200, description="At most this many groups, largest first.")] = 30,
     ) -> str:
         """Token usage of past agent sessions (prompt, completion, cache, thinking tokens and
-        API calls), in total or by day, model, agent or session."""
+        API calls), in total or by day, month, model, agent, session or project."""
         return await answer(
             partial(
                 tools.get_usage,
