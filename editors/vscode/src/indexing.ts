@@ -19,6 +19,7 @@ export class IndexLag {
   note: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private asking = false;
+  private askAgain = false; // messages came while stats were being asked: the answer may predate them
 
   constructor(
     private readonly history: HistoryClient,
@@ -28,8 +29,12 @@ export class IndexLag {
 
   /** After a start or new messages: the note follows, polling until the index catches up. */
   async check(): Promise<void> {
-    if (this.asking || this.timer) {
-      return; // a poll is under way or due: it will see these messages too
+    if (this.asking) {
+      this.askAgain = true;
+      return;
+    }
+    if (this.timer) {
+      return; // a poll is due: it will see these messages too
     }
     this.asking = true;
     try {
@@ -39,7 +44,8 @@ export class IndexLag {
     } finally {
       this.asking = false;
     }
-    if (this.note) {
+    if (this.note || this.askAgain) {
+      this.askAgain = false;
       this.timer = setTimeout(() => {
         this.timer = undefined;
         void this.check();

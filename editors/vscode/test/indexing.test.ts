@@ -2,7 +2,7 @@
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
 import { IndexLag, indexingNote } from "../src/indexing";
-import type { HistoryClient } from "../src/history";
+import { HistoryClient } from "../src/history";
 import { withImportedSamples } from "./sidecar";
 
 const QUICK_POLL_MS = 20;
@@ -55,6 +55,34 @@ test("after an import the note goes away once the index has caught up", async ()
       await until((note) => note === undefined);
       assert.equal((await history.request("history/stats", null)).indexBehind, 0);
       assert.ok(shown.slice(0, -1).every((note) => note?.startsWith("Indexing: ")), String(shown));
+    } finally {
+      lag.dispose();
+    }
+  });
+});
+
+test("new messages while stats are being asked are asked about again", async () => {
+  await withImportedSamples(async (history) => {
+    let asked = 0;
+    let askedAgain: () => void = () => undefined;
+    const counting = new HistoryClient({
+      sendRequest: <R>(method: string) => {
+        asked += 1;
+        askedAgain();
+        return history.request(method as "history/stats", null) as Promise<R>;
+      },
+      onNotification: () => ({ dispose: () => undefined }),
+    });
+    const { lag, until } = follow(counting);
+    try {
+      await lag.check();
+      await until((note) => note === undefined); // caught up: no poll is due
+      const before = asked;
+      const again = new Promise<void>((resolve) => (askedAgain = () => asked === before + 2 && resolve()));
+      const first = lag.check();
+      void lag.check(); // messages came while the first answer was on its way
+      await first;
+      await again; // the test's 30 s timeout fails it if stats are never asked again
     } finally {
       lag.dispose();
     }
