@@ -135,6 +135,30 @@ async def test_each_tool_answers_from_the_sample_history(sample_db: Path) -> Non
         assert f"; cost {dollars(cost)}." in figures.splitlines()[0] and cost > 0
 
 
+async def test_get_usage_of_one_agent_is_history_get_usage_of_that_agent(sample_db: Path) -> None:
+    store = Store(sample_db, read_only=True)
+    codex = usage.get_usage(store, p.GetUsageParams(agent="codex")).total
+    everything = usage.get_usage(store, p.GetUsageParams()).total
+    store.close()
+    assert 0 < codex.prompt_tokens < everything.prompt_tokens
+    async with mcp_session(sample_db) as session:
+        figures = await call(session, "get_usage", agent="codex", group_by="agent")
+    assert f"promptTokens {codex.prompt_tokens:,}," in figures.splitlines()[0]
+    assert "- codex:" in figures and "claude-code" not in figures
+
+
+async def test_get_usage_groups_by_month_and_project_as_history_get_usage_does(sample_db: Path) -> None:
+    store = Store(sample_db, read_only=True)
+    months = usage.get_usage(store, p.GetUsageParams(group_by=p.UsageGroupBy.MONTH)).groups
+    store.close()
+    async with mcp_session(sample_db) as session:
+        by_month = await call(session, "get_usage", group_by="month")
+        by_project = await call(session, "get_usage", group_by="project")
+    assert f"By month, largest first ({len(months)} groups):" in by_month
+    assert all(f"- {group.key}: promptTokens {group.usage.prompt_tokens:,}," in by_month for group in months)
+    assert f"- {SAMPLE_PROJECT}: " in by_project
+
+
 def _append(store: Store, session_id: str, batch: list[dict[str, Any]]) -> None:
     messages.append_messages(
         store, structure_params({"sessionId": session_id, "messages": batch}, p.AppendMessagesParams)

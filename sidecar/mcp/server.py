@@ -198,22 +198,28 @@ def build_server(history: History) -> MCPServer:
     @server.tool(annotations=READ_ONLY)
     async def get_usage(
         group_by: Annotated[
-            Literal["day", "model", "agent", "session"] | None, Field(description="Split the total into groups.")
+            Literal["day", "month", "model", "agent", "session", "project"] | None,
+            Field(description="Split the total into groups (days and months in UTC)."),
         ] = None,
         project: Project = None,
         session_id: Annotated[str | None, Field(description="Only this session.")] = None,
+        agent: Annotated[
+            str | None,
+            Field(description='Only this agent\'s calls ("claude-code", "codex"…, as group_by="agent" names them).'),
+        ] = None,
         since: Since = None,
         until: Until = None,
         limit: Annotated[int, Field(ge=1, le=200, description="At most this many groups, largest first.")] = 30,
     ) -> str:
         """Token usage of past agent sessions (prompt, completion, cache, thinking tokens and
-        API calls), in total or by day, model, agent or session."""
+        API calls), in total or by day, month, model, agent, session or project."""
         return await answer(
             partial(
                 tools.get_usage,
                 group_by=group_by,
                 project=project,
                 session_id=session_id,
+                agent=agent,
                 since=since,
                 until=until,
                 limit=limit,

@@ -253,6 +253,7 @@ def get_usage(
     group_by: str | None,
     project: str | None,
     session_id: str | None,
+    agent: str | None,
     since: str | None,
     until: str | None,
     limit: int,
@@ -261,6 +262,7 @@ def get_usage(
         "groupBy": group_by,
         "projectId": project,
         "sessionId": session_id,
+        "agent": agent,
         "since": moment(since, "since"),
         "until": moment(until, "until"),
     }

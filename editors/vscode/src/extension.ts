@@ -4,6 +4,7 @@ import * as vscode from "vscode";
 import { ChatPanels } from "./chat";
 import { Connection, State } from "./connection";
 import { HistoryClient } from "./history";
+import { IndexLag } from "./indexing";
 import { registerImports } from "./imports";
 import { registerMcpServer } from "./mcp";
 import { changedSetting } from "./settings";
@@ -431,20 +432,29 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
         await body(sessionId);
       }
     });
+  let viewNote: string | undefined; // what failed, or how many sessions the filter leaves
+  const showNotes = () => {
+    tree.message = [viewNote, lag.note].filter(Boolean).join(" · ") || undefined;
+  };
+  const lag = new IndexLag(history, showNotes);
+  const followIndex = () => void lag.check();
   const showFilter = ({ shown, all }: { shown: number; all: number }) => {
-    tree.message = view.filter.trim() ? `${shown} of ${all} sessions match “${view.filter.trim()}”` : undefined;
+    viewNote = view.filter.trim() ? `${shown} of ${all} sessions match “${view.filter.trim()}”` : undefined;
+    showNotes();
   };
 
   /** Each start: the view loads, then shows the sessions (or the welcome) or what failed. */
   const showState = (state: State) => {
     // What failed, above the rows that offer the setting, the output, a retry.
-    tree.message = state === "failed" ? sidecar.failure : undefined;
+    viewNote = state === "failed" ? sidecar.failure : undefined;
+    showNotes();
     // The welcome view (imports) only once the sidecar answers: not while it starts.
     void vscode.commands.executeCommand("setContext", "agentHistory.state", state);
     view.refreshSoon();
     usage.refreshSoon();
     followActive();
     if (state === "ready") {
+      followIndex();
       void closeMissing(history, chats).catch((error: unknown) => reportError(log, error));
     }
     if (state === "ready" && sidecar.settings?.capture) {
@@ -455,6 +465,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
   context.subscriptions.push(
     log,
     tree,
+    lag,
     { dispose: () => void sidecar.stop() },
     status,
     chats,
@@ -478,9 +489,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<AgentH
       chats.appended(sessionId, messages);
       usage.refreshSoon();
       followActive();
+      followIndex();
     }),
     history.onDidChangeSession(({ sessionId, change, session }) => {
       view.refreshSoon();
+      followIndex();
       if (change === "deleted") {
         void closeTranscripts(sessionId); // deleted here or by any other process
         chats.close(sessionId);

@@ -18,8 +18,12 @@ export function samples(): string {
   throw new Error("the shared sample transcripts are not found");
 }
 
-/** Run `body` against a sidecar holding the Claude Code samples. */
-export async function withImportedSamples(body: (history: HistoryClient, imported: ImportTranscriptResult) => Promise<void>): Promise<void> {
+/** Run `body` against a sidecar holding the Claude Code samples, started with these
+ * initializationOptions. */
+export async function withImportedSamples(
+  body: (history: HistoryClient, imported: ImportTranscriptResult) => Promise<void>,
+  initializationOptions: Record<string, unknown> = {},
+): Promise<void> {
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), "agent-history-node-"));
   const python = process.env.AGENT_HISTORY_PYTHON ?? "python3";
   const child = spawn(python, ["-m", "sidecar", "serve", "--db", path.join(folder, "history.db")], {
@@ -28,7 +32,7 @@ export async function withImportedSamples(body: (history: HistoryClient, importe
   const connection = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
   connection.listen();
   try {
-    await connection.sendRequest("initialize", { processId: process.pid, capabilities: {}, initializationOptions: {} });
+    await connection.sendRequest("initialize", { processId: process.pid, capabilities: {}, initializationOptions });
     await connection.sendNotification("initialized", {});
     const history = new HistoryClient(connection);
     const imported = await history.request("history/importTranscript", { path: path.join(samples(), "claude-code") });
