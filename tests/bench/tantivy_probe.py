@@ -138,7 +138,7 @@ def memory(db_path: Path) -> dict[str, float]:
     }
 
 
-def build(engine: str, db_path: Path, _: int = 0) -> dict[str, Any]:
+def build(engine: str, db_path: Path, _: int = 0) -> None:
     history = Database(db_path, read_only=True)
     started = time.perf_counter()
     if engine == "turso":
@@ -153,7 +153,7 @@ def build(engine: str, db_path: Path, _: int = 0) -> dict[str, Any]:
         writer.wait_merging_threads()
     seconds = time.perf_counter() - started
     history.close()
-    return {"seconds": seconds, **memory(db_path)}
+    report({"seconds": seconds, **memory(db_path)})
 
 
 class TantivySearch:
@@ -186,7 +186,7 @@ def searcher_for(engine: str, store: Store) -> Any:
     return TantivySearch(store)
 
 
-def run_queries(engine: str, db_path: Path, rounds: int) -> dict[str, Any]:
+def run_queries(engine: str, db_path: Path, rounds: int) -> None:
     store = Store(db_path, read_only=True)
     run = searcher_for(engine, store)
     samples: list[float] = []
@@ -200,10 +200,10 @@ def run_queries(engine: str, db_path: Path, rounds: int) -> dict[str, Any]:
             samples.append((time.perf_counter() - started) * 1000)
     ordered = sorted(samples)
     at = {f"p{q}": ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] for q in (50, 95, 99)}
-    return {**at, "hits": hits, **memory(db_path)}
+    report({**at, "hits": hits, **memory(db_path)})  # the index still open, for a second searcher to share
 
 
-def freshness(engine: str, db_path: Path, appends: int) -> dict[str, Any]:
+def freshness(engine: str, db_path: Path, appends: int) -> None:
     """Append one message at a time to the history, index it, and time from the index's
     commit until a separate reader finds it (Tantivy: a second Index on the same files,
     reloaded; Turso: a second connection)."""
@@ -239,12 +239,14 @@ def freshness(engine: str, db_path: Path, appends: int) -> dict[str, Any]:
         visible.append((time.perf_counter() - committed) * 1000)
     if writer is not None:
         writer.wait_merging_threads()
-    return {
-        "commit_p50": sorted(commits)[len(commits) // 2],
-        "commit_max": max(commits),
-        "visible_p50": sorted(visible)[len(visible) // 2],
-        "visible_max": max(visible),
-    }
+    report(
+        {
+            "commit_p50": sorted(commits)[len(commits) // 2],
+            "commit_max": max(commits),
+            "visible_p50": sorted(visible)[len(visible) // 2],
+            "visible_max": max(visible),
+        }
+    )
 
 
 # -- the orchestration -----------------------------------------------------------------
@@ -277,6 +279,17 @@ def disk_bytes(engine: str, db_path: Path) -> int:
     return sum(path.stat().st_size for path in tantivy_path(db_path).iterdir())
 
 
+def free_bytes(engine: str, db_path: Path) -> int:
+    """Bytes of the index's files that hold nothing: the Turso index's free pages, which its
+    fold leaves behind and nothing vacuums. Tantivy deletes the files of merged segments."""
+    if engine == "tantivy":
+        return 0
+    index = search.open_index(db_path, read_only=True)
+    free = int(index.scalar("PRAGMA freelist_count")) * int(index.scalar("PRAGMA page_size"))
+    index.close()
+    return free
+
+
 def remove_index(engine: str, db_path: Path) -> None:
     if engine == "turso":
         for path in db_path.parent.glob(f"{db_path.name}-search*"):
@@ -302,6 +315,7 @@ def measure(engine: str, db_path: Path, count: int, rounds: int, appends: int) -
     return {
         "build": built,
         "bytes_per_message": disk_bytes(engine, db_path) / count,
+        "free_per_message": free_bytes(engine, db_path) / count,
         "search": searched,
         "second": beside,
         "fresh": fresh,
@@ -314,6 +328,7 @@ def table(count: int, history_bytes: int, figures: dict[str, dict[str, Any]]) ->
         ("build rate", lambda f: f"{count / f['build']['seconds']:,.0f} msgs/s"),
         ("builder peak RSS", lambda f: f"{f['build']['peak']:.0f} MB"),
         ("index bytes/message", lambda f: f"{f['bytes_per_message']:,.0f}"),
+        ("  of which free pages", lambda f: f"{f['free_per_message']:,.0f}"),
         ("history+index bytes/msg", lambda f: f"{history_bytes / count + f['bytes_per_message']:,.0f}"),
         ("search p50/p95/p99", lambda f: "{p50:.2f}/{p95:.2f}/{p99:.2f} ms".format(**f["search"])),
         ("searcher RSS (peak)", lambda f: "{rss:.0f} MB ({peak:.0f})".format(**f["search"])),
@@ -329,19 +344,22 @@ def table(count: int, history_bytes: int, figures: dict[str, dict[str, Any]]) ->
     for label, shown in rows:
         print(f"{label:26}" + "".join(f"{shown(f):>24}" for f in figures.values()))
     hits = {engine: f["search"]["hits"] for engine, f in figures.items()}
-    print("hits per shape: " + "  ".join(f"{name} {'/'.join(str(h[name]) for h in hits.values())}" for name, _ in QUERIES))
+    per_shape = (f"{name} {'/'.join(str(h[name]) for h in hits.values())}" for name, _ in QUERIES)
+    print("hits per shape: " + "  ".join(per_shape))
 
 
-def run_step(step: str, engine: str, db_path: Path, number: int) -> None:
-    steps = {"build": build, "search": run_queries, "fresh": freshness}
-    print(json.dumps(steps[step](engine, db_path, number)), flush=True)
-    sys.stdin.read()  # hold the index open until the parent is done with this process
+def report(figures: dict[str, Any]) -> None:
+    """Hand a step's figures to the parent, then hold everything open until it is done with
+    this process."""
+    print(json.dumps(figures), flush=True)
+    sys.stdin.read()
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] in ("build", "search", "fresh"):
         step, engine, db_path, *number = sys.argv[1:]
-        run_step(step, engine, Path(db_path), int(number[0]) if number else 0)
+        steps = {"build": build, "search": run_queries, "fresh": freshness}
+        steps[step](engine, Path(db_path), int(number[0]) if number else 0)
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, nargs="+", default=[100_000, 300_000])
