@@ -49,6 +49,28 @@ class Reader(Protocol):
         kept for the next take."""
 
 
+class RowReader:
+    """The part every format's Reader shares: a row it cannot use (not an object, or a known
+    kind without the fields that kind must have) is counted, never fatal."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.skipped_lines = 0
+
+    def feed(self, row: dict[str, Any] | None) -> None:
+        if row is None:
+            self.skipped_lines += 1
+            return
+        try:
+            self.read_row(row)
+        except (Malformed, KeyError, TypeError, ValueError, AttributeError):
+            self.skipped_lines += 1
+
+    def read_row(self, row: dict[str, Any]) -> None:
+        """Take in one row; raise (Malformed, KeyError, …) for a row that cannot be used."""
+        raise NotImplementedError
+
+
 def read_with(reader: Reader, path: Path) -> Transcript:
     """A whole file at once, through its format's Reader."""
     for row in json_lines(path):

@@ -26,7 +26,7 @@ import attrs
 
 from .. import protocol as p
 from ..store.imports import ImportedMessage, ImportedSession
-from . import Compaction, Malformed, Taken, Transcript, read_with, stamp, text_of, token_count
+from . import Compaction, Malformed, RowReader, Taken, Transcript, read_with, stamp, text_of, token_count
 
 FORMAT = "claude-code"
 MESSAGE_ROWS = ("user", "assistant")
@@ -59,29 +59,22 @@ class _Session:
     taken: Taken = attrs.Factory(Taken)
 
 
-class Reader:
+class Reader(RowReader):
     """A Claude Code file's rows, one at a time (see transcripts.Reader)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        super().__init__(path)
         self.meta = _agent_meta(path)
         self.sessions: dict[str, _Session] = {}
         self.summaries: dict[str, str] = {}
-        self.skipped_lines = 0
 
-    def feed(self, row: dict[str, Any] | None) -> None:
-        if row is None:
-            self.skipped_lines += 1
-            return
-        try:
-            if row.get("type") == "summary":
-                self.summaries[str(row["leafUuid"])] = str(row["summary"])
-            elif row.get("type") in MESSAGE_ROWS:
-                source_id = str(row["sessionId"])
-                session = self.sessions.setdefault(source_id, _Session(source_id))
-                _take(session, row, self.meta)
-        except (Malformed, KeyError, TypeError, ValueError, AttributeError):
-            self.skipped_lines += 1
+    def read_row(self, row: dict[str, Any]) -> None:
+        if row.get("type") == "summary":
+            self.summaries[str(row["leafUuid"])] = str(row["summary"])
+        elif row.get("type") in MESSAGE_ROWS:
+            source_id = str(row["sessionId"])
+            session = self.sessions.setdefault(source_id, _Session(source_id))
+            _take(session, row, self.meta)
 
     def take(self, *, settled: bool) -> list[ImportedSession]:
         taken = []

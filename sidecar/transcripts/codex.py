@@ -27,7 +27,7 @@ import attrs
 
 from .. import protocol as p
 from ..store.imports import ImportedMessage, ImportedSession
-from . import Compaction, Malformed, Taken, Transcript, read_with, stamp, text_of, token_count
+from . import Compaction, Malformed, RowReader, Taken, Transcript, read_with, stamp, text_of, token_count
 
 FORMAT = "codex"
 ROLES = {"user": p.Role.USER, "assistant": p.Role.ASSISTANT, "developer": p.Role.SYSTEM, "system": p.Role.SYSTEM}
@@ -63,22 +63,15 @@ class _Rollout:
     taken: Taken = attrs.Factory(Taken)
 
 
-class Reader:
+class Reader(RowReader):
     """A rollout's rows, one at a time (see transcripts.Reader)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        super().__init__(path)
         self.rollout = _Rollout()
-        self.skipped_lines = 0
 
-    def feed(self, row: dict[str, Any] | None) -> None:
-        if row is None:
-            self.skipped_lines += 1
-            return
-        try:
-            _take(self.rollout, row)
-        except (Malformed, KeyError, TypeError, ValueError, AttributeError):
-            self.skipped_lines += 1
+    def read_row(self, row: dict[str, Any]) -> None:
+        _take(self.rollout, row)
 
     def take(self, *, settled: bool) -> list[ImportedSession]:
         rollout = self.rollout

@@ -33,6 +33,7 @@ from .. import protocol as p
 from ..store.imports import ImportedMessage, ImportedSession
 from . import (
     Malformed,
+    RowReader,
     Taken,
     Transcript,
     copilot_chat,
@@ -76,22 +77,15 @@ class _Events:
     taken: Taken = attrs.Factory(Taken)
 
 
-class Reader:
+class Reader(RowReader):
     """A session's events, one at a time (see transcripts.Reader)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        super().__init__(path)
         self.events = _Events()
-        self.skipped_lines = 0
 
-    def feed(self, row: dict[str, Any] | None) -> None:
-        if row is None:
-            self.skipped_lines += 1
-            return
-        try:
-            _take(self.events, row)
-        except (Malformed, KeyError, TypeError, ValueError, AttributeError):
-            self.skipped_lines += 1
+    def read_row(self, row: dict[str, Any]) -> None:
+        _take(self.events, row)
 
     def take(self, *, settled: bool) -> list[ImportedSession]:
         if _in_chat_sessions(self.path, self.events.source_id):
