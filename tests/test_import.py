@@ -392,3 +392,51 @@ def test_the_jsonl_export_imports_back_to_the_same_session(store: Store, tmp_pat
     result = run_import(store, tmp_path / "export.jsonl", format="auto")
     assert [s.id for s in result.sessions] == [session.id]
     assert exported() == original
+
+
+def test_a_file_a_reader_cannot_read_is_counted_and_the_others_import(store: Store, tmp_path: Path) -> None:
+    # A time no calendar holds (year 3170000) made the whole folder's import fail with a traceback.
+    good = Path(__file__).parent / "fixtures" / "copilot-chat" / "git-ai__copilot_session_simple.json"
+    folder = tmp_path / "chatSessions"
+    folder.mkdir()
+    shutil.copy(good, folder / "good.json")
+    bad = json.loads(good.read_text())
+    bad["creationDate"] = 1e17
+    for request in bad.get("requests", []):
+        request.pop("timestamp", None)  # every time falls back to the session's
+    (folder / "bad.json").write_text(json.dumps(bad))
+    result = run_import(store, folder)
+    assert len(result.sessions) == 1 and result.messages > 0
+    assert (result.skipped_lines, result.skipped_files) == (1, 0)
+
+
+def test_more_one_hour_cache_writes_than_all_cache_writes_are_not_believed_and_the_file_imports(
+    store: Store, tmp_path: Path
+) -> None:
+    row = {
+        "type": "assistant",
+        "sessionId": "s1",
+        "uuid": "u1",
+        "timestamp": "2026-01-01T00:00:00.000Z",
+        "cwd": "/p",
+        "message": {
+            "id": "m1",
+            "role": "assistant",
+            "model": "claude-sonnet-4-20250514",
+            "content": [{"type": "text", "text": "hi"}],
+            "usage": {
+                "input_tokens": 3,
+                "output_tokens": 4,
+                "cache_creation_input_tokens": 0,
+                "cache_creation": {"ephemeral_1h_input_tokens": 5},
+            },
+        },
+    }
+    (tmp_path / "s1.jsonl").write_text(json.dumps(row) + "\n")
+    result = run_import(store, tmp_path / "s1.jsonl")
+    assert result.messages == 1
+    [message] = messages.get_messages(
+        store, structure_params({"sessionId": result.sessions[0].id}, p.GetMessagesParams)
+    ).messages
+    assert message.usage is not None and message.usage.cache_creation1h_tokens == 0
+    assert message.usage.completion_tokens == 4

@@ -214,3 +214,24 @@ def test_an_import_splits_at_its_models_tiers_before_writing_them(store: Store) 
     needed = cost.bands(buckets.models(store.db))
     assert len(needed) > 1 and buckets.stored_bands(store.db) == needed  # no report has run
     assert_buckets_are_the_messages_sums(store.db)
+
+
+def test_a_read_only_store_prices_an_appended_long_context_call_as_a_writable_one(store: Store, db_path: Path) -> None:
+    # The MCP server reads through a read-only store, which cannot split the buckets at a
+    # model's long-context tier when it first reports: the append must have split them.
+    session = sessions.create_session(
+        store, structure_params({"kind": "agent", "model": "gemini-2.5-pro"}, p.CreateSessionParams)
+    )
+    spent = {"promptTokens": 300_000, "completionTokens": 1_000}
+    messages.append_messages(
+        store,
+        structure_params(
+            {"sessionId": session.id, "messages": [assistant("long", usage=spent)]}, p.AppendMessagesParams
+        ),
+    )
+    reader = Store(db_path, read_only=True)
+    try:
+        read_only = usage.get_usage(reader, p.GetUsageParams()).cost
+    finally:
+        reader.close()
+    assert read_only == usage.get_usage(store, p.GetUsageParams()).cost

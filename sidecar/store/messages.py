@@ -32,6 +32,7 @@ from .records import (
 )
 from .redaction import Redactor, record_redactions
 from .sessions import load_session
+from .usage import prepare_bands
 
 INSERT_COLUMNS = (
     "id, session_id, idx, role, compacted, tokens, created_at, prompt_tokens, completion_tokens, cache_read_tokens,"
@@ -183,17 +184,26 @@ def insert_rows(db: Database, rows: list[list[Any]]) -> tuple[int, int]:
     return last - len(rows) + 1, last
 
 
+def _prepare_bands(db: Database, batch: list[p.MessageInput], session_model: str | None) -> None:
+    """The buckets split at the long-context tiers of the models these calls are priced at,
+    before they are written: a read-only store (the MCP server's) cannot split them later."""
+    models = {message.model or session_model or "unknown" for message in batch if message.usage is not None}
+    if models:
+        prepare_bands(db, models)
+
+
 def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMessagesResult:
     db, stamp = store.db, now()
     prepared = prepare_rows(store.settings, params.session_id, params.messages, [stamp] * len(params.messages))
     with db.write():
         state = db.one(
-            "SELECT next_index, project_id, ended_at, pending_tool_calls, preview IS NULL FROM sessions WHERE id = ?",
+            "SELECT next_index, project_id, ended_at, pending_tool_calls, preview IS NULL, model"
+            " FROM sessions WHERE id = ?",
             (params.session_id,),
         )
         if state is None:
             raise SessionNotFound(params.session_id)
-        next_index, project_id, ended_at, pending_json, unnamed = state
+        next_index, project_id, ended_at, pending_json, unnamed, session_model = state
         results = _known_client_ids(db, params.session_id, params.messages)
         appended: list[p.AppendedMessage] = []
         new_rows, new_messages, redactions = [], [], Counter[str]()
@@ -212,6 +222,7 @@ def append_messages(store: Store, params: p.AppendMessagesParams) -> p.AppendMes
             redactions.update(found)
             next_index += 1
         if new_rows:
+            _prepare_bands(db, new_messages, session_model)
             first_seq, last_seq = insert_rows(db, new_rows)
             _count_appended(
                 db,

@@ -16,6 +16,7 @@ from .database import Database
 from .fields import ENDED_AT, TITLE, metadata_fields, note_changes
 from .records import SESSION_COLUMNS, new_id, now, session_from_row, to_json
 from .redaction import Redactor
+from .usage import prepare_bands
 
 
 def load_session(db: Database, session_id: str) -> p.Session:
@@ -28,7 +29,12 @@ def load_session(db: Database, session_id: str) -> p.Session:
 def create_session(store: Store, params: p.CreateSessionParams) -> p.Session:
     stamp, session_id = now(), new_id()
     masker = Redactor(store.settings.redact)
+    model = masker.optional(params.model)
     with store.db.write():
+        if model is not None:
+            # Its calls will be priced at its model's tiers: split the buckets there before any
+            # is written (a read-only store, as the MCP server's, cannot split them later).
+            prepare_bands(store.db, {model})
         store.db.execute(
             "INSERT INTO sessions (id, project_id, kind, title, agent_name, model, created_at, updated_at, metadata)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -38,7 +44,7 @@ def create_session(store: Store, params: p.CreateSessionParams) -> p.Session:
                 masker.text(params.kind),
                 masker.optional(params.title),
                 masker.optional(params.agent_name),
-                masker.optional(params.model),
+                model,
                 stamp,
                 stamp,
                 to_json(masker.value(_without_nulls(params.metadata or {}))),

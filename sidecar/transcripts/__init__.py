@@ -150,7 +150,10 @@ def stamp(text: Any) -> str:
 
 def stamp_millis(millis: float) -> str:
     """Milliseconds since the epoch (as JavaScript keeps times) as the contract writes times."""
-    return _contract_time(datetime.fromtimestamp(millis / 1000, UTC))
+    try:
+        return _contract_time(datetime.fromtimestamp(millis / 1000, UTC))
+    except (ValueError, OverflowError, OSError) as error:  # a time no calendar holds
+        raise Malformed(f"bad timestamp {millis!r}") from error
 
 
 def _contract_time(moment: datetime) -> str:

@@ -208,12 +208,15 @@ def _take_assistant(
         # 5-minute and 1-hour writes, which cost differently.
         split = usage.get("cache_creation")
         one_hour = split.get("ephemeral_1h_input_tokens") if isinstance(split, dict) else 0
+        writes = token_count(usage.get("cache_creation_input_tokens"))
         target.usage = p.Usage(
             prompt_tokens=token_count(usage.get("input_tokens")),
             completion_tokens=token_count(usage.get("output_tokens")),
             cache_read_tokens=token_count(usage.get("cache_read_input_tokens")),
-            cache_creation_tokens=token_count(usage.get("cache_creation_input_tokens")),
-            cache_creation1h_tokens=token_count(one_hour),
+            cache_creation_tokens=writes,
+            # A split that claims more than all the writes is not believed (the contract
+            # refuses it, and the whole file with it): those writes are priced as 5-minute.
+            cache_creation1h_tokens=min(token_count(one_hour), writes),
             thinking_tokens=0,
         )
 

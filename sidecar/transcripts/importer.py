@@ -14,6 +14,7 @@ import collections
 import contextlib
 import functools
 import itertools
+import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from ..lifetime import exit_with_parent
 from ..store import NO_WORK, Settings, Store, Work
 from ..store.imports import EncodedSession, encode_session, import_sessions
 from . import (
+    Malformed,
     Transcript,
     agent_history,
     aider,
@@ -46,6 +48,8 @@ from . import (
     opencode,
     zed,
 )
+
+log = logging.getLogger(__name__)
 
 READERS: dict[str, Callable[[Path], Transcript]] = {
     claude_code.FORMAT: claude_code.read,
@@ -191,9 +195,19 @@ def _read(path: Path, name: str | None) -> tuple[str | None, Transcript | None]:
     if name is None and path.suffix == ".json":
         document = json_document(path)
         name = _document_format(document)
-        return name, DOCUMENT_READERS[name](path, document) if name else None
+        return name, _whole(path, functools.partial(DOCUMENT_READERS[name], path, document)) if name else None
     name = name or detect(path)
-    return name, READERS[name](path) if name else None
+    return name, _whole(path, functools.partial(READERS[name], path)) if name else None
+
+
+def _whole(path: Path, read: Callable[[], Transcript]) -> Transcript:
+    """What a reader reads, or, when it cannot make sense of the file as a whole (a field
+    every session needs, malformed), one skipped line: the import's other files go on."""
+    try:
+        return read()
+    except (Malformed, KeyError, TypeError, ValueError, AttributeError) as error:
+        log.warning("skipped %s: %s", path, error)
+        return Transcript([], 1)
 
 
 def read_file(path: Path, *, name: str | None, project_id: str | None, settings: Settings) -> FileRead:
