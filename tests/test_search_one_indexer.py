@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from sidecar.store import Store
+
 from .helpers import RawServer, children_of, still_running_after, user
 
 needs_proc = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds indexers through Linux's /proc")
@@ -79,3 +81,24 @@ def test_a_window_shut_down_cleanly_hands_indexing_over(windows: list[RawServer]
     wait_for(lambda: len(indexers(*others)) == 1, "a surviving window started the next indexer")
     append(others[1], "damson cheese after a clean handover")
     wait_for(lambda: found(others[0], "damson"), "the new indexer indexed it")
+
+
+def test_a_stopped_indexer_is_not_started_again_by_a_late_write(store: Store, db_path: Path) -> None:
+    # A write request answered between shutdown and exit woke the stopped Indexer, which took
+    # the lock again and started an indexer that lived until the sidecar exited.
+    from sidecar.filelock import FileLock
+    from sidecar.search.index import RESTART_SECONDS, Indexer, index_lock_path
+
+    indexer = Indexer(db_path)
+    first = indexer.process
+    assert first is not None
+    indexer.stop()
+    first.wait(timeout=30)
+    indexer.tried -= RESTART_SECONDS  # its turn to try again has come
+    indexer.wake()
+    assert indexer.process is first
+    other = FileLock(index_lock_path(db_path))
+    try:
+        assert other.try_acquire()  # nobody holds the index lock
+    finally:
+        other.release()

@@ -395,11 +395,12 @@ class Indexer:
         self.lock = FileLock(index_lock_path(db_path))
         self.process: subprocess.Popen[bytes] | None = None
         self.tried = -RESTART_SECONDS
+        self.stopped = False
         self.keep_running()
 
     def keep_running(self) -> None:
         """Start the indexer if none runs for this database and it is this process's turn."""
-        if self.process is not None and self.process.poll() is None:
+        if self.stopped or (self.process is not None and self.process.poll() is None):
             return
         if time.monotonic() - self.tried < RESTART_SECONDS:
             return
@@ -441,6 +442,8 @@ class Indexer:
                 self.process.stdin.close()  # end of file: the indexer finishes its round and exits
 
     def stop(self) -> None:
+        """For good: a write answered after this (between shutdown and exit) starts none."""
+        self.stopped = True
         self._close_pipe()
         self.lock.release()  # the indexer holds it until it has exited
 

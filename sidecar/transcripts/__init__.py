@@ -11,7 +11,7 @@ to it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -69,6 +69,21 @@ class RowReader:
     def read_row(self, row: dict[str, Any]) -> None:
         """Take in one row; raise (Malformed, KeyError, …) for a row that cannot be used."""
         raise NotImplementedError
+
+
+def read_document_or_log(
+    path: Path,
+    replay: Callable[[Path], tuple[Any, int]],
+    of_document: Callable[[Path, Any], Transcript],
+) -> Transcript:
+    """A session kept as one JSON document, or as a `.jsonl` log that `replay` turns into
+    that document (with how many of its lines it could not apply)."""
+    if path.suffix == ".jsonl":
+        document, skipped = replay(path)
+        transcript = of_document(path, document)
+        transcript.skipped_lines += skipped
+        return transcript
+    return of_document(path, json_document(path))
 
 
 def read_with(reader: Reader, path: Path) -> Transcript:

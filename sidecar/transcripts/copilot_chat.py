@@ -50,6 +50,7 @@ from . import (
     json_lines,
     mapping,
     parsed_arguments,
+    read_document_or_log,
     stamp_millis,
     text_of,
     token_count,
@@ -77,12 +78,7 @@ def looks_like_row(row: dict[str, Any]) -> bool:
 
 
 def read(path: Path) -> Transcript:
-    if path.suffix == ".jsonl":
-        document, skipped = replay(path)
-        transcript = of_document(path, document)
-        transcript.skipped_lines += skipped
-        return transcript
-    return of_document(path, json_document(path))
+    return read_document_or_log(path, replay, of_document)
 
 
 def replay(path: Path) -> tuple[Any, int]:

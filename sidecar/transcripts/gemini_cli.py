@@ -33,7 +33,7 @@ from typing import Any
 
 from .. import protocol as p
 from ..store.imports import ImportedMessage, ImportedSession
-from . import Malformed, Transcript, json_document, json_lines, stamp, text_of, token_count
+from . import Malformed, Transcript, json_lines, read_document_or_log, stamp, text_of, token_count
 
 FORMAT = "gemini-cli"
 NOTICES = ("info", "warning", "error")
@@ -61,12 +61,7 @@ def is_subagent(path: Path) -> bool:
 
 
 def read(path: Path) -> Transcript:
-    if path.suffix == ".jsonl":
-        document, skipped = _replayed(path)
-        transcript = of_document(path, document)
-        transcript.skipped_lines += skipped
-        return transcript
-    return of_document(path, json_document(path))
+    return read_document_or_log(path, _replayed, of_document)
 
 
 def _replayed(path: Path) -> tuple[dict[str, Any], int]:
