@@ -10,12 +10,13 @@ applies, read at report time, so renaming a session's model moves its calls). Th
 the highest long-context tier start the call's input exceeds, among the starts of the
 models the history holds (`usage_bands`, which a report extends when a model with other
 tiers comes: usage.ensure_bands), so every call of a bucket pays the same tier.
-`usage_models` names every model a call names, for that check.
+`usage_models` names every model a call names, and every model the buckets were split for
+before its calls came (a session's), for that check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -141,6 +142,20 @@ def models(db: Database) -> list[str]:
     """Every model a call may be priced at: the calls' own and the sessions'."""
     rows = db.execute("SELECT model FROM usage_models UNION SELECT coalesce(model, 'unknown') FROM sessions")
     return [row[0] for row in rows]
+
+
+def known_models(db: Database, wanted: Iterable[str]) -> set[str]:
+    """Those of `wanted` the buckets are already split for (primary-key lookups: this runs
+    inside every append that carries usage)."""
+    names = sorted(set(wanted))
+    marks = ", ".join("?" for _ in names)
+    return {row[0] for row in db.execute(f"SELECT model FROM usage_models WHERE model IN ({marks})", names)}
+
+
+def note_models(db: Database, names: Iterable[str]) -> None:
+    """`names` are split for (a session's model too, before any of its calls is written)."""
+    rows = sorted(set(names))
+    db.execute(f"INSERT OR IGNORE INTO usage_models (model) VALUES {', '.join('(?)' for _ in rows)}", rows)
 
 
 def stored_bands(db: Database) -> list[int]:

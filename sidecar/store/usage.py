@@ -227,11 +227,12 @@ def prepare_bands(db: Database, models: set[str]) -> None:
     """Before calls of `models` are written (inside that write): bands for any model new to
     the history, while the buckets hold none of its calls (an import of a new model's files
     then leaves its first report nothing to sum again)."""
-    new = models - set(buckets.models(db))
+    new = models - buckets.known_models(db, models) if models else set()
     if new:
         from . import cost  # as in get_usage: only when a model is new
 
         _extend_bands(db, cost.bands(new))
+        buckets.note_models(db, new)
 
 
 def _extend_bands(db: Database, needed: list[int]) -> None:
