@@ -144,8 +144,8 @@ def started_by_hand(db_path: Path) -> str:
     return (
         f"agent-history {__version__} serve: the sidecar editors spawn. It speaks JSON-RPC (LSP framing)"
         f" on stdin/stdout and waits for an editor's messages; database {db_path}.\n"
-        "To use your history from a terminal, try instead: agent-history import (your Claude Code and Codex"
-        " transcripts), agent-history sessions, agent-history search WORDS. Ctrl-D or Ctrl-C quits."
+        "To use your history from a terminal, try instead: agent-history import (every agent's history it"
+        " finds), agent-history sessions, agent-history search WORDS. Ctrl-D or Ctrl-C quits."
     )
 
 

@@ -500,7 +500,7 @@ class ExportSessionParams:
 class ImportTranscriptParams:
     """ImportTranscript params"""
 
-    path: str = attrs.field(metadata={'json': 'path', 'minLength': 1})
+    path: str | None = attrs.field(default=None, metadata={'json': 'path', 'minLength': 1})
     format: TranscriptFormat = attrs.field(default=TranscriptFormat.AUTO, metadata={'json': 'format'})
     project_id: str | None = attrs.field(default=None, metadata={'json': 'projectId'})
     work_done_token: Any = attrs.field(default=None, metadata={'json': 'workDoneToken'})
@@ -664,6 +664,21 @@ class ExportSessionResult:
 
 
 @attrs.define(kw_only=True)
+class ImportSource:
+    """Addition: one default location an import without `path` looked at, and what came in from it."""
+
+    agent: str = attrs.field(metadata={'json': 'agent'})
+    format: TranscriptFormat = attrs.field(metadata={'json': 'format'})
+    path: str = attrs.field(metadata={'json': 'path'})
+    found: bool = attrs.field(metadata={'json': 'found'})
+    files: int = attrs.field(metadata={'json': 'files', 'minimum': 0})
+    sessions: int = attrs.field(metadata={'json': 'sessions', 'minimum': 0})
+    messages: int = attrs.field(metadata={'json': 'messages', 'minimum': 0})
+    skipped_lines: int = attrs.field(metadata={'json': 'skippedLines', 'minimum': 0})
+    skipped_files: int = attrs.field(metadata={'json': 'skippedFiles', 'minimum': 0})
+
+
+@attrs.define(kw_only=True)
 class ImportTranscriptResult:
     """ImportTranscriptResult"""
 
@@ -672,6 +687,7 @@ class ImportTranscriptResult:
     messages: int = attrs.field(metadata={'json': 'messages', 'minimum': 0})
     skipped_lines: int = attrs.field(metadata={'json': 'skippedLines', 'minimum': 0})
     skipped_files: int = attrs.field(metadata={'json': 'skippedFiles', 'minimum': 0})
+    sources: list[ImportSource] | None = attrs.field(default=None, metadata={'json': 'sources'})
 
 
 @attrs.define(kw_only=True)

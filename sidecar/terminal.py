@@ -95,15 +95,17 @@ def add_commands(commands: Any, db_argument: Callable[[argparse.ArgumentParser],
     )
     exporting.add_argument("-o", "--output", type=Path, help="write to this file (default: stdout)")
 
-    importing = command("import", "import Claude Code or Codex transcripts (files or directories)", _import)
+    importing = command(
+        "import", "import the agents' transcripts (files or directories; default: every agent's)", _import
+    )
     importing.add_argument(
         "paths",
         metavar="PATH",
         nargs="*",
         type=Path,
-        help="files or directories (default: those of ~/.claude/projects, ~/.codex/sessions, ~/.gemini/tmp,"
-        " ~/.continue/sessions and VS Code's Cline, Roo Code and Kilo Code tasks that exist;"
-        " $CLAUDE_CONFIG_DIR, $CODEX_HOME, $GEMINI_CLI_HOME and $CONTINUE_GLOBAL_DIR move them)",
+        help="files or directories (default: every agent's default folder that exists: Claude Code, Codex,"
+        " Gemini CLI, Continue, Cline, Roo Code, Kilo Code, Copilot Chat and CLI, Cursor, opencode, Zed;"
+        " with --format, that agent's only)",
     )
     importing.add_argument(
         "--format",
@@ -405,30 +407,49 @@ def _progress_bar(label: str, enabled: bool) -> Iterator[Work]:
 
 
 def _import(store: Store, args: argparse.Namespace) -> int:
+    """The paths named, one import each; with none, the protocol's import of every agent's
+    default location, reported per location found."""
+    done: list[tuple[str, p.ImportTranscriptResult | p.ImportSource]]
+    if args.paths:
+        done = [(str(path), _import_one(store, args, path)) for path in _named_paths(args)]
+    else:
+        result = _import_one(store, args, None)
+        places = [source for source in result.sources or [] if source.found]
+        if not places:
+            looked_at = ", ".join(source.path for source in result.sources or [])
+            raise invalid(
+                "path", f"nothing to import: none of the agents' folders is on this machine ({looked_at}); name a path"
+            )
+        done = [(source.path, source) for source in places]
+    _catch_up_index(store)  # so `agent-history search` finds the imported messages at once
+    if args.json:
+        sys.stdout.write(json.dumps([unstructure(r) for _, r in done], ensure_ascii=False, indent=2) + "\n")
+        return EXIT_OK
+    for path, counts in done:
+        sessions = counts.sessions if isinstance(counts, p.ImportSource) else len(counts.sessions)
+        out.print(
+            f"{escape(path)}: {counts.files:,} files, {sessions:,} new or grown sessions, {counts.messages:,} messages"
+            + (f"; {counts.skipped_lines} malformed lines skipped" if counts.skipped_lines else "")
+            + (f"; {counts.skipped_files} files of no known format" if counts.skipped_files else "")
+        )
+    return EXIT_OK
+
+
+def _named_paths(args: argparse.Namespace) -> list[Path]:
     paths, missing = sources.existing(args.paths)
     for path in missing:
         _warn(f"{path} does not exist; skipped")
     mismatch = sources.format_mismatch(paths, p.TranscriptFormat(args.format))
     if mismatch:
         raise invalid("format", mismatch)
-    results = []
-    for path in paths:
-        raw = {"path": str(path), "format": args.format, "projectId": args.project}
-        with _progress_bar(f"importing {path}", enabled=not args.json and err.is_terminal) as work:
-            params = structure_params(raw, p.ImportTranscriptParams)
-            results.append(importer.import_transcript(store, params, work, on_unknown=_warn_unknown))
-    _catch_up_index(store)  # so `agent-history search` finds the imported messages at once
-    if args.json:
-        sys.stdout.write(json.dumps([unstructure(r) for r in results], ensure_ascii=False, indent=2) + "\n")
-        return EXIT_OK
-    for path, result in zip(paths, results, strict=True):
-        out.print(
-            f"{escape(str(path))}: {result.files:,} files, {len(result.sessions):,} new or grown sessions,"
-            f" {result.messages:,} messages"
-            + (f"; {result.skipped_lines} malformed lines skipped" if result.skipped_lines else "")
-            + (f"; {result.skipped_files} files of no known format" if result.skipped_files else "")
-        )
-    return EXIT_OK
+    return paths
+
+
+def _import_one(store: Store, args: argparse.Namespace, path: Path | None) -> p.ImportTranscriptResult:
+    raw = {"path": path and str(path), "format": args.format, "projectId": args.project}
+    label = f"importing {path}" if path else "importing every agent's history"
+    with _progress_bar(label, enabled=not args.json and err.is_terminal) as work:
+        return importer.import_transcript(store, structure_params(raw, p.ImportTranscriptParams), work, _warn_unknown)
 
 
 def _warn_unknown(path: Path) -> None:

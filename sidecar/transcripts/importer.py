@@ -1,6 +1,7 @@
 """`history/importTranscript`: find transcript files, tell their formats apart, import them.
 
-Only the path the user named is read (a file, or the transcripts below a directory: every
+Only the path the user named is read (without one, the agents' default locations: see
+`locations`), a file or the transcripts below a directory (every
 `.jsonl`, the `.json` files a whole-document format names as its own, the databases of
 opencode and Zed, and Aider's chat histories).
 Sessions are written whole, several to a transaction (about WRITE_BATCH messages: one
@@ -48,6 +49,7 @@ from . import (
     opencode,
     zed,
 )
+from .locations import default_locations, format_of
 
 log = logging.getLogger(__name__)
 
@@ -148,36 +150,95 @@ def import_transcript(
     work: Work = NO_WORK,
     on_unknown: Callable[[Path], None] | None = None,
 ) -> p.ImportTranscriptResult:
-    """Import the file or directory; `on_unknown` hears of each file of no known format."""
-    path = Path(params.path).expanduser()
-    if not path.exists():
-        raise invalid("path", f"{params.path!r} does not exist")
-    files = [(found, found.stat().st_size) for found in transcript_files(path)]
-    total_bytes, done_bytes = sum(size for _, size in files), 0
+    """Import the file or directory, or without a path every default location on this
+    machine (`format`'s only, when it names one); `on_unknown` hears of each file of no
+    known format."""
+    places = _places(params)
+    files = _files(places)
+    total_bytes, done_bytes = sum(size for _, _, size in files), 0
     result = p.ImportTranscriptResult(sessions=[], files=0, messages=0, skipped_lines=0, skipped_files=0)
-    name = None if params.format is p.TranscriptFormat.AUTO else params.format.value
+    if params.path is None:
+        result.sources = [source for source, _ in places if source is not None]
+    # Without a path, the format chose the locations; their files are told apart.
+    name = None if params.format is p.TranscriptFormat.AUTO or params.path is None else params.format.value
     # Encoding needs no secrets: a reader process never gets the encryption key.
     settings = attrs.evolve(store.settings, encryption_key=None)
     read = functools.partial(read_file, name=name, project_id=params.project_id, settings=settings)
     pending: list[EncodedSession] = []
     pending_messages = 0
-    with readers(read, files) as reads:
-        for number, ((found, size), file) in enumerate(zip(files, reads, strict=True)):
-            if file.format is None:
-                result.skipped_files += 1
-                if on_unknown is not None:
-                    on_unknown(found)
-            else:
-                result.files += 1
-                result.skipped_lines += file.skipped_lines
-                pending += file.sessions
-                pending_messages += sum(len(encoded.rows) for encoded in file.sessions)
+    with readers(read, [(found, size) for _, found, size in files]) as reads:
+        for number, ((source, found, size), file) in enumerate(zip(files, reads, strict=True)):
+            _count_file(file, _tallies(result, source))
+            if file.format is None and on_unknown is not None:
+                on_unknown(found)
+            pending += file.sessions
+            pending_messages += sum(len(encoded.rows) for encoded in file.sessions)
             done_bytes += size
-            if pending_messages >= WRITE_BATCH or number == len(files) - 1:
-                work.on_database(functools.partial(_write, store, pending, result))
+            # A batch holds one location's sessions, so each location's counts are its own.
+            if pending_messages >= WRITE_BATCH or number == len(files) - 1 or files[number + 1][0] is not source:
+                work.on_database(functools.partial(_write, store, pending, result, source))
                 pending, pending_messages = [], 0
                 work.checkpoint(done_bytes, total_bytes)
     return result
+
+
+def _places(params: p.ImportTranscriptParams) -> list[tuple[p.ImportSource | None, Path]]:
+    """The path named, or each default location of the agents `format` names, with what
+    will be counted of it."""
+    if params.path is not None:
+        path = Path(params.path).expanduser()
+        if not path.exists():
+            raise invalid("path", f"{params.path!r} does not exist")
+        return [(None, path)]
+    wanted = params.format.value
+    places: list[tuple[p.ImportSource | None, Path]] = [
+        (_source(agent, path), path)
+        for agent, path in default_locations().items()
+        if params.format is p.TranscriptFormat.AUTO or format_of(agent) == wanted
+    ]
+    if not places:
+        raise invalid("format", f"{wanted} has no default location: give a path")
+    return places
+
+
+def _files(places: list[tuple[p.ImportSource | None, Path]]) -> list[tuple[p.ImportSource | None, Path, int]]:
+    """Each transcript file of the places that exist, with its place and size."""
+    return [
+        (source, found, found.stat().st_size)
+        for source, path in places
+        if source is None or source.found
+        for found in transcript_files(path)
+    ]
+
+
+def _tallies(
+    result: p.ImportTranscriptResult, source: p.ImportSource | None
+) -> list[p.ImportTranscriptResult | p.ImportSource]:
+    """What counts a file's outcome: the whole import, and its location when it has one."""
+    return [result] if source is None else [result, source]
+
+
+def _source(agent: str, path: Path) -> p.ImportSource:
+    return p.ImportSource(
+        agent=agent,
+        format=p.TranscriptFormat(format_of(agent)),
+        path=str(path),
+        found=path.exists(),
+        files=0,
+        sessions=0,
+        messages=0,
+        skipped_lines=0,
+        skipped_files=0,
+    )
+
+
+def _count_file(file: FileRead, tallies: list[p.ImportTranscriptResult | p.ImportSource]) -> None:
+    for tally in tallies:
+        if file.format is None:
+            tally.skipped_files += 1
+        else:
+            tally.files += 1
+            tally.skipped_lines += file.skipped_lines
 
 
 @attrs.define
@@ -223,12 +284,17 @@ def read_file(path: Path, *, name: str | None, project_id: str | None, settings:
     )
 
 
-def _write(store: Store, sessions: list[EncodedSession], result: p.ImportTranscriptResult) -> None:
+def _write(
+    store: Store, sessions: list[EncodedSession], result: p.ImportTranscriptResult, source: p.ImportSource | None
+) -> None:
     for outcome in import_sessions(store, sessions) if sessions else []:
-        result.skipped_lines += outcome.skipped
-        result.messages += outcome.added
+        for tally in _tallies(result, source):
+            tally.skipped_lines += outcome.skipped
+            tally.messages += outcome.added
         if outcome.added:
             result.sessions.append(outcome.session)
+            if source is not None:
+                source.sessions += 1
 
 
 # -- reader processes ---------------------------------------------------------------------

@@ -103,6 +103,13 @@ def vscode_user(application: str = "Code") -> Path:
     return base.expanduser() / application / "User"
 
 
+def format_of(agent: str) -> str:
+    """The format kept at the default location `default_locations` names `agent`."""
+    if agent in cline.EXTENSIONS:
+        return cline.FORMAT
+    return copilot_chat.FORMAT if agent.startswith(copilot_chat.FORMAT) else agent
+
+
 def existing_locations() -> dict[str, Path]:
     """The default folders that exist on this machine."""
     return {name: path for name, path in default_locations().items() if path.is_dir()}

@@ -1,5 +1,5 @@
-"""Which transcripts to import: the agents' own directories on this machine, and whether a
-file is of the format a user asked for."""
+"""Which of the paths a user named exist, and whether their files are of the format the
+user asked for."""
 
 from __future__ import annotations
 
@@ -8,19 +8,16 @@ from pathlib import Path
 from .. import protocol as p
 from ..errors import invalid
 from .importer import detect, transcript_files
-from .locations import default_locations
 
 
 def existing(named: list[Path]) -> tuple[list[Path], list[Path]]:
-    """The paths to import (the named ones, else the default sources) that exist, and the
-    named ones that do not. Nothing at all to import is an error naming `path`."""
-    candidates = [path.expanduser() for path in named] or list(default_locations().values())
+    """The named paths that exist, and those that do not. None to import is an error
+    naming `path`."""
+    candidates = [path.expanduser() for path in named]
     found = [path for path in candidates if path.exists()]
     if not found:
-        wanted = " or ".join(str(path) for path in candidates)
-        where = f"{wanted} does not exist" if named else f"neither {wanted} is on this machine (name a path)"
-        raise invalid("path", f"nothing to import: {where}")
-    return found, [path for path in candidates if named and not path.exists()]
+        raise invalid("path", f"nothing to import: {' or '.join(str(path) for path in candidates)} does not exist")
+    return found, [path for path in candidates if not path.exists()]
 
 
 def format_mismatch(paths: list[Path], wanted: p.TranscriptFormat) -> str | None:

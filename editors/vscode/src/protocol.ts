@@ -491,9 +491,9 @@ export interface ExportSessionParams {
 }
 
 export interface ImportTranscriptParams {
-  /** A transcript file or a directory of them. */
-  path: string;
-  /** Which agent wrote it. */
+  /** A transcript file or a directory of them. Addition: optional; without it, every agent's default location that exists on this machine (with `format` naming an agent, only that agent's; `agent-history` and `aider` have none), files told apart as with `auto`. */
+  path?: string | null;
+  /** Which agent wrote it (`auto`: tell them apart). Without `path`: whose default locations to read (`auto`: every agent's). */
   format?: TranscriptFormat | null;
   /** Overrides the working directory as projectId. */
   projectId?: string | null;
@@ -663,6 +663,30 @@ export interface ImportTranscriptResult {
   /** Addition: lines skipped as malformed (not JSON, or missing what their kind needs), plus messages over the size limit. */
   skippedLines: number;
   /** Addition: `.jsonl` files of no known format (with format `auto`). */
+  skippedFiles: number;
+  /** Addition, only without `path`: each default location looked at, in order, whether it is on this machine and what came in from it. None found: every entry has `found: false` and nothing is imported (not an error: an editor can say where it looked and offer to name a path). */
+  sources?: ImportSource[] | null;
+}
+
+/** Addition: one default location an import without `path` looked at, and what came in from it. */
+export interface ImportSource {
+  /** Whose location: the format name, or the program's (`roo-code`, `kilo-code`; `copilot-chat (Code - Insiders)`, `copilot-chat (empty windows)`). */
+  agent: string;
+  /** The format kept there. */
+  format: TranscriptFormat;
+  /** The folder looked at. */
+  path: string;
+  /** Whether it is on this machine (the counts are 0 when not). */
+  found: boolean;
+  /** Transcript files read there. */
+  files: number;
+  /** Sessions created or given new messages from there (they are in the result's `sessions`). */
+  sessions: number;
+  /** Messages added from there. */
+  messages: number;
+  /** As the result's `skippedLines`, for this location. */
+  skippedLines: number;
+  /** As the result's `skippedFiles`, for this location. */
   skippedFiles: number;
 }
 
