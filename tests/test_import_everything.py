@@ -107,4 +107,5 @@ async def test_without_any_location_nothing_is_imported_and_every_place_looked_a
             patch.setenv(name, value)
         looked_at = [str(path) for path in default_locations().values()]
     assert [source["path"] for source in result["sources"]] == looked_at
-    assert str(empty / ".claude" / "projects") in looked_at and str(empty / ".local" / "share" / "zed" / "threads") in looked_at
+    assert str(empty / ".claude" / "projects") in looked_at
+    assert str(empty / ".local" / "share" / "zed" / "threads") in looked_at

@@ -96,6 +96,24 @@ def claude_code_home(tmp_path: Path) -> Path:
     return home
 
 
+# Every variable the sidecar's default locations read (sidecar/transcripts/locations.py).
+LOCATION_VARIABLES = ("CODEX_HOME", "GEMINI_CLI_HOME", "CONTINUE_GLOBAL_DIR", "COPILOT_HOME", "XDG_CONFIG_HOME",
+                      "XDG_DATA_HOME", "FLATPAK_XDG_DATA_HOME", "APPDATA", "LOCALAPPDATA")  # fmt: skip
+
+
+def agents_home(tmp_path: Path) -> dict[str, str]:
+    """An environment where the only agent's history is the Claude Code samples: no other
+    default location of this machine's is read by an import of every agent's history."""
+    home = tmp_path / "home"
+    home.mkdir()
+    return {
+        **os.environ,
+        **dict.fromkeys(LOCATION_VARIABLES, ""),
+        "HOME": str(home),
+        "CLAUDE_CONFIG_DIR": str(claude_code_home(tmp_path)),
+    }
+
+
 @contextmanager
 def workbench(
     tmp_path: Path, command: list[str], mode: str, *, capture: bool = False
@@ -131,7 +149,7 @@ def workbench(
         [*base, "--extensions-dir", str(extensions), "--bind-addr", f"127.0.0.1:{port}", "--auth", "none",
          "--disable-telemetry", "--disable-update-check", str(folder)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "CLAUDE_CONFIG_DIR": str(claude_code_home(tmp_path))},
+        env=agents_home(tmp_path),
     )  # fmt: skip
     env = {
         **os.environ,
@@ -207,8 +225,9 @@ def test_welcome_import_named_sessions_filter_menu_chat_live_search_delete_usage
             other.close()
     steps = json.loads((exchange / "steps.json").read_text())
     assert "error" not in steps, steps["error"]
-    assert steps["welcomeButtons"] == ["Import Claude Code history", "Import Codex history", "Import a file or folder…"]
+    assert steps["welcomeButtons"] == ["Import every agent's history", "Import a file or folder…"]
     assert steps["imported"].startswith("Agent History: Imported 15 sessions"), steps["imported"]
+    assert "claude-code 15." in steps["imported"], steps["imported"]  # found at CLAUDE_CONFIG_DIR, none elsewhere
     assert steps["view"] and steps["opened"]
     assert steps["inline"] == ["Rename…", "Delete…"], steps["inline"]
     assert steps["menu"] == [

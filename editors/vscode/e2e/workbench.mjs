@@ -133,8 +133,9 @@ async function captured(page, sidebar) {
 
 /** The history: from an empty database's welcome view to opening a search hit. */
 async function history(page, sidebar, welcome) {
-  // An empty database: the welcome view, with its three buttons.
-  const buttons = ["Import Claude Code history", "Import Codex history", "Import a file or folder…"];
+  // An empty database: the welcome view, with its one import of every agent's history and
+  // its import of a file or folder.
+  const buttons = ["Import every agent's history", "Import a file or folder…"];
   for (const name of buttons) {
     await welcome.getByRole("button", { name }).waitFor({ timeout: 60000 });
   }

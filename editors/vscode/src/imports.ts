@@ -1,12 +1,11 @@
-// Importing what the agents already wrote: Claude Code's and Codex's folders, or any file or
-// folder; with progress (the sidecar's $/progress), cancellable, ending with a summary.
-import * as fs from "fs";
+// Importing what the agents already wrote: every agent's history the sidecar finds (its own
+// list of default locations: importTranscript without a path), or any file or folder; with
+// progress (the sidecar's $/progress), cancellable, ending with a summary.
 import * as vscode from "vscode";
 import { WorkDoneProgress } from "vscode-languageclient/node";
-import { agentFolders } from "./capture";
 import type { Connection } from "./connection";
 import type { HistoryClient } from "./history";
-import { importSummary } from "./present";
+import { importSummary, nothingFound } from "./present";
 import type { TranscriptFormat } from "./protocol";
 
 type Run = (body: (argument?: unknown) => Promise<void>) => (argument?: unknown) => Promise<void>;
@@ -14,8 +13,17 @@ const REQUEST_CANCELLED = -32800;
 
 let tokens = 0;
 
-async function importPath(sidecar: Connection, history: HistoryClient, target: string, format: TranscriptFormat, name: string) {
-  sidecar.log.info(`import of ${target} (${format}) begun`);
+const IMPORT_PATH = "Import a File or Folder…";
+
+/** Import `target`, or with none every agent's history the sidecar finds. */
+async function importPath(
+  sidecar: Connection,
+  history: HistoryClient,
+  target: string | undefined,
+  format: TranscriptFormat,
+  name: string,
+) {
+  sidecar.log.info(`import of ${target ?? "every agent's history"} (${format}) begun`);
   const began = Date.now();
   const result = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Importing ${name}`, cancellable: true },
@@ -30,7 +38,8 @@ async function importPath(sidecar: Connection, history: HistoryClient, target: s
         }
       });
       try {
-        return await history.request("history/importTranscript", { path: target, format, workDoneToken }, cancel);
+        const where = target === undefined ? {} : { path: target };
+        return await history.request("history/importTranscript", { ...where, format, workDoneToken }, cancel);
       } catch (error) {
         if ((error as { code?: number }).code === REQUEST_CANCELLED || cancel.isCancellationRequested) {
           return undefined;
@@ -41,22 +50,20 @@ async function importPath(sidecar: Connection, history: HistoryClient, target: s
       }
     },
   );
-  sidecar.log.info(`import of ${target} ${result ? `ended in ${Date.now() - began} ms: ${importSummary(result)}` : "cancelled"}`);
-  if (result) {
-    void vscode.window.showInformationMessage(`Agent History: ${importSummary(result)}`);
+  const told = result && (nothingFound(result) ?? importSummary(result));
+  sidecar.log.info(`import of ${target ?? "every agent's history"} ${told ? `ended in ${Date.now() - began} ms: ${told}` : "cancelled"}`);
+  if (result && nothingFound(result)) {
+    // Not awaited: a notification left unanswered would hold the command for ever.
+    void vscode.window.showWarningMessage(`Agent History: ${told}`, IMPORT_PATH).then((chosen) => {
+      if (chosen === IMPORT_PATH) {
+        void vscode.commands.executeCommand("agentHistory.importPath");
+      }
+    });
+  } else if (result) {
+    void vscode.window.showInformationMessage(`Agent History: ${told}`);
   } else {
     void vscode.window.showWarningMessage("Agent History: import cancelled; what was not committed was rolled back.");
   }
-}
-
-async function importAgent(sidecar: Connection, history: HistoryClient, agent: "claudeCode" | "codex") {
-  const folder = agentFolders()[agent];
-  const name = agent === "claudeCode" ? "Claude Code history" : "Codex history";
-  if (!fs.existsSync(folder)) {
-    void vscode.window.showWarningMessage(`Agent History: no ${name} here (${folder} does not exist).`);
-    return;
-  }
-  await importPath(sidecar, history, folder, agent === "claudeCode" ? "claude-code" : "codex", name);
 }
 
 async function importChosen(sidecar: Connection, history: HistoryClient) {
@@ -74,8 +81,7 @@ async function importChosen(sidecar: Connection, history: HistoryClient) {
 
 export function registerImports(sidecar: Connection, history: HistoryClient, run: Run): vscode.Disposable[] {
   return [
-    vscode.commands.registerCommand("agentHistory.importClaudeCode", run(() => importAgent(sidecar, history, "claudeCode"))),
-    vscode.commands.registerCommand("agentHistory.importCodex", run(() => importAgent(sidecar, history, "codex"))),
+    vscode.commands.registerCommand("agentHistory.importAll", run(() => importPath(sidecar, history, undefined, "auto", "every agent's history"))),
     vscode.commands.registerCommand("agentHistory.importPath", run(() => importChosen(sidecar, history))),
   ];
 }

@@ -123,14 +123,26 @@ export function plainSnippet(snippet: string, highlights: Highlight[]): string {
   return text;
 }
 
-/** What an import did, in a sentence. */
+/** What an import did, in a sentence; of every agent's history, which agents it came from. */
 export function importSummary(result: ImportTranscriptResult): string {
   const skipped = result.skippedLines + result.skippedFiles;
   const files = `${result.files} file${result.files === 1 ? "" : "s"}`;
   const what = result.sessions.length
     ? `${result.sessions.length} session${result.sessions.length === 1 ? "" : "s"}, ${result.messages} new messages from ${files}`
     : `nothing new in ${files}`;
-  return `Imported ${what}${skipped ? ` (${result.skippedFiles} files, ${result.skippedLines} lines skipped)` : ""}.`;
+  const from = (result.sources ?? []).filter((source) => source.sessions > 0).map((source) => `${source.agent} ${source.sessions}`);
+  const agents = from.length ? `: ${from.join(", ")}` : "";
+  return `Imported ${what}${agents}${skipped ? ` (${result.skippedFiles} files, ${result.skippedLines} lines skipped)` : ""}.`;
+}
+
+/** For an import of every agent's history that found none on this machine: where it looked. */
+export function nothingFound(result: ImportTranscriptResult): string | undefined {
+  const sources = result.sources ?? [];
+  if (!sources.length || sources.some((source) => source.found)) {
+    return undefined;
+  }
+  const places = sources.map((source) => source.path).join(", ");
+  return `no agent's history found on this machine (looked in ${sources.length} places: ${places}). Import a file or folder instead?`;
 }
 
 /** Whether a session matches the view's filter: its title, preview or project, any case. */

@@ -1,11 +1,15 @@
 // How sessions and hits read to a person, on fixed moments and on real imported transcripts
 // (the shared samples, imported by the real sidecar).
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
 import { test } from "node:test";
+import * as os from "node:os";
+import * as path from "node:path";
 import type { HistoryClient } from "../src/history";
 import {
   hitSessionLabel,
   importSummary,
+  nothingFound,
   plainSnippet,
   relativeTime,
   sessionIcon,
@@ -14,7 +18,7 @@ import {
   shortLabel,
   timeGroup,
 } from "../src/present";
-import { withImportedSamples } from "./sidecar";
+import { samples, withImportedSamples, withSidecar } from "./sidecar";
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
@@ -87,4 +91,34 @@ test("real imported sessions are named by their first request, never by a bare U
       }
     }
   });
+});
+
+// Every variable the sidecar's default locations read (sidecar/transcripts/locations.py),
+// emptied: each falls back to HOME.
+const LOCATION_VARIABLES = ["CLAUDE_CONFIG_DIR", "CODEX_HOME", "GEMINI_CLI_HOME", "CONTINUE_GLOBAL_DIR", "COPILOT_HOME"];
+const XDG_VARIABLES = ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "FLATPAK_XDG_DATA_HOME", "APPDATA", "LOCALAPPDATA"];
+
+test("importing every agent's history says where it looked when it finds none, and whence what it imported came", async () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), "agent-history-home-"));
+  const env = Object.fromEntries([...LOCATION_VARIABLES, ...XDG_VARIABLES].map((name) => [name, ""]));
+  try {
+    await withSidecar(
+      async (history) => {
+        const none = await history.request("history/importTranscript", {});
+        const projects = path.join(home, ".claude", "projects");
+        assert.match(nothingFound(none) ?? "", /^no agent's history found on this machine \(looked in \d+ places: /);
+        assert.ok(nothingFound(none)?.includes(projects), nothingFound(none));
+        fs.cpSync(path.join(samples(), "claude-code"), path.join(projects, "-work-sample"), { recursive: true });
+        const transcripts = fs.readdirSync(path.join(projects, "-work-sample")).filter((name) => name.endsWith(".jsonl"));
+        const imported = await history.request("history/importTranscript", {});
+        assert.equal(nothingFound(imported), undefined);
+        const count = transcripts.length;
+        assert.match(importSummary(imported), new RegExp(`^Imported ${count} sessions, \\d+ new messages from ${count} files: claude-code ${count}\\.$`));
+      },
+      {},
+      { ...env, HOME: home },
+    );
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true });
+  }
 });

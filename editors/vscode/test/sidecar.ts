@@ -24,19 +24,31 @@ export async function withImportedSamples(
   body: (history: HistoryClient, imported: ImportTranscriptResult) => Promise<void>,
   initializationOptions: Record<string, unknown> = {},
 ): Promise<void> {
+  await withSidecar(async (history) => {
+    const imported = await history.request("history/importTranscript", { path: path.join(samples(), "claude-code") });
+    await body(history, imported);
+  }, initializationOptions);
+}
+
+/** Run `body` against a real sidecar on a temporary database, started with these
+ * initializationOptions and `env` added to this process's environment. */
+export async function withSidecar(
+  body: (history: HistoryClient) => Promise<void>,
+  initializationOptions: Record<string, unknown> = {},
+  env: NodeJS.ProcessEnv = {},
+): Promise<void> {
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), "agent-history-node-"));
   const python = process.env.AGENT_HISTORY_PYTHON ?? "python3";
   const child = spawn(python, ["-m", "sidecar", "serve", "--db", path.join(folder, "history.db")], {
     stdio: ["pipe", "pipe", "inherit"],
+    env: { ...process.env, ...env },
   });
   const connection = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
   connection.listen();
   try {
     await connection.sendRequest("initialize", { processId: process.pid, capabilities: {}, initializationOptions });
     await connection.sendNotification("initialized", {});
-    const history = new HistoryClient(connection);
-    const imported = await history.request("history/importTranscript", { path: path.join(samples(), "claude-code") });
-    await body(history, imported);
+    await body(new HistoryClient(connection));
     await connection.sendRequest("shutdown");
     await connection.sendNotification("exit");
   } finally {
