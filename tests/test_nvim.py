@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from .helpers import SAMPLES, SERVER_COMMAND, RawServer
+from .test_import_everything import LOCATION_VARIABLES
+from .test_readers import GEMINI, gemini_expected
 
 PLUGIN = Path(__file__).resolve().parents[1] / "editors" / "nvim"
 NVIM = shutil.which("nvim", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
@@ -97,7 +99,21 @@ def test_a_sidecar_that_cannot_start_fails_commands_at_once_and_health_says_why(
 
 
 def test_commands_export_errors_completion_pickers_usage_import_and_help(db_path: Path, tmp_path: Path) -> None:
-    run_script("commands.lua", db_path, tmp_path, AH_IMPORT=str(SAMPLE))
+    """Also `:AgentHistory import` without a path, in a home where no agent has a folder
+    until the script puts a real Gemini CLI chat where the CLI keeps it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    gemini = GEMINI[0]
+    run_script(
+        "commands.lua",
+        db_path,
+        tmp_path,
+        AH_IMPORT=str(SAMPLE),
+        AH_GEMINI=str(gemini),
+        AH_GEMINI_MESSAGES=str(gemini_expected(gemini).messages),
+        **dict.fromkeys(LOCATION_VARIABLES, ""),
+        HOME=str(home),
+    )
 
 
 def test_the_help_tags_are_generated_from_the_help_file(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ H.run(function()
   vim.ui.select = function() offered = true end
   vim.cmd("AgentHistory sessions")
   H.step("an empty database says how to import instead of an empty picker",
-    not offered and H.noted(vim.log.levels.INFO, { "no sessions yet", ":AgentHistory import" }), H.notes)
+    not offered and H.noted(vim.log.levels.INFO, { "no sessions yet", ":AgentHistory import brings in the history of every agent it finds (Claude Code, Codex, Cursor, Copilot, Gemini CLI, …)" }), H.notes)
   local titled = history.request("history/createSession", { kind = "agent", title = "Fix the parser" })
   history.request("history/appendMessages", {
     sessionId = titled.id,
@@ -98,6 +98,26 @@ H.run(function()
   end, 50)
   H.step("import says what it imported", imported and #history.request("history/listSessions", { limit = 500 }).sessions
     == before + 1, H.notes)
+
+  -- Without a path, every agent's history the sidecar finds: none in this empty home, then
+  -- a Gemini CLI chat where the CLI keeps it.
+  local home_chats = vim.fs.joinpath(vim.env.HOME, ".gemini", "tmp")
+  vim.cmd("AgentHistory import")
+  local nowhere = vim.wait(30000, function()
+    return H.noted(vim.log.levels.WARN, { "no agent's history found", "~/.gemini/tmp, ", "give a PATH" }) ~= nil
+  end, 50)
+  H.step("import without a path, finding no agent's folder, names the places it looked in", nowhere, H.notes)
+  local chats = vim.fs.joinpath(home_chats, "9126eddec7f6", "chats")
+  vim.fn.mkdir(chats, "p")
+  assert(vim.uv.fs_copyfile(vim.env.AH_GEMINI, vim.fs.joinpath(chats, "session-2025-12-09T19-51-f0a689a6.json")))
+  before = #history.request("history/listSessions", { limit = 500 }).sessions
+  vim.cmd("AgentHistory import")
+  local told = vim.env.AH_GEMINI_MESSAGES .. " messages in 1 sessions from 1 files (gemini-cli 1)"
+  local everything = vim.wait(30000, function()
+    return H.noted(vim.log.levels.INFO, { "imported every agent's history: " .. told }) ~= nil
+  end, 50)
+  H.step("import without a path brings in every agent's history it finds, and says whose", everything
+    and #history.request("history/listSessions", { limit = 500 }).sessions == before + 1, H.notes)
 
   vim.cmd("help agent-history")
   H.step(":help agent-history opens", vim.bo.buftype == "help"

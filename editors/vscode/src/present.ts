@@ -1,5 +1,6 @@
 // How a session and a search hit read to a person: label, "2 h ago", time group, icon, tooltip.
 // Pure functions (no VS Code import), so node tests check them without a workbench.
+import * as os from "os";
 import * as path from "path";
 import type { Highlight, ImportTranscriptResult, SearchHit, Session, SessionUsage } from "./protocol";
 import { localTime, relativeTime } from "./time";
@@ -141,8 +142,9 @@ export function nothingFound(result: ImportTranscriptResult): string | undefined
   if (!sources.length || sources.some((source) => source.found)) {
     return undefined;
   }
-  const places = sources.map((source) => source.path).join(", ");
-  return `no agent's history found on this machine (looked in ${sources.length} places: ${places}). Import a file or folder instead?`;
+  const home = os.homedir();
+  const places = sources.map((source) => (source.path.startsWith(home + path.sep) ? `~${source.path.slice(home.length)}` : source.path));
+  return `no agent's history found on this machine (looked in ${sources.length} places: ${places.join(", ")}). Import a file or folder instead?`;
 }
 
 /** Whether a session matches the view's filter: its title, preview or project, any case. */

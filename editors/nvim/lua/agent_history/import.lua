@@ -1,50 +1,67 @@
 -- :AgentHistory import [PATH]: transcripts into the history, progress as notifications.
+-- Without PATH, every agent's history the sidecar finds: importTranscript without a path
+-- reads its own list of the agents' default locations, so none is kept here.
 local M = {}
 
-local running = {} -- workDoneToken -> path being imported
-local next_token = 0
+local EVERY_AGENT = "every agent's history"
 
---- The agents' own transcript folders that exist (Claude Code's, Codex's).
-function M.default_paths()
-  local home = vim.uv.os_homedir()
-  local claude = vim.env.CLAUDE_CONFIG_DIR or vim.fs.joinpath(home, ".claude")
-  local codex = vim.env.CODEX_HOME or vim.fs.joinpath(home, ".codex")
-  return vim.tbl_filter(function(path)
-    return vim.fn.isdirectory(path) == 1
-  end, { vim.fs.joinpath(claude, "projects"), vim.fs.joinpath(codex, "sessions") })
-end
+local running = {} -- workDoneToken -> what is being imported
+local next_token = 0
 
 --- $/progress from the sidecar: a notification per report of an import we started.
 function M.progress(result)
-  local path = result and running[result.token]
-  if path and result.value.kind == "report" then
-    vim.notify(string.format("agent-history: importing %s: %d%%", path, result.value.percentage or 0))
+  local what = result and running[result.token]
+  if what and result.value.kind == "report" then
+    vim.notify(string.format("agent-history: importing %s: %d%%", what, result.value.percentage or 0))
   end
+end
+
+--- The agents whose locations gave sessions ("gemini-cli 1, continue 2"), or nil.
+local function agents(sources)
+  local found = {}
+  for _, source in ipairs(sources or {}) do
+    if source.sessions > 0 then
+      table.insert(found, string.format("%s %d", source.agent, source.sessions))
+    end
+  end
+  return #found > 0 and table.concat(found, ", ") or nil
+end
+
+--- For an import of every agent's history: the places looked in when none was found.
+local function nothing_found(result)
+  local sources = result.sources or {}
+  if #sources == 0 or #vim.tbl_filter(function(source) return source.found end, sources) > 0 then
+    return nil
+  end
+  local places = table.concat(vim.tbl_map(function(source) return vim.fn.fnamemodify(source.path, ":~") end, sources), ", ")
+  return string.format("no agent's history found on this machine (looked in %d places: %s); give a PATH", #sources, places)
+end
+
+local function summary(result)
+  local told = string.format("%d messages in %d sessions from %d files", result.messages, #result.sessions, result.files)
+  local from = agents(result.sources)
+  return from and told .. " (" .. from .. ")" or told
 end
 
 function M.run(path)
   local history = require("agent_history")
-  local paths = path and { vim.fn.expand(path) } or M.default_paths()
-  if #paths == 0 then
-    return history.fail({ message = "no transcripts folder found (~/.claude/projects, ~/.codex/sessions); give a PATH" })
-  end
-  for _, folder in ipairs(paths) do
-    next_token = next_token + 1
-    local token = "agent-history-import-" .. next_token
-    running[token] = folder
-    vim.notify("agent-history: importing " .. folder)
-    history.request("history/importTranscript", { path = folder, format = "auto", workDoneToken = token }, function(err, result)
-      running[token] = nil
-      if err then
-        return history.fail({ message = "import of " .. folder .. " failed: " .. (err.message or vim.inspect(err)) })
-      end
-      local summary = string.format("%d sessions", #(result.sessions or {}))
-      if result.messages then
-        summary = string.format("%d messages in %s from %d files", result.messages, summary, result.files)
-      end
-      vim.notify("agent-history: imported " .. folder .. ": " .. summary)
-    end, nil)
-  end
+  local what = path and vim.fn.expand(path) or EVERY_AGENT
+  next_token = next_token + 1
+  local token = "agent-history-import-" .. next_token
+  running[token] = what
+  vim.notify("agent-history: importing " .. what)
+  local params = { path = path and what or nil, format = "auto", workDoneToken = token }
+  history.request("history/importTranscript", params, function(err, result)
+    running[token] = nil
+    if err then
+      return history.fail({ message = "import of " .. what .. " failed: " .. (err.message or vim.inspect(err)) })
+    end
+    local none = nothing_found(result)
+    if none then
+      return vim.notify("agent-history: " .. none, vim.log.levels.WARN)
+    end
+    vim.notify("agent-history: imported " .. what .. ": " .. summary(result))
+  end, nil)
 end
 
 return M

@@ -204,7 +204,10 @@ function M.sessions()
     return M.fail(err)
   end
   if #result.sessions == 0 then
-    return vim.notify("agent-history: no sessions yet: :AgentHistory import brings in Claude Code's and Codex's history")
+    return vim.notify(
+      "agent-history: no sessions yet: :AgentHistory import brings in the history of every agent it finds"
+        .. " (Claude Code, Codex, Cursor, Copilot, Gemini CLI, …)"
+    )
   end
   require("agent_history.picker").sessions(result.sessions, function(session)
     M.show(session.id)
