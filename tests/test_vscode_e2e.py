@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from .helpers import SAMPLES, SERVER_COMMAND, RawServer
+from .test_import_everything import home_env
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTENSION = ROOT / "editors" / "vscode"
@@ -96,22 +97,12 @@ def claude_code_home(tmp_path: Path) -> Path:
     return home
 
 
-# Every variable the sidecar's default locations read (sidecar/transcripts/locations.py).
-LOCATION_VARIABLES = ("CODEX_HOME", "GEMINI_CLI_HOME", "CONTINUE_GLOBAL_DIR", "COPILOT_HOME", "XDG_CONFIG_HOME",
-                      "XDG_DATA_HOME", "FLATPAK_XDG_DATA_HOME", "APPDATA", "LOCALAPPDATA")  # fmt: skip
-
-
 def agents_home(tmp_path: Path) -> dict[str, str]:
     """An environment where the only agent's history is the Claude Code samples: no other
     default location of this machine's is read by an import of every agent's history."""
     home = tmp_path / "home"
     home.mkdir()
-    return {
-        **os.environ,
-        **dict.fromkeys(LOCATION_VARIABLES, ""),
-        "HOME": str(home),
-        "CLAUDE_CONFIG_DIR": str(claude_code_home(tmp_path)),
-    }
+    return {**home_env(home), "CLAUDE_CONFIG_DIR": str(claude_code_home(tmp_path))}
 
 
 @contextmanager

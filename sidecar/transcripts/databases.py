@@ -5,7 +5,8 @@ Their owners write them in WAL mode. Opening one normally, even `mode=ro`, may c
 ever opens the owner's file but with `immutable=1` (no locks, no files made), and only when
 no `-wal` file says changes may still sit outside it. Otherwise the database and its
 `-wal` are copied into a temporary folder of our own and the copy is read: a consistent
-snapshot with the owner's latest commits, that no one else writes.
+snapshot with the owner's latest commits, that no one else writes (copied again when
+either file changed during the copy: `_copy_pair`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 WAL_SUFFIX = "-wal"
+ATTEMPTS = 5  # copies of a database and its -wal before giving up on one unchanged pair
+_copy = shutil.copyfile  # the one copy step (a test runs a real writer between two copies)
 
 
 @contextlib.contextmanager
@@ -31,11 +34,40 @@ def snapshot(path: Path) -> Iterator[sqlite3.Connection]:
         return
     with tempfile.TemporaryDirectory(prefix="agent-history-") as scratch:
         copy = Path(scratch) / path.name
-        shutil.copyfile(path, copy)
-        with contextlib.suppress(FileNotFoundError):  # checkpointed and removed meanwhile
-            shutil.copyfile(wal, copy.with_name(copy.name + WAL_SUFFIX))
+        _copy_pair(path, wal, copy)
         with contextlib.closing(_connect(copy, "mode=rw")) as connection:  # ours: may make its -shm
             yield connection
+
+
+def _copy_pair(path: Path, wal: Path, copy: Path) -> None:
+    """Copy the database and its -wal as one generation. A checkpoint between the two
+    copies would pair the database as it was with a -wal started afresh after it: the
+    commits the checkpoint moved into the file would be in neither copy (a snapshot
+    silently short of them). So both files' size and mtime are compared before and after,
+    and the pair copied again when either changed (bounded: an error, not a bad pair)."""
+    copied_wal = copy.with_name(copy.name + WAL_SUFFIX)
+    for _ in range(ATTEMPTS):
+        before = _stats(path, wal)
+        _copy(path, copy)
+        copied_wal.unlink(missing_ok=True)  # an earlier attempt's
+        with contextlib.suppress(FileNotFoundError):  # checkpointed and removed meanwhile
+            _copy(wal, copied_wal)
+        if _stats(path, wal) == before:
+            return
+    raise sqlite3.OperationalError(f"{path} kept changing while it was copied ({ATTEMPTS} tries)")
+
+
+def _stats(*paths: Path) -> list[tuple[int, int] | None]:
+    """Each file's size and modification time (None: not there)."""
+    found: list[tuple[int, int] | None] = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            found.append(None)
+        else:
+            found.append((stat.st_size, stat.st_mtime_ns))
+    return found
 
 
 def _connect(path: Path, flags: str) -> sqlite3.Connection:
