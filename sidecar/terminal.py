@@ -33,6 +33,7 @@ from . import protocol as p
 from .cli import add_sync_arguments, apply_sync_arguments
 from .errors import HistoryError, InvalidParams, SessionNotFound, invalid
 from .search import index as search
+from .search.documents import INDEX_BATCH
 from .store import Settings, Store, Work, export, housekeeping, sessions
 from .store.blocks import Block, usage_blocks
 from .store.database import missing_reason
@@ -338,11 +339,11 @@ def _catch_up_index(store: Store) -> None:
     """Bring the search index up to date (a sidecar's indexer usually already has)."""
     index = search.search_index(store)
     behind = search.messages_behind(store.db, index)
-    if behind > search.INDEX_BATCH:
+    if behind > INDEX_BATCH:
         with err.status(f"indexing {behind:,} messages for search…"):
-            search.catch_up(store.db, index)
+            index.catch_up(store.db)
     else:
-        search.catch_up(store.db, index)
+        index.catch_up(store.db)
 
 
 def _search(store: Store, args: argparse.Namespace) -> int:

@@ -61,6 +61,12 @@ def pieces(word: str) -> list[str]:
     return [*parts, current]
 
 
+def long_words(text: str) -> list[str]:
+    """The distinct words of `text` too long for the engine to keep whole, lowercased."""
+    found = (_MAYBE_LONG_ASCII if text.isascii() else _MAYBE_LONG).findall(text)
+    return sorted({word.lower() for word in found if len(word.encode()) >= LONG_WORD_BYTES})
+
+
 def indexed_text(text: str) -> str:
     """A document's text as the engine indexes it: each long word replaced by its pieces,
     in place, so a phrase holding it still matches."""
