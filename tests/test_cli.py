@@ -470,7 +470,7 @@ def test_search_styles_the_matched_words_and_shows_the_texts_own_asterisks(store
     text = "🎉 *** Begin Patch fix the **database** lock"
     new = [p.MessageInput(role=p.Role.USER, content=text)]
     messages.append_messages(store, p.AppendMessagesParams(session_id=session.id, messages=new))
-    search.catch_up(store.db, search.search_index(store))
+    search.search_index(store).catch_up(store.db)
     (hit,) = search.search_messages(store, p.SearchMessagesParams(query="database")).hits
     shown = snippet(hit)
     assert shown.plain == text

@@ -47,15 +47,6 @@ def turso(store: Store) -> Iterator[TursoIndex]:
     yield opened
 
 
-def indexed_documents(index: search.SearchIndex) -> int:
-    """Messages the index holds, counted in each engine's own terms."""
-    if isinstance(index, TursoIndex):
-        return int(index.db.scalar("SELECT (SELECT count(*) FROM docs) + (SELECT count(*) FROM archive)"))
-    assert isinstance(index, TantivyIndex)
-    index.index.reload()
-    return int(index.index.searcher().num_docs) - 1  # its progress is a document too
-
-
 def new_session(store: Store, *batch: dict[str, Any], **raw: Any) -> str:
     session = sessions.create_session(store, make(p.CreateSessionParams, kind="agent", **raw))
     if batch:
@@ -313,7 +304,7 @@ def test_deleted_sessions_and_purged_messages_are_never_found(
     stale = search.search_messages(store, make(p.SearchMessagesParams, query="database")).hits
     assert [h.session_id for h in stale] == [corpus["first"]]
     index.catch_up(store.db)
-    assert indexed_documents(index) == 4  # the second session's two are gone
+    assert index.documents() == 4  # the second session's two are gone
 
     context.compact_session(
         store, make(p.CompactSessionParams, sessionId=corpus["first"], summary="s", preserveCount=1)
@@ -322,7 +313,7 @@ def test_deleted_sessions_and_purged_messages_are_never_found(
     store.db.execute("UPDATE messages SET created_at = '2000-01-01T00:00:00.000Z' WHERE compacted = 1")
     housekeeping.apply_retention(store, make(p.ApplyRetentionParams, purgeCompactedOlderThanDays=1))
     assert find(store, index, "locked") == []
-    assert indexed_documents(index) == 1  # only the preserved message is left
+    assert index.documents() == 1  # only the preserved message is left
 
 
 @pytest.mark.parametrize("engine", search.ENGINES)
@@ -341,7 +332,7 @@ def test_the_index_catches_up_after_being_away_and_never_indexes_twice(
     hits = search.search_messages(store, make(p.SearchMessagesParams, query="kittens", limit=200)).hits
     assert len(hits) == 50  # not yet: the index only knows what it took in
     again.catch_up(store.db)
-    assert indexed_documents(again) == 80
+    assert again.documents() == 80
     assert len(search.search_messages(store, make(p.SearchMessagesParams, query="kittens", limit=200)).hits) == 80
 
 
@@ -369,7 +360,7 @@ def test_two_indexers_at_once_index_each_message_once(store: Store, db_path: Pat
     assert all(isinstance(error, StorageBusy) for error in errors) and len(errors) <= (engine == "tantivy")
     check = open_engine(engine, db_path)
     check.catch_up(store.db)  # whichever was turned away would have been told to try again
-    assert indexed_documents(check) == 1800  # a message indexed twice would be two documents
+    assert check.documents() == 1800  # a message indexed twice would be two documents
     check.close()
 
 

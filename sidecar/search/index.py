@@ -57,6 +57,10 @@ class SearchIndex(Protocol):
         """The seq of the last message searches can find."""
         ...
 
+    def documents(self) -> int:
+        """How many messages searches can find (stale ones included, until forgotten)."""
+        ...
+
     def catch_up(self, history: Database, deadline: float | None = None) -> bool:
         """Index what is committed, forget what was removed; whether memory was freed."""
         ...

@@ -21,14 +21,17 @@ Its files are plain, so an encrypted history keeps turso_fts, encrypted with its
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import tantivy
 
 from .. import protocol as p
-from ..errors import StorageBusy, StorageError
+from ..errors import HistoryError, StorageBusy, StorageError
 from ..store.database import Database
 from .documents import INDEX_BATCH, messages_after, millis, session_tag
 from .query import MAX_EXPANSIONS, long_words, pieces
@@ -44,6 +47,8 @@ COMMIT_SECONDS = 1.0
 SWEEP_SEQS = 50_000
 # Prefix expansions read from the term dictionary (in term order), of which the shortest win.
 EXPANSION_CANDIDATES = 1024
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 WHOLE_WORDS = "whole_words"  # the default tokenizer without its limit on a token's length
@@ -71,6 +76,28 @@ def schema() -> tantivy.Schema:
 SCHEMA = schema()
 
 
+def _engine_errors(method: Callable[P, T]) -> Callable[P, T]:
+    """The engine's failures as the contract's StorageError: tantivy-py raises ValueError for
+    an I/O error (a full disk) and a Rust panic as pyo3's PanicException, a BaseException.
+    What was added but not committed is dropped with the writer, to be read again."""
+
+    @functools.wraps(method)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> T:
+        self = args[0]
+        assert isinstance(self, TantivyIndex)
+        try:
+            return method(*args, **kwargs)
+        except HistoryError:
+            raise
+        except BaseException as error:
+            if not isinstance(error, (ValueError, OSError)) and type(error).__name__ != "PanicException":
+                raise
+            self.abandon()
+            raise StorageError(f"search index {self.path}: {error}") from None
+
+    return guarded
+
+
 def _seqs_where(history: Database, where: str, params: tuple[object, ...]) -> set[int]:
     return {row[0] for row in history.execute(f"SELECT seq FROM messages WHERE {where}", params)}
 
@@ -93,6 +120,7 @@ class TantivyIndex:
         self.pending_since = 0.0
         self.index, self.inode = self._open()
 
+    @_engine_errors
     def _open(self) -> tuple[tantivy.Index, int]:
         if self.read_only and not (self.path / "meta.json").exists():
             raise StorageError(
@@ -120,8 +148,7 @@ class TantivyIndex:
         except FileNotFoundError:
             inode = -1
         if inode != self.inode:
-            self.writer = None
-            self.pending, self.pending_documents = None, 0
+            self.abandon()
             self.index, self.inode = self._open()
         return self.index
 
@@ -143,9 +170,16 @@ class TantivyIndex:
         """Where indexing stands, counting what is added but not yet committed."""
         return self.pending if self.pending is not None else self._committed(self._searcher())
 
+    @_engine_errors
     def indexed_through(self) -> int:
         """The seq of the last message searches can find (committed)."""
         return self._committed(self._searcher())[0]
+
+    @_engine_errors
+    def documents(self) -> int:
+        searcher = self._searcher()
+        progress = searcher.search(tantivy.Query.term_query(SCHEMA, "tags", PROGRESS_TAG), 1).hits
+        return int(searcher.num_docs) - len(progress)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -165,6 +199,7 @@ class TantivyIndex:
         self.pending = (messages, changes)
         self.pending_documents += documents
 
+    @_engine_errors
     def commit(self) -> None:
         """Make what was added and deleted searchable, with the progress that describes it."""
         if self.pending is None:
@@ -180,6 +215,7 @@ class TantivyIndex:
         writer.commit()
         self.pending, self.pending_documents = None, 0
 
+    @_engine_errors
     def index_new_messages(self, history: Database, batch: int = INDEX_BATCH) -> int:
         """Add the next batch of committed messages; how many were read. Committed at
         COMMIT_DOCUMENTS or COMMIT_SECONDS, and at the end of each catch-up."""
@@ -202,6 +238,7 @@ class TantivyIndex:
             self.commit()
         return len(documents)
 
+    @_engine_errors
     def forget_removed_messages(self, history: Database) -> None:
         """Drop the documents of deleted sessions and purged messages, as the change feed tells."""
         self.commit()  # a purge is found by comparing what the index holds: all of it committed
@@ -250,6 +287,7 @@ class TantivyIndex:
             stored = _seqs_where(history, "seq >= ? AND seq < ?", (start, end))
             self._delete([seq for seq in self._seqs(query) if seq not in stored])
 
+    @_engine_errors
     def catch_up(self, history: Database, deadline: float | None = None) -> bool:
         """Index everything committed so far (or until `deadline`, a monotonic time), forget
         everything removed so far, and commit; whether a large working set was freed (never:
@@ -263,6 +301,10 @@ class TantivyIndex:
             self.release()
         return False
 
+    def abandon(self) -> None:
+        """Forget the writer and what it held uncommitted (after a failure: it may be unusable)."""
+        self.writer, self.pending, self.pending_documents = None, None, 0
+
     def release(self) -> None:
         """Let go of the writer (and Tantivy's writer lock), once its merges are done."""
         writer, self.writer = self.writer, None
@@ -272,6 +314,7 @@ class TantivyIndex:
 
     # -- searching -----------------------------------------------------------------------
 
+    @_engine_errors
     def expand(self, stem: str) -> list[str]:
         """The indexed words that start with `stem`, shortest first."""
         searcher = self._searcher()
@@ -281,6 +324,7 @@ class TantivyIndex:
         candidates = {*whole, *(term for term in found if term not in first_pieces)}
         return sorted(candidates, key=lambda term: (len(term), term))[:MAX_EXPANSIONS]
 
+    @_engine_errors
     def ranked(self, engine: str, params: p.SearchMessagesParams, fetch: int) -> list[tuple[int, float]]:
         searcher = self._searcher()
         query = self.index.parse_query(engine, ["body"])

@@ -318,6 +318,9 @@ class TursoIndex:
     def indexed_through(self) -> int:
         return indexed_through(self.db)
 
+    def documents(self) -> int:
+        return int(self.db.scalar("SELECT (SELECT count(*) FROM docs) + (SELECT count(*) FROM archive)"))
+
     def index_new_messages(self, history: Database, batch: int = INDEX_BATCH) -> int:
         return index_new_messages(history, self.db, batch)
 
