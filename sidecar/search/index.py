@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import select
+import shutil
 import subprocess
 import sys
 import time
@@ -34,7 +35,7 @@ from ..filelock import FileLock
 from ..lifetime import child_environment, exit_with_spawner
 from ..memory import return_freed_memory
 from ..store import Store
-from ..store.database import Database
+from ..store.database import SIDE_FILE_SUFFIXES, Database
 from ..store.encryption import KEY_ENV, load_key
 from .documents import document_body, filters, millis
 from .query import compile_query
@@ -111,6 +112,21 @@ def open_index(
     return TursoIndex(db_path, read_only=read_only, encryption_key=encryption_key)
 
 
+def remove_other_engines(db_path: Path, engine: str) -> None:
+    """Delete the index another engine left beside the history, once this one can answer
+    every search: a Turso index from before holds every message's text a second time (a GB
+    at a million messages), and a Tantivy index beside a history encrypted since would be a
+    plain copy of its words."""
+    from .tantivy_fts import index_path
+    from .turso_fts import search_path
+
+    if engine != "tantivy":
+        shutil.rmtree(index_path(db_path), ignore_errors=True)
+    if engine != "turso":
+        for suffix in ("", *SIDE_FILE_SUFFIXES):
+            Path(f"{search_path(db_path)}{suffix}").unlink(missing_ok=True)
+
+
 def messages_behind(history: Database, index: SearchIndex) -> int:
     """How many committed messages searches cannot find yet."""
     return int(history.scalar("SELECT count(*) FROM messages WHERE seq > ?", (index.indexed_through(),)))
@@ -130,6 +146,7 @@ def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
     key = load_key()  # handed over by the sidecar in the environment, never on the command line
     history: Database | None = None
     index: SearchIndex | None = None
+    retired = False
     try:
         while True:
             try:
@@ -139,6 +156,9 @@ def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
                 index = index or open_index(db_path, encryption_key=key, keeps_writer=True)
                 if index.catch_up(history):
                     return_freed_memory()  # a fold's working set, hundreds of MB, freed but kept
+                if not retired and not messages_behind(history, index):
+                    remove_other_engines(db_path, engine_for(key))
+                    retired = True
             except HistoryError as error:  # busy or full: try again on the next round
                 log.warning("search indexing deferred: %s", error.message)
             # Rounds at most every ROUND_SECONDS: a busy writer's appends are indexed in batches.
