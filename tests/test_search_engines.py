@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from sidecar import protocol as p
 from sidecar.search.tantivy_fts import index_path
 from sidecar.search.turso_fts import TursoIndex, search_path
-from sidecar import protocol as p
 from sidecar.store import Store, messages, sessions
 from sidecar.wire import structure_params
 
