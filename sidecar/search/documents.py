@@ -16,7 +16,7 @@ import attrs
 from .. import protocol as p
 from ..errors import invalid
 from ..store.database import Database
-from .query import indexed_text
+from .query import split_long_words
 
 # Messages read from the history at a time.
 INDEX_BATCH = 2000
@@ -27,9 +27,10 @@ class Document:
     seq: int
     session_id: str
     created_at: str
-    body: str  # as the engine indexes it: long words as pieces (query.indexed_text)
+    body: str  # as the engine indexes it: long words as pieces (query.split_long_words)
     tags: str
-    text: str  # as the message says it: where prefixes are looked for
+    text: str  # as the message says it
+    long_words: list[str]  # those of 40 bytes or more, whole and lowercased
 
 
 def _digest(text: str) -> str:
@@ -76,7 +77,8 @@ def messages_after(history: Database, after: int, batch: int) -> list[Document]:
     for seq, session_id, role, created_at, content, code, calls, project in rows:
         text = document_body(content, code, calls)
         tagged = tags(session_id, role, project)
-        documents.append(Document(seq, session_id, created_at, indexed_text(text), tagged, text))
+        indexed, long_words = split_long_words(text)
+        documents.append(Document(seq, session_id, created_at, indexed, tagged, text, long_words))
     return documents
 
 
