@@ -19,7 +19,7 @@ import shutil
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sidecar.search import index as search
 from sidecar.search import tantivy_fts, turso_fts
@@ -33,10 +33,25 @@ MB = 1024 * 1024
 Figures = dict[str, Any]
 
 
-def memory(pid: int) -> tuple[int, int]:
-    """RSS now and its peak, in bytes."""
+class Memory(NamedTuple):
+    """A process's memory, in bytes: RSS now, its peak, and what is its own (private pages:
+    what the system gives up for it; RSS also counts the pages of shared libraries and of
+    mapped index files that every process on the machine shares)."""
+
+    rss: int
+    peak: int
+    private: int
+
+
+NO_PROCESS = Memory(0, 0, 0)
+
+
+def memory(pid: int) -> Memory:
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
-    return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
+    lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]
+    rollup = {name: int(value.split()[0]) * 1024 for name, value in (line.split(":", 1) for line in lines)}
+    private = rollup["Private_Clean"] + rollup["Private_Dirty"]
+    return Memory(int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024, private)
 
 
 def children(pid: int) -> list[int]:
@@ -46,7 +61,7 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def tree(pid: int) -> dict[str, tuple[int, int]]:
+def tree(pid: int) -> dict[str, Memory]:
     """Memory of a sidecar and each process it started, by role."""
     found = {"sidecar": memory(pid)}
     for child in children(pid):
@@ -56,12 +71,15 @@ def tree(pid: int) -> dict[str, tuple[int, int]]:
     return found
 
 
-def shown(processes: dict[str, tuple[int, int]]) -> str:
-    return "  ".join(f"{role} {now / MB:.0f} MB (peak {peak / MB:.0f})" for role, (now, peak) in processes.items())
+def shown(processes: dict[str, Memory]) -> str:
+    return "  ".join(
+        f"{role} {m.rss / MB:.0f} MB (peak {m.peak / MB:.0f}, own {m.private / MB:.0f})"
+        for role, m in processes.items()
+    )
 
 
-def total(processes: dict[str, tuple[int, int]]) -> int:
-    return sum(now for now, _ in processes.values())
+def total(processes: dict[str, Memory]) -> Memory:
+    return Memory(*(sum(values) for values in zip(*processes.values(), strict=True)))
 
 
 def index_files(engine: str, db_path: Path) -> list[Path]:
@@ -96,7 +114,7 @@ def catch_up(engine: str, db_path: Path, sidecar: Sidecar) -> Figures:
     count = int(history.scalar("SELECT count(*) FROM messages"))
     started = time.perf_counter()
     index: search.SearchIndex | None = None
-    peak: dict[str, tuple[int, int]] = {}
+    peak: dict[str, Memory] = {}
     while index is None or index.indexed_through() < last:
         peak = tree(sidecar.process.pid)
         time.sleep(0.25)
@@ -124,17 +142,21 @@ def catch_up(engine: str, db_path: Path, sidecar: Sidecar) -> Figures:
 def windows(db_path: Path, first: Sidecar) -> tuple[list[Sidecar], Figures]:
     """1, 2 and 3 sidecars on one database, idle."""
     open_ = [first]
-    before, added = 0, []
+    before, added = NO_PROCESS, []
     for count in (1, 2, 3):
         if count > 1:
             open_.append(start(db_path))
         time.sleep(2)  # let each settle: the indexer's first round, the lock's first try
         trees = [tree(sidecar.process.pid) for sidecar in open_]
-        all_ = sum(total(processes) for processes in trees)
-        print(f"{count} sidecar(s) idle: {all_ / MB:.0f} MB in all (+{(all_ - before) / MB:.0f} MB)")
+        all_ = total({str(number): total(processes) for number, processes in enumerate(trees)})
+        more = Memory(*(now - then for now, then in zip(all_, before, strict=True)))
+        print(
+            f"{count} sidecar(s) idle: {all_.rss / MB:.0f} MB in all (+{more.rss / MB:.0f} MB),"
+            f" own {all_.private / MB:.0f} MB (+{more.private / MB:.0f} MB)"
+        )
         for number, processes in enumerate(trees, 1):
             print(f"  window {number}: {shown(processes)}")
-        added.append(all_ - before)
+        added.append(more)
         before = all_
     idle = tree(first.process.pid)
     return open_, {"one window": added[0], "2nd window": added[1], "3rd window": added[2], "idle": idle}
@@ -190,18 +212,24 @@ def table(count: int, runs: list[Figures]) -> None:
     def mb(value: int) -> str:
         return f"{value / MB:.0f} MB"
 
+    def rss_own(value: Memory) -> str:
+        return f"{value.rss / MB:.0f} ({value.private / MB:.0f}) MB"
+
     rows = [
         ("index build (catch-up)", lambda f: f"{f['catch-up']:.1f} s, {f['rate']:,.0f}/s"),
-        ("  indexer peak RSS", lambda f: mb(f["peak"].get("indexer", (0, 0))[1])),
-        ("one window, idle", lambda f: mb(f["windows"]["one window"])),
+        ("  indexer peak RSS", lambda f: mb(f["peak"].get("indexer", NO_PROCESS).peak)),
+        ("one window, idle: RSS (own)", lambda f: rss_own(f["windows"]["one window"])),
         (
             "  sidecar / indexer",
-            lambda f: " / ".join(mb(f["windows"]["idle"].get(r, (0, 0))[0]) for r in ("sidecar", "indexer")),
+            lambda f: " / ".join(rss_own(f["windows"]["idle"].get(r, NO_PROCESS)) for r in ("sidecar", "indexer")),
         ),
-        ("each further window", lambda f: f"{mb(f['windows']['2nd window'])}, {mb(f['windows']['3rd window'])}"),
+        (
+            "each further window",
+            lambda f: f"{rss_own(f['windows']['2nd window'])}, {rss_own(f['windows']['3rd window'])}",
+        ),
         (
             "sidecar RSS searching (peak)",
-            lambda f: f"{mb(f['search']['searching'][0])} ({mb(f['search']['searching'][1])})",
+            lambda f: f"{mb(f['search']['searching'].rss)} ({mb(f['search']['searching'].peak)})",
         ),
         ("search p50/p95/p99", lambda f: "{p50:.2f}/{p95:.2f}/{p99:.2f} ms".format(**f["search"])),
         ("freshness p50/max", lambda f: f"{f['fresh'][0] * 1000:.0f}/{f['fresh'][1] * 1000:.0f} ms"),
