@@ -35,7 +35,7 @@ from ..filelock import FileLock
 from ..lifetime import child_environment, exit_with_spawner
 from ..memory import return_freed_memory
 from ..store import Store
-from ..store.database import SIDE_FILE_SUFFIXES, Database
+from ..store.database import SIDE_FILE_SUFFIXES, Database, Row
 from ..store.encryption import KEY_ENV, load_key
 from .documents import document_body, filters, millis
 from .query import compile_query
@@ -260,12 +260,18 @@ def search_index(store: Store) -> SearchIndex:
     return store.search
 
 
-def _stored(history: Database, seqs: list[int]) -> set[int]:
-    """The hits that still exist in the history."""
+def _rows(history: Database, seqs: list[int]) -> dict[int, Row]:
+    """The history's rows of the hits that still exist, with their sessions, in one query
+    (which is also the check that no hit is stale)."""
     if not seqs:
-        return set()
-    rows = history.execute(f"SELECT seq FROM messages WHERE seq IN ({', '.join('?' * len(seqs))})", seqs)
-    return {row[0] for row in rows}
+        return {}
+    rows = history.execute(
+        "SELECT m.seq, m.session_id, m.id, m.idx, m.role, m.created_at, m.content, m.code_excerpt, m.tool_calls,"
+        " s.title, s.preview, s.project_id FROM messages m JOIN sessions s ON s.id = m.session_id"
+        f" WHERE m.seq IN ({', '.join('?' * len(seqs))})",
+        seqs,
+    )
+    return {row[0]: row[1:] for row in rows}
 
 
 def search_messages(store: Store, params: p.SearchMessagesParams) -> p.SearchMessagesResult:
@@ -280,46 +286,30 @@ def search_messages(store: Store, params: p.SearchMessagesParams) -> p.SearchMes
     fetch = params.limit + SLACK
     while True:
         ranked = index.ranked(engine, params, fetch)
-        stored = _stored(store.db, [seq for seq, _ in ranked])
-        live = [(seq, score) for seq, score in ranked if seq in stored][: params.limit]
+        rows = _rows(store.db, [seq for seq, _ in ranked])
+        live = [(seq, score) for seq, score in ranked if seq in rows][: params.limit]
         # Short of a page only because stale hits (not yet forgotten) took places: fetch more.
         if len(live) == params.limit or len(ranked) < fetch or fetch >= MAX_FETCH:
             break
         fetch *= 4
-    return p.SearchMessagesResult(hits=_hits(store.db, live, Words.of(compiled.highlight)))
+    words = Words.of(compiled.highlight)
+    return p.SearchMessagesResult(hits=[_hit(rows[seq], score, words) for seq, score in live])
 
 
-def _hits(history: Database, live: list[tuple[int, float]], words: Words | None) -> list[p.SearchHit]:
-    """The hits, with their snippets and sessions, read in one query. Snippets are made from
-    the stored text: the index holds long words as pieces."""
-    if not live:
-        return []
-    rows = history.execute(
-        "SELECT m.seq, m.session_id, m.id, m.idx, m.role, m.created_at, m.content, m.code_excerpt, m.tool_calls,"
-        " s.title, s.preview, s.project_id FROM messages m JOIN sessions s ON s.id = m.session_id"
-        f" WHERE m.seq IN ({', '.join('?' * len(live))})",
-        [seq for seq, _ in live],
+def _hit(row: Row, score: float, words: Words | None) -> p.SearchHit:
+    """A hit, its snippet made from the stored text: the index holds long words as pieces."""
+    session_id, message_id, index, role, created_at, content, code, calls, title, preview, project = row
+    text, highlights = snippet(document_body(content, code, calls), words)
+    return p.SearchHit(
+        session_id=session_id,
+        session_title=title,
+        session_preview=preview,
+        project_id=project,
+        message_id=message_id,
+        index=index,
+        role=p.Role(role),
+        created_at=created_at,
+        snippet=text,
+        highlights=highlights,
+        score=float(score),
     )
-    by_seq = {row[0]: row[1:] for row in rows}
-    hits = []
-    for seq, score in live:
-        if seq not in by_seq:
-            continue  # deleted since it was checked
-        session_id, message_id, index, role, created_at, content, code, calls, title, preview, project = by_seq[seq]
-        text, highlights = snippet(document_body(content, code, calls), words)
-        hits.append(
-            p.SearchHit(
-                session_id=session_id,
-                session_title=title,
-                session_preview=preview,
-                project_id=project,
-                message_id=message_id,
-                index=index,
-                role=p.Role(role),
-                created_at=created_at,
-                snippet=text,
-                highlights=highlights,
-                score=float(score),
-            )
-        )
-    return hits
