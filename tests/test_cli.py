@@ -470,8 +470,30 @@ def test_search_styles_the_matched_words_and_shows_the_texts_own_asterisks(store
     text = "🎉 *** Begin Patch fix the **database** lock"
     new = [p.MessageInput(role=p.Role.USER, content=text)]
     messages.append_messages(store, p.AppendMessagesParams(session_id=session.id, messages=new))
-    search.catch_up(store.db, search.search_index(store))
+    search.search_index(store).catch_up(store.db)
     (hit,) = search.search_messages(store, p.SearchMessagesParams(query="database")).hits
     shown = snippet(hit)
     assert shown.plain == text
     assert [shown.plain[span.start : span.end] for span in shown.spans if span.style == MATCH_STYLE] == ["database"]
+
+
+def test_search_while_an_editors_indexer_holds_the_index_finds_what_it_indexed(db_path: Path) -> None:
+    """Tantivy has one writer: a running sidecar's indexer holds it for good. Before, the
+    terminal's own catch-up met it and `search` failed with "database is busy"."""
+    from sidecar import protocol as p
+    from sidecar.search.tantivy_fts import TantivyIndex
+    from sidecar.store import Store, messages, sessions
+
+    store = Store(db_path)
+    session = sessions.create_session(store, p.CreateSessionParams(kind="chat"))
+    said = [p.MessageInput(role=p.Role.USER, content="the heron took the fish")]
+    messages.append_messages(store, p.AppendMessagesParams(session_id=session.id, messages=said))
+    indexer = TantivyIndex(db_path, keeps_writer=True)  # as a sidecar's indexer does
+    indexer.catch_up(store.db)
+    later = [p.MessageInput(role=p.Role.USER, content="a second heron, not indexed yet")]
+    messages.append_messages(store, p.AppendMessagesParams(session_id=session.id, messages=later))
+    store.close()
+    result = cli(db_path, "search", "heron", "--json")
+    indexer.close()
+    assert result.returncode == 0, result.stderr
+    assert [hit["snippet"] for hit in json.loads(result.stdout)["hits"]] == ["the **heron** took the fish"]

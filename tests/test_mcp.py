@@ -25,6 +25,8 @@ from sidecar.mcp import access
 from sidecar.mcp.access import History
 from sidecar.mcp.render import CHARS_PER_TOKEN
 from sidecar.search import index as search
+from sidecar.search.tantivy_fts import TantivyIndex
+from sidecar.search.turso_fts import TursoIndex
 from sidecar.store import Settings, Store, messages, sessions, usage
 from sidecar.transcripts import importer
 from sidecar.wire import structure_params
@@ -319,15 +321,21 @@ def test_serve_does_not_import_the_mcp_sdk(tmp_path: Path) -> None:
 
 
 def _hold_index_lock(db_path: Path, seconds: float) -> threading.Thread:
-    """Another process's indexer, as it holds the search index's write lock (a fold)."""
+    """Another process's indexer, as it holds the search index's write lock (Turso: a fold;
+    Tantivy: its writer, which the indexer holds for good)."""
     index = search.open_index(db_path)
-    index.execute("BEGIN IMMEDIATE")
+    if isinstance(index, TursoIndex):
+        index.db.execute("BEGIN IMMEDIATE")
+    else:
+        assert isinstance(index, TantivyIndex)
+        index._writer()
     locked = threading.Event()
 
     def hold() -> None:
         locked.set()
         time.sleep(seconds)
-        index.execute("COMMIT")
+        if isinstance(index, TursoIndex):
+            index.db.execute("COMMIT")
         index.close()
 
     holder = threading.Thread(target=hold)
@@ -336,7 +344,11 @@ def _hold_index_lock(db_path: Path, seconds: float) -> threading.Thread:
     return holder
 
 
-async def test_a_search_while_another_process_holds_the_index_answers_from_what_is_indexed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", search.ENGINES)
+async def test_a_search_while_another_process_holds_the_index_answers_from_what_is_indexed(
+    tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(search.ENGINE_ENV, engine)
     path = tmp_path / "history.db"
     store = Store(path)
     session_id = sessions.create_session(store, p.CreateSessionParams(kind="agent")).id
@@ -354,14 +366,19 @@ async def test_a_search_while_another_process_holds_the_index_answers_from_what_
     assert elapsed < 5.0
 
 
-async def test_a_busy_database_is_retried_within_the_calls_deadline(sample_db: Path) -> None:
+async def test_a_busy_database_is_retried_within_the_calls_deadline(
+    sample_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(search.ENGINE_ENV, "turso")  # a lock that a write waits on, then retries
     history = History(sample_db)
     await history.call(access.search_index)  # opened, as after a first search
     holder = _hold_index_lock(sample_db, 2.5)
     started = time.monotonic()
 
     def write_to_index(store: Store) -> str:  # what catching up does, without its shortcut for busy
-        with access.search_index(store).write():
+        index = access.search_index(store)
+        assert isinstance(index, TursoIndex)
+        with index.db.write():
             return "written"
 
     assert await history.call(write_to_index) == "written"

@@ -52,13 +52,13 @@ def usage_totals(session: p.Session) -> tuple[int, int, int, int, int]:
 
 
 @pytest.fixture
-def index(store: Store) -> Iterator[Database]:
+def index(store: Store) -> Iterator[search.SearchIndex]:
     opened = search.open_index(store.path)
     yield opened
     opened.close()
 
 
-def check_import(store: Store, index: Database, path: Path, expected: Expected, files: int = 1) -> p.Session:
+def check_import(store: Store, index: search.SearchIndex, path: Path, expected: Expected, files: int = 1) -> p.Session:
     """The fixture imports as one session with exactly the expected figures, every tool
     result answers a call of the session, a second import adds nothing, and a word of the
     fixture is found."""
@@ -76,7 +76,7 @@ def check_import(store: Store, index: Database, path: Path, expected: Expected, 
     assert session.model == expected.model
     again = run_import(store, path)
     assert (again.messages, again.sessions) == (0, [])
-    search.catch_up(store.db, index)
+    index.catch_up(store.db)
     hits = search.search_messages(store, structure_params({"query": expected.word}, p.SearchMessagesParams)).hits
     assert any(hit.session_id == session.id for hit in hits)
     return session

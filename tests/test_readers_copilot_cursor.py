@@ -437,7 +437,7 @@ def test_cursor_composers_match_their_rows(store: Store, index: Database, tmp_pa
     assert (helper.kind, helper.parent_session_id) == ("subagent", sessions["5c1d0f3e-8a2b-4c7d-9e61-2f4a8b9c0d1e"].id)
     assert helper.project_id == "/home/dev/tiny-parser"
     assert (run_import(store, user).messages, listing(user)) == (0, before)
-    search.catch_up(store.db, index)
+    index.catch_up(store.db)
     hits = search.search_messages(store, structure_params({"query": "separators"}, p.SearchMessagesParams)).hits
     assert {hit.session_id for hit in hits} == {sessions["5c1d0f3e-8a2b-4c7d-9e61-2f4a8b9c0d1e"].id}
 

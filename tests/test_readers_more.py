@@ -35,7 +35,7 @@ def check_sessions(
     assert result.skipped_lines == 0
     sessions = {(s.metadata or {})["sourceSessionId"]: s for s in result.sessions}
     assert sorted(sessions) == sorted(expected)
-    search.catch_up(store.db, db)
+    db.catch_up(store.db)
     for source_id, figures in expected.items():
         session = sessions[source_id]
         found = all_messages(store, session.id)
@@ -332,7 +332,7 @@ def test_aider_history_matches_its_file(store: Store, index: Database, tmp_path:
     assert tuple(map(sum, zip(*totals, strict=True))) == aider_tokens(text)
     models = {s.model for s in sessions if s.model}
     assert models == set(re.findall(r"^> (?:Main )?[Mm]odel: (\S+)", text, re.MULTILINE))
-    search.catch_up(store.db, index)
+    index.catch_up(store.db)
     hits = search.search_messages(store, p.SearchMessagesParams(query="monochromatic")).hits
     assert hits
     assert run_import(store, repository).messages == 0

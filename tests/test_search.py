@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 
 from sidecar import protocol as p
-from sidecar.errors import InvalidParams
+from sidecar.errors import InvalidParams, StorageBusy
 from sidecar.search import index as search
-from sidecar.search import snippets
+from sidecar.search import snippets, turso_fts
 from sidecar.search.query import tokens as query_tokens
+from sidecar.search.tantivy_fts import TantivyIndex
+from sidecar.search.turso_fts import TursoIndex
 from sidecar.store import Store, context, housekeeping, messages, sessions
 from sidecar.store.database import Database
 from sidecar.store.imports import ImportedMessage, ImportedSession, encode_session, import_sessions
@@ -27,11 +29,22 @@ def make(cls: type[Any], **raw: Any) -> Any:
     return structure_params(raw, cls)
 
 
-@pytest.fixture
-def index(store: Store) -> Iterator[Database]:
-    opened = search.open_index(store.path)
+def open_engine(engine: str, db_path: Path) -> search.SearchIndex:
+    return TantivyIndex(db_path) if engine == "tantivy" else TursoIndex(db_path)
+
+
+@pytest.fixture(params=search.ENGINES)
+def index(store: Store, request: pytest.FixtureRequest) -> Iterator[search.SearchIndex]:
+    """Each engine in turn, as the store's own index."""
+    opened = store.search = open_engine(request.param, store.path)
     yield opened
-    opened.close()
+
+
+@pytest.fixture
+def turso(store: Store) -> Iterator[TursoIndex]:
+    """Turso's FTS index, for what only it has: its two tiers, its WAL."""
+    opened = store.search = TursoIndex(store.path)
+    yield opened
 
 
 def new_session(store: Store, *batch: dict[str, Any], **raw: Any) -> str:
@@ -41,12 +54,12 @@ def new_session(store: Store, *batch: dict[str, Any], **raw: Any) -> str:
     return session.id
 
 
-def find(store: Store, index: Database, query: str, **raw: Any) -> list[p.SearchHit]:
-    search.catch_up(store.db, index)
+def find(store: Store, index: search.SearchIndex, query: str, **raw: Any) -> list[p.SearchHit]:
+    index.catch_up(store.db)
     return search.search_messages(store, make(p.SearchMessagesParams, query=query, **raw)).hits
 
 
-def found(store: Store, index: Database, query: str, **raw: Any) -> list[str]:
+def found(store: Store, index: search.SearchIndex, query: str, **raw: Any) -> list[str]:
     """The content of each hit, best first."""
     by_id = {}
     for session in sessions.list_sessions(store, make(p.ListSessionsParams, limit=500)).sessions:
@@ -78,7 +91,7 @@ def corpus(store: Store) -> dict[str, str]:
 
 
 def test_content_code_tool_names_arguments_and_results_are_searched(
-    store: Store, index: Database, corpus: dict[str, str]
+    store: Store, index: search.SearchIndex, corpus: dict[str, str]
 ) -> None:
     assert found(store, index, "locked") == ["why is the database locked again?"]
     assert found(store, index, "tokenize") == ["The tokenizer splits tabs early."]  # the code excerpt
@@ -88,7 +101,7 @@ def test_content_code_tool_names_arguments_and_results_are_searched(
     ]
 
 
-def test_tool_call_arguments_are_searched(store: Store, index: Database) -> None:
+def test_tool_call_arguments_are_searched(store: Store, index: search.SearchIndex) -> None:
     new_session(
         store,
         {
@@ -102,12 +115,12 @@ def test_tool_call_arguments_are_searched(store: Store, index: Database) -> None
 # -- the query language ---------------------------------------------------------------
 
 
-def test_every_word_must_match(store: Store, index: Database, corpus: dict[str, str]) -> None:
+def test_every_word_must_match(store: Store, index: search.SearchIndex, corpus: dict[str, str]) -> None:
     assert found(store, index, "database locked") == ["why is the database locked again?"]
     assert found(store, index, "DATABASE Locked") == ["why is the database locked again?"]  # case-insensitive
 
 
-def test_phrases_or_not_and_prefixes(store: Store, index: Database, corpus: dict[str, str]) -> None:
+def test_phrases_or_not_and_prefixes(store: Store, index: search.SearchIndex, corpus: dict[str, str]) -> None:
     assert found(store, index, '"database migration"') == ["Running kubectl apply for the database migration."]
     assert found(store, index, '"migration database"') == []
     assert sorted(found(store, index, "kubectl OR locked")) == [
@@ -123,7 +136,9 @@ def test_phrases_or_not_and_prefixes(store: Store, index: Database, corpus: dict
     assert found(store, index, "zebra*") == []
 
 
-def test_punctuation_in_words_is_not_query_syntax(store: Store, index: Database, corpus: dict[str, str]) -> None:
+def test_punctuation_in_words_is_not_query_syntax(
+    store: Store, index: search.SearchIndex, corpus: dict[str, str]
+) -> None:
     assert len(found(store, index, "tests/test_parser.py")) == 1
     assert len(found(store, index, "test_tabs")) == 1
     assert len(found(store, index, "locked?")) == 1
@@ -142,7 +157,7 @@ def test_punctuation_in_words_is_not_query_syntax(store: Store, index: Database,
     ],
 )
 def test_a_query_that_cannot_be_parsed_is_invalid_params(
-    store: Store, index: Database, query: str, message: str
+    store: Store, index: search.SearchIndex, query: str, message: str
 ) -> None:
     with pytest.raises(InvalidParams) as raised:
         find(store, index, query)
@@ -153,7 +168,9 @@ def test_a_query_that_cannot_be_parsed_is_invalid_params(
 # -- filters, ranking, snippets ---------------------------------------------------------
 
 
-def test_filters_by_project_session_roles_and_time(store: Store, index: Database, corpus: dict[str, str]) -> None:
+def test_filters_by_project_session_roles_and_time(
+    store: Store, index: search.SearchIndex, corpus: dict[str, str]
+) -> None:
     assert found(store, index, "database", projectId="/home/me/ops") == [
         "Running kubectl apply for the database migration."
     ]
@@ -166,14 +183,14 @@ def test_filters_by_project_session_roles_and_time(store: Store, index: Database
     assert len(found(store, index, "database", limit=1)) == 1
 
 
-def test_more_relevant_messages_rank_first(store: Store, index: Database) -> None:
+def test_more_relevant_messages_rank_first(store: Store, index: search.SearchIndex) -> None:
     new_session(store, user("flaky once"), user("flaky flaky flaky test, flaky again"), user("nothing here"))
     hits = find(store, index, "flaky")
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert found(store, index, "flaky")[0] == "flaky flaky flaky test, flaky again"
 
 
-def test_snippets_mark_matches_around_the_first_one(store: Store, index: Database) -> None:
+def test_snippets_mark_matches_around_the_first_one(store: Store, index: search.SearchIndex) -> None:
     long_output = (
         "\n".join(f"line {n}: ok" for n in range(300)) + "\nline 300: Segmentation fault (core dumped)\n" + "tail " * 50
     )
@@ -200,7 +217,7 @@ def marked(hit: p.SearchHit) -> list[str]:
     return [units[2 * h.start : 2 * h.end].decode("utf-16-le") for h in hit.highlights]
 
 
-def test_text_with_asterisks_of_its_own_is_marked_right(store: Store, index: Database) -> None:
+def test_text_with_asterisks_of_its_own_is_marked_right(store: Store, index: search.SearchIndex) -> None:
     # Before: the snippet was centred on the text's own `**` and showed neither query word.
     patch = (
         "*** Begin Patch\n*** Update File: a.py\n" + "@@ context line\n" * 12 + "**Note** 🙂 the flaky parser"
@@ -216,7 +233,7 @@ def test_text_with_asterisks_of_its_own_is_marked_right(store: Store, index: Dat
     assert "**Note** 🙂 the flaky parser now reads tabs \0t as **two** spaces" in plain
 
 
-def test_hits_say_which_session_and_project_they_are_in(store: Store, index: Database) -> None:
+def test_hits_say_which_session_and_project_they_are_in(store: Store, index: search.SearchIndex) -> None:
     titled = new_session(store, user("the zebra test fails"), projectId="/src/zoo", title="Zebra crossing")
     untitled = new_session(store, user("<environment_context>x</environment_context>"), user("a zebra again"))
     hits = {hit.session_id: hit for hit in find(store, index, "zebra")}
@@ -243,7 +260,7 @@ LONG_WORDS = {
 
 
 @pytest.mark.parametrize("word", LONG_WORDS.values(), ids=LONG_WORDS.keys())
-def test_a_word_of_40_bytes_or_more_is_found(store: Store, index: Database, word: str) -> None:
+def test_a_word_of_40_bytes_or_more_is_found(store: Store, index: search.SearchIndex, word: str) -> None:
     # Before: the engine drops tokens of 40 bytes or more, in documents and queries: 0 hits.
     new_session(store, user(f"see {word} in the log"), user("nothing else"))
     for query in (word, word.upper(), f'"see {word} in"', word[:12] + "*"):
@@ -252,7 +269,7 @@ def test_a_word_of_40_bytes_or_more_is_found(store: Store, index: Database, word
     assert find(store, index, f'"log {word}"') == []
 
 
-def test_filters_match_ids_exactly(store: Store, index: Database) -> None:
+def test_filters_match_ids_exactly(store: Store, index: search.SearchIndex) -> None:
     # Before: ids that tokenize alike (`ABC-1`, `abc1`) were one filter.
     for session_id, project_id in (("ABC-1", "P-1"), ("abc1", "p1")):
         imported = ImportedSession(
@@ -279,15 +296,15 @@ def test_filters_match_ids_exactly(store: Store, index: Database) -> None:
 
 
 def test_deleted_sessions_and_purged_messages_are_never_found(
-    store: Store, index: Database, corpus: dict[str, str]
+    store: Store, index: search.SearchIndex, corpus: dict[str, str]
 ) -> None:
     assert len(find(store, index, "database")) == 2
     sessions.delete_session(store, make(p.DeleteSessionParams, sessionId=corpus["second"]))
     # Before the indexer has caught up, the hit is already gone: hits are checked against history.
     stale = search.search_messages(store, make(p.SearchMessagesParams, query="database")).hits
     assert [h.session_id for h in stale] == [corpus["first"]]
-    search.catch_up(store.db, index)
-    assert index.scalar("SELECT count(*) FROM docs WHERE session_id = ?", (corpus["second"],)) == 0
+    index.catch_up(store.db)
+    assert index.documents() == 4  # the second session's two are gone
 
     context.compact_session(
         store, make(p.CompactSessionParams, sessionId=corpus["first"], summary="s", preserveCount=1)
@@ -296,36 +313,39 @@ def test_deleted_sessions_and_purged_messages_are_never_found(
     store.db.execute("UPDATE messages SET created_at = '2000-01-01T00:00:00.000Z' WHERE compacted = 1")
     housekeeping.apply_retention(store, make(p.ApplyRetentionParams, purgeCompactedOlderThanDays=1))
     assert find(store, index, "locked") == []
-    assert index.scalar("SELECT count(*) FROM docs") == 1  # only the preserved message is left
+    assert index.documents() == 1  # only the preserved message is left
 
 
-def test_the_index_catches_up_after_being_away_and_never_indexes_twice(store: Store, db_path: Path) -> None:
+@pytest.mark.parametrize("engine", search.ENGINES)
+def test_the_index_catches_up_after_being_away_and_never_indexes_twice(
+    store: Store, db_path: Path, engine: str
+) -> None:
     session_id = new_session(store, *[user(f"message number {n} about kittens") for n in range(50)])
-    first = search.open_index(db_path)
-    search.catch_up(store.db, first)
+    first = open_engine(engine, db_path)
+    first.catch_up(store.db)
     first.close()
     messages.append_messages(
         store,
         make(p.AppendMessagesParams, sessionId=session_id, messages=[user(f"later {n} kittens") for n in range(30)]),
     )
-    again = search.open_index(db_path)  # as after a restart or a kill
+    again = store.search = open_engine(engine, db_path)  # as after a restart or a kill
     hits = search.search_messages(store, make(p.SearchMessagesParams, query="kittens", limit=200)).hits
     assert len(hits) == 50  # not yet: the index only knows what it took in
-    search.catch_up(store.db, again)
-    assert again.scalar("SELECT count(*) FROM docs") == 80
+    again.catch_up(store.db)
+    assert again.documents() == 80
     assert len(search.search_messages(store, make(p.SearchMessagesParams, query="kittens", limit=200)).hits) == 80
-    again.close()
 
 
-def test_two_indexers_at_once_index_each_message_once(store: Store, db_path: Path) -> None:
+@pytest.mark.parametrize("engine", search.ENGINES)
+def test_two_indexers_at_once_index_each_message_once(store: Store, db_path: Path, engine: str) -> None:
     new_session(store, *[user(f"racing message {n}") for n in range(900)])
     new_session(store, *[user(f"second racing message {n}") for n in range(900)])
     errors: list[BaseException] = []
 
     def run() -> None:
-        try:  # both open a fresh index file at once: the migration must not race either
-            history, index = Database(db_path, read_only=True), search.open_index(db_path)
-            search.catch_up(history, index)
+        try:  # both open a fresh index at once: creating it must not race either
+            history, index = Database(db_path, read_only=True), open_engine(engine, db_path)
+            index.catch_up(history)
             history.close()
             index.close()
         except BaseException as error:  # surfaced below
@@ -336,9 +356,11 @@ def test_two_indexers_at_once_index_each_message_once(store: Store, db_path: Pat
         thread.start()
     for thread in threads:
         thread.join()
-    assert errors == []
-    check = search.open_index(db_path)
-    assert check.scalar("SELECT count(*) FROM docs") == check.scalar("SELECT count(DISTINCT seq) FROM docs") == 1800
+    # Turso's index takes turns under its write lock; Tantivy's one writer turns the other away.
+    assert all(isinstance(error, StorageBusy) for error in errors) and len(errors) <= (engine == "tantivy")
+    check = open_engine(engine, db_path)
+    check.catch_up(store.db)  # whichever was turned away would have been told to try again
+    assert check.documents() == 1800  # a message indexed twice would be two documents
     check.close()
 
 
@@ -355,38 +377,38 @@ def test_list_sessions_query_matches_titles_and_the_first_prompt(store: Store, c
     assert set(listed("database locked")) == {corpus["first"], fork.id}
 
 
-def test_a_full_page_even_when_many_top_hits_are_stale(store: Store, index: Database) -> None:
+def test_a_full_page_even_when_many_top_hits_are_stale(store: Store, index: search.SearchIndex) -> None:
     doomed = new_session(store, *[user("wombat wombat wombat") for _ in range(60)])
     kept = new_session(store, *[user(f"a lone wombat {n}") for n in range(8)])
-    search.catch_up(store.db, index)
+    index.catch_up(store.db)
     sessions.delete_session(store, make(p.DeleteSessionParams, sessionId=doomed))
     # The index still holds the 60 better-scoring, now deleted, hits.
     hits = search.search_messages(store, make(p.SearchMessagesParams, query="wombat", limit=5)).hits
     assert len(hits) == 5 and {h.session_id for h in hits} == {kept}
 
 
-# -- the two tiers ----------------------------------------------------------------------
+# -- Turso's two tiers ----------------------------------------------------------------------
 
 
-def tier_sizes(index: Database) -> tuple[int, int]:
-    return index.scalar("SELECT count(*) FROM docs"), index.scalar("SELECT count(*) FROM archive")
+def tier_sizes(turso: TursoIndex) -> tuple[int, int]:
+    return turso.db.scalar("SELECT count(*) FROM docs"), turso.db.scalar("SELECT count(*) FROM archive")
 
 
-def test_folding_into_the_archive_keeps_every_hit_and_later_ones_merge_with_it(store: Store, index: Database) -> None:
+def test_folding_into_the_archive_keeps_every_hit_and_later_ones_merge_with_it(store: Store, turso: TursoIndex) -> None:
     early = new_session(store, *[user(f"otter report {n}" + " otter" * (n % 3)) for n in range(12)])
-    search.catch_up(store.db, index)
+    turso.catch_up(store.db)
     before = search.search_messages(store, make(p.SearchMessagesParams, query="otter", limit=50)).hits
-    assert tier_sizes(index) == (12, 0)
+    assert tier_sizes(turso) == (12, 0)
 
-    assert not search.fold(index)  # not due yet
-    assert search.fold(index, search.Limits(recent=12))
-    assert tier_sizes(index) == (0, 12)
+    assert not turso_fts.fold(turso.db)  # not due yet
+    assert turso_fts.fold(turso.db, turso_fts.Limits(recent=12))
+    assert tier_sizes(turso) == (0, 12)
     after = search.search_messages(store, make(p.SearchMessagesParams, query="otter", limit=50)).hits
     assert after == before  # same hits, same order, same snippets and scores
 
     late = new_session(store, user("one more otter otter otter otter"), user("a quiet otter"))
-    search.catch_up(store.db, index)
-    assert tier_sizes(index) == (2, 12)
+    turso.catch_up(store.db)
+    assert tier_sizes(turso) == (2, 12)
     hits = search.search_messages(store, make(p.SearchMessagesParams, query="otter", limit=50)).hits
     assert len(hits) == 14 and {h.session_id for h in hits} == {early, late}
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
@@ -395,36 +417,36 @@ def test_folding_into_the_archive_keeps_every_hit_and_later_ones_merge_with_it(s
     assert limited == hits[:3]
 
 
-def test_a_backlog_larger_than_the_recent_tier_goes_straight_to_the_archive(store: Store, index: Database) -> None:
+def test_a_backlog_larger_than_the_recent_tier_goes_straight_to_the_archive(store: Store, turso: TursoIndex) -> None:
     new_session(store, *[user(f"heron sighting {n}") for n in range(40)])
-    limits = search.Limits(recent=10, archive_changes=10)
-    search.index_new_messages(store.db, index, batch=15, limits=limits)
-    search.index_new_messages(store.db, index, batch=15, limits=limits)
-    assert tier_sizes(index) == (0, 30)  # while more than 10 were waiting
-    search.catch_up(store.db, index, limits)
+    limits = turso_fts.Limits(recent=10, archive_changes=10)
+    turso_fts.index_new_messages(store.db, turso.db, batch=15, limits=limits)
+    turso_fts.index_new_messages(store.db, turso.db, batch=15, limits=limits)
+    assert tier_sizes(turso) == (0, 30)  # while more than 10 were waiting
+    turso_fts.catch_up(store.db, turso.db, limits)
     # The last 10 went to `docs`; the archive's 30 new documents were due an optimize,
     # which folds everything.
-    assert tier_sizes(index) == (0, 40)
-    assert index.scalar("SELECT seq FROM progress WHERE name = 'archive_changes'") == 0
-    assert len(find(store, index, "heron", limit=100)) == 40
+    assert tier_sizes(turso) == (0, 40)
+    assert turso.db.scalar("SELECT seq FROM progress WHERE name = 'archive_changes'") == 0
+    assert len(find(store, turso, "heron", limit=100)) == 40
 
 
-def test_removals_reach_the_archive(store: Store, index: Database, corpus: dict[str, str]) -> None:
-    search.catch_up(store.db, index)
-    assert search.fold(index, search.Limits(recent=1))
+def test_removals_reach_the_archive(store: Store, turso: TursoIndex, corpus: dict[str, str]) -> None:
+    turso.catch_up(store.db)
+    assert turso_fts.fold(turso.db, turso_fts.Limits(recent=1))
     sessions.delete_session(store, make(p.DeleteSessionParams, sessionId=corpus["second"]))
-    search.catch_up(store.db, index)
-    assert index.scalar("SELECT count(*) FROM archive WHERE session_id = ?", (corpus["second"],)) == 0
-    assert index.scalar("SELECT seq FROM progress WHERE name = 'archive_changes'") == 2
-    assert [h.session_id for h in find(store, index, "database")] == [corpus["first"]]
+    turso.catch_up(store.db)
+    assert turso.db.scalar("SELECT count(*) FROM archive WHERE session_id = ?", (corpus["second"],)) == 0
+    assert turso.db.scalar("SELECT seq FROM progress WHERE name = 'archive_changes'") == 2
+    assert [h.session_id for h in find(store, turso, "database")] == [corpus["first"]]
 
 
 def test_a_catch_up_leaves_no_large_index_wal_behind(
-    store: Store, index: Database, monkeypatch: pytest.MonkeyPatch
+    store: Store, turso: TursoIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Before: the WAL kept its high-water mark for good (92 MB beside a 78 MB index at 100k)."""
-    monkeypatch.setattr(search, "WAL_LIMIT_BYTES", 0)  # any WAL at all counts as large
+    monkeypatch.setattr(turso_fts, "WAL_LIMIT_BYTES", 0)  # any WAL at all counts as large
     new_session(store, *[user(f"kingfisher dive {n}") for n in range(30)])
-    search.catch_up(store.db, index, search.Limits(recent=10))
-    assert Path(f"{index.path}-wal").stat().st_size == 0
-    assert len(find(store, index, "kingfisher", limit=100)) == 30
+    turso_fts.catch_up(store.db, turso.db, turso_fts.Limits(recent=10))
+    assert Path(f"{turso.db.path}-wal").stat().st_size == 0
+    assert len(find(store, turso, "kingfisher", limit=100)) == 30

@@ -82,7 +82,7 @@ def test_credentials_are_masked_everywhere_they_could_be_stored_and_counted(stor
     assert counts == {**dict.fromkeys(SECRETS, 1), "slack-token": 2, "aws-secret-key": 1, "url-password": 1}
     # The search index is built from what was stored: the secret cannot be found.
     index = search.open_index(store.path)
-    search.catch_up(store.db, index)
+    index.catch_up(store.db)
     hits = search.search_messages(store, make(p.SearchMessagesParams, query="AKIAIOSFODNN7EXAMPLE")).hits
     assert hits == [] and len(search.search_messages(store, make(p.SearchMessagesParams, query="REDACTED")).hits) == 3
     index.close()
@@ -376,7 +376,11 @@ def test_nothing_listens_on_a_network_port(db_path: Path) -> None:
 
 
 def _files_bytes(db_path: Path) -> bytes:
-    return b"".join(path.read_bytes() for path in db_path.parent.iterdir() if path.name.startswith(db_path.name))
+    """Every byte of the history and what lies beside it (the search index's directory too)."""
+    beside = [path for path in db_path.parent.iterdir() if path.name.startswith(db_path.name)]
+    files = [found for path in beside for found in ([path] if path.is_file() else path.rglob("*")) if found.is_file()]
+    assert files, "the check reads something"
+    return b"".join(path.read_bytes() for path in files)
 
 
 def test_encryption_at_rest_with_a_key_file(db_path: Path, tmp_path: Path) -> None:

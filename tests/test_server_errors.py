@@ -224,7 +224,7 @@ async def test_read_only_search_without_an_index_says_how_to_get_one(db_path: Pa
         error = await error_of(reader, "history/searchMessages", {"query": "keep"})
         assert error.code == -32005 and "no search index yet" in error.message and "without readOnly" in error.message
         await still_intact(reader, sid)  # and it keeps serving
-    assert not Path(f"{db_path}-search").exists()
+    assert not Path(f"{db_path}-search").exists() and not Path(f"{db_path}-tantivy").exists()
 
 
 async def test_cancelling_a_long_fork_commits_nothing(client: HistoryClient) -> None:

@@ -158,7 +158,7 @@ def test_pulled_messages_are_searchable(server: SyncServer, machines: tuple[Stor
     session_id = new_session(laptop)
     append(laptop, session_id, "the kumquat deployment failed on friday")
     converge(server, laptop, desktop)
-    search.catch_up(desktop.db, search.search_index(desktop))  # what the desktop's indexer does
+    search.search_index(desktop).catch_up(desktop.db)  # what the desktop's indexer does
     hits = search.search_messages(desktop, p.SearchMessagesParams(query="kumquat")).hits
     assert [hit.session_id for hit in hits] == [session_id]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -11,8 +12,8 @@ from typing import TypeVar
 
 from ..errors import StorageBusy
 from ..search import index as search
+from ..search.index import SearchIndex
 from ..store import Settings, Store
-from ..store.database import Database
 from ..store.encryption import load_key
 
 T = TypeVar("T")
@@ -66,11 +67,11 @@ class History:
         self._thread.shutdown()
 
 
-def search_index(store: Store) -> Database:
+def search_index(store: Store) -> SearchIndex:
     """The store's search index, writable: it is derived data, brought up to date here."""
     if store.search is None:
         store.search = search.open_index(store.path, encryption_key=store.settings.encryption_key)
-        store.search.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        store.search.set_busy_timeout(BUSY_TIMEOUT_MS)
     return store.search
 
 
@@ -78,11 +79,7 @@ def fresh_index(store: Store) -> int:
     """Index what was committed since the last search, for up to INDEX_CATCH_UP_SECONDS;
     how many messages are still waiting to be indexed."""
     index = search_index(store)
-    stop = time.monotonic() + INDEX_CATCH_UP_SECONDS
-    try:
-        while search.index_new_messages(store.db, index) == search.INDEX_BATCH and time.monotonic() < stop:
-            pass
-        search.forget_removed_messages(store.db, index)
-    except StorageBusy:
-        pass  # a sidecar's indexer holds the index (a fold takes seconds): it is indexing them already
+    # Busy: a sidecar's indexer holds the index (a Turso fold takes seconds), indexing them already.
+    with contextlib.suppress(StorageBusy):
+        index.catch_up(store.db, deadline=time.monotonic() + INDEX_CATCH_UP_SECONDS)
     return search.messages_behind(store.db, index)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 
 import attrs
+import re2  # type: ignore[import-untyped]
 
 from ..errors import invalid
 
@@ -31,6 +32,10 @@ PIECE_BYTES = 32
 # indexer a fifth of its time.
 _MAYBE_LONG = re.compile(r"(?<![^\W_])[^\W_]{10,}+")
 _MAYBE_LONG_ASCII = re.compile(r"(?<![^\W_])[^\W_]{40,}+")
+# Whether ASCII text holds a long word at all, in RE2's linear scan: 5.7 µs for the average
+# message of the benchmark corpus (667 characters), against 23 µs for the scan above, which
+# then only runs on the few texts that have one. In ASCII, [^\W_] is [A-Za-z0-9].
+_LONG_ASCII = re2.compile(r"[A-Za-z0-9]{40}")
 
 
 def tokens(text: str) -> list[str]:
@@ -61,14 +66,23 @@ def pieces(word: str) -> list[str]:
     return [*parts, current]
 
 
-def indexed_text(text: str) -> str:
-    """A document's text as the engine indexes it: each long word replaced by its pieces,
-    in place, so a phrase holding it still matches."""
+def split_long_words(text: str) -> tuple[str, list[str]]:
+    """A document's text as the engine indexes it, each long word replaced by its pieces in
+    place (so a phrase holding it still matches), and those long words, whole, lowercased."""
+    ascii_only = text.isascii()
+    if ascii_only and not _LONG_ASCII.search(text):
+        return text, []
+    found: set[str] = set()
 
     def split(match: re.Match[str]) -> str:
-        return " ".join(pieces(match.group()))
+        word = match.group()
+        if len(word.encode()) < LONG_WORD_BYTES:
+            return word
+        found.add(word.lower())
+        return " ".join(pieces(word))
 
-    return (_MAYBE_LONG_ASCII if text.isascii() else _MAYBE_LONG).sub(split, text)
+    indexed = (_MAYBE_LONG_ASCII if ascii_only else _MAYBE_LONG).sub(split, text)
+    return indexed, sorted(found)
 
 
 @attrs.frozen

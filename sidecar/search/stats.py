@@ -10,7 +10,7 @@ import attrs
 from .. import protocol as p
 from ..errors import HistoryError
 from ..store import Store, housekeeping
-from .index import messages_behind, search_index, search_path
+from .index import index_exists, messages_behind, search_index
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ def index_behind(store: Store) -> int | None:
     """Messages not yet searchable; None when that cannot be told: a read-only store without
     an index (it builds none), an index that cannot be opened (the counts are still worth
     answering with)."""
-    if store.search is None and not search_path(store.path).exists():
+    if store.search is None and not index_exists(store.path, store.settings.encryption_key):
         return None if store.db.read_only else int(store.db.scalar("SELECT count(*) FROM messages"))
     try:
         return messages_behind(store.db, search_index(store))

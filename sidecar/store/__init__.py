@@ -9,12 +9,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ..errors import RequestCancelled
 from .database import BUSY_TIMEOUT_MS, Database
+
+if TYPE_CHECKING:
+    from ..search.index import SearchIndex
 
 DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
@@ -39,8 +42,8 @@ class Store:
             busy_timeout_ms=self.settings.busy_timeout_ms,
             encryption_key=self.settings.encryption_key,
         )
-        # The search index's connection, opened on first use by sidecar.search.
-        self.search: Database | None = None
+        # The search index, opened on first use by sidecar.search.
+        self.search: SearchIndex | None = None
 
     @property
     def path(self) -> Path:
