@@ -578,3 +578,29 @@ def test_a_folder_of_every_kind_imports_each_by_its_format(store: Store, tmp_pat
         0,
         4 + len(composer_ids(cursor_rows())),
     )
+
+
+def test_cursor_database_with_a_wal_and_no_shm_is_read_from_a_copy(store: Store, tmp_path: Path) -> None:
+    """A profile copied or restored while Cursor ran: its -wal holds commits, no -shm lies
+    beside it. Before, `mode=ro` could not open it and the whole database was skipped."""
+    rows = cursor_rows()
+    user = cursor_user(tmp_path, rows, wal=True)
+    database = user / "globalStorage" / "state.vscdb"
+    writer = sqlite3.connect(database)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")  # the row stays in the -wal
+    composer_id = "9e2f7a41-3c5d-4b8e-a1f0-6d7c8e9f0a2b"
+    composer = rows[f"composerData:{composer_id}"]
+    composer["conversation"].append({"type": 1, "bubbleId": "b-legacy-3", "text": "Only in the WAL?"})
+    with writer:
+        writer.execute("INSERT INTO cursorDiskKV VALUES (?, ?)", (f"composerData:{composer_id}", json.dumps(composer)))
+    restored = tmp_path / "restored" / "Cursor" / "User"
+    shutil.copytree(user, restored, ignore=shutil.ignore_patterns("*-shm"))
+    writer.close()
+    wal = restored / "globalStorage" / "state.vscdb-wal"
+    assert wal.stat().st_size > 0 and not wal.with_name("state.vscdb-shm").exists()
+    before = listing(restored)
+    result = run_import(store, restored)
+    assert result.skipped_files == 0 and result.messages > 0
+    texts = {m.content for s in result.sessions for m in all_messages(store, s.id)}
+    assert "Only in the WAL?" in texts
+    assert listing(restored) == before  # nothing made beside it

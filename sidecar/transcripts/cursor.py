@@ -23,18 +23,16 @@ what:
 - A composer named in another's `subComposerIds` is a sub-agent session of that one (in
   its project).
 
-The database is only ever read: opened `mode=ro` (no write lock, no journal), and, when it
-is in WAL mode and no one has it open (no `-wal` and `-shm` beside it), as `immutable`, so
-that SQLite creates no file beside it either. A row that is not JSON of its kind is counted
-as skipped.
+The database is only ever read, as `databases.in_place` opens it: `immutable` when it is in
+WAL mode and no one has it open, `mode=ro` where it lies while Cursor runs (no write lock, no
+file made), a copy when a `-wal` lies beside it without its `-shm`. A row that is not JSON
+of its kind is counted as skipped.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,36 +52,20 @@ from . import (
     text_of,
     token_count,
 )
+from .databases import in_place
 
 FORMAT = "cursor"
 DATABASE = "state.vscdb"
 USER, ASSISTANT = 1, 2
-WAL_MODE = 2  # the file format's read/write version byte for WAL
-BUSY_SECONDS = 5.0
 
 
 def wants(path: Path) -> bool:
     return path.name == DATABASE and path.parent.name == "globalStorage"
 
 
-@contextlib.contextmanager
-def open_read_only(path: Path) -> Iterator[sqlite3.Connection]:
-    """Another program's SQLite file, opened so that reading it writes nothing at all."""
-    with path.open("rb") as file:
-        header = file.read(100)
-    live = path.with_name(path.name + "-wal").exists() and path.with_name(path.name + "-shm").exists()
-    idle_wal = len(header) == 100 and header[18] == WAL_MODE and not live
-    uri = f"{path.resolve().as_uri()}?mode=ro{'&immutable=1' if idle_wal else ''}"
-    connection = sqlite3.connect(uri, uri=True, timeout=BUSY_SECONDS)
-    try:
-        yield connection
-    finally:
-        connection.close()
-
-
 def looks_like(path: Path) -> bool:
     try:
-        with open_read_only(path) as db:
+        with in_place(path) as db:
             return bool(db.execute("SELECT 1 FROM sqlite_master WHERE name = 'cursorDiskKV'").fetchone())
     except (OSError, sqlite3.Error):
         return False
@@ -102,7 +84,7 @@ class _Composer:
 def read(path: Path) -> Transcript:
     transcript = Transcript()
     try:
-        with open_read_only(path) as db:
+        with in_place(path) as db:
             projects = _projects(path)
             composers = []
             for key, value in db.execute("SELECT key, value FROM cursorDiskKV WHERE key LIKE 'composerData:%'"):
@@ -241,7 +223,7 @@ def _projects(global_db: Path) -> dict[str, str]:
         if folder is None:
             continue
         try:
-            with open_read_only(database) as db:
+            with in_place(database) as db:
                 row = db.execute("SELECT value FROM ItemTable WHERE key = 'composer.composerData'").fetchone()
         except (OSError, sqlite3.Error):
             continue
