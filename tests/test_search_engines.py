@@ -44,6 +44,8 @@ def test_a_plain_history_is_indexed_by_tantivy_with_no_text_in_the_index(db_path
         wait_for(lambda: finds(server, "quokka") == 1, "the message was searchable")
         assert (index_path(db_path) / "meta.json").exists() and not search_path(db_path).exists()
         assert oct(index_path(db_path).stat().st_mode & 0o777) == "0o700"
+        modes = {oct(path.stat().st_mode & 0o777) for path in index_path(db_path).iterdir()}
+        assert modes == {"0o600"}, "the index's files are the owner's only, like the history's"
         stored = b"".join(path.read_bytes() for path in index_path(db_path).iterdir() if path.is_file())
         assert b"ledger is balanced" not in stored  # terms, not the text: snippets come from the history
     finally:

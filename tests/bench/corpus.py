@@ -107,6 +107,6 @@ def seed_store(path: Path, total: int, made: Iterable[list[dict[str, Any]]] | No
 def build_index(path: Path) -> None:
     """Bring the search index up to date, so a sidecar's indexer starts with nothing to do."""
     history, index = Database(path, read_only=True), search.open_index(path)
-    search.catch_up(history, index)
+    index.catch_up(history)
     history.close()
     index.close()
