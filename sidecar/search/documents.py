@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC
 
 import attrs
 
 from .. import protocol as p
-from ..errors import invalid
 from ..store.database import Database
+from ..store.usage import moment_of
 from .query import split_long_words
 
 # Messages read from the history at a time.
@@ -96,10 +96,4 @@ def filters(params: p.SearchMessagesParams) -> str:
 
 def millis(field: str, moment: str) -> int:
     """A contract time (ISO 8601; without a zone, UTC) as milliseconds since the epoch."""
-    try:
-        parsed = datetime.fromisoformat(moment)
-    except ValueError:
-        raise invalid(field, f"not an ISO 8601 time: {moment!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+    return int(moment_of(moment, UTC, field).timestamp() * 1000)

@@ -250,16 +250,19 @@ def time_zone(name: str | None) -> tzinfo:
         raise invalid("timeZone", f"no time zone is named {name!r} (an IANA name, such as Europe/Paris)") from None
 
 
-def utc_stamp(value: str, zone: tzinfo, field: str) -> str:
-    """An ISO date or date-time as stored timestamps read (UTC, milliseconds); one without an
-    offset is a time in `zone`."""
+def moment_of(value: str, zone: tzinfo, field: str) -> datetime:
+    """An ISO date or date-time; one without an offset is a time in `zone`."""
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise invalid(field, f"expected an ISO date or date-time, got {value!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    return _stamp(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+
+
+def utc_stamp(value: str, zone: tzinfo, field: str) -> str:
+    """An ISO date or date-time as stored timestamps read (UTC, milliseconds); one without an
+    offset is a time in `zone`."""
+    return _stamp(moment_of(value, zone, field))
 
 
 def _stamp(moment: datetime) -> str:
