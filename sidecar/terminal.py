@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
@@ -32,7 +31,7 @@ from rich.text import Text
 from . import display, figures
 from . import protocol as p
 from .cli import add_sync_arguments, apply_sync_arguments
-from .errors import HistoryError, InvalidParams, SessionNotFound, StorageBusy, invalid
+from .errors import HistoryError, InvalidParams, SessionNotFound, invalid
 from .search import index as search
 from .search.documents import INDEX_BATCH
 from .store import Settings, Store, Work, export, housekeeping, sessions
@@ -53,8 +52,6 @@ if not out.is_terminal and "COLUMNS" not in os.environ:
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 MIN_FLEXIBLE = 12  # a table's title column gives way down to this
 SNIPPET_INDENT = 4
-# How long a search waits for an editor's indexer to take in new messages (it polls every 0.25 s).
-BUSY_INDEX_WAIT_SECONDS = 2.0
 WIDE = 120  # from this width on, tables show whole session ids
 
 
@@ -341,17 +338,11 @@ def _export(store: Store, args: argparse.Namespace) -> int:
 
 
 def _catch_up_index(store: Store) -> None:
-    """Bring the search index up to date (a sidecar's indexer usually already has). When an
-    editor's indexer holds the index, it is taking the new messages in: wait for it a while."""
+    """Bring the search index up to date (a sidecar's indexer usually already has)."""
     index = search.search_index(store)
     behind = search.messages_behind(store.db, index)
     with err.status(f"indexing {behind:,} messages for search…") if behind > INDEX_BATCH else nullcontext():
-        try:
-            index.catch_up(store.db)
-        except StorageBusy:
-            deadline = time.monotonic() + BUSY_INDEX_WAIT_SECONDS
-            while search.messages_behind(store.db, index) and time.monotonic() < deadline:
-                time.sleep(search.POLL_SECONDS)
+        search.catch_up_or_wait(store.db, index)
 
 
 def _search(store: Store, args: argparse.Namespace) -> int:

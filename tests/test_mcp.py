@@ -385,3 +385,23 @@ async def test_a_busy_database_is_retried_within_the_calls_deadline(
     assert 2.0 < time.monotonic() - started < access.CALL_DEADLINE_SECONDS
     holder.join()
     history.close()
+
+
+async def test_a_message_an_editor_just_appended_is_found_once_its_indexer_has_it(db_path: Path) -> None:
+    """An editor's indexer holds Tantivy's one writer, so the MCP server cannot index a new
+    message itself; before, it answered at once from what was indexed ("1 newest messages
+    are still being indexed"), an agent's recall missing what had just been said."""
+    from .helpers import RawServer
+
+    editor = RawServer(db_path)
+    try:
+        editor.initialize()
+        session_id = editor.request("history/createSession", {"kind": "agent"})["result"]["id"]
+        async with mcp_session(db_path) as session:
+            assert (await call(session, "search_history", query="anything")).startswith("0 hits")
+            batch = {"sessionId": session_id, "messages": [user("the lighthouse keeper's ledger")]}
+            editor.request("history/appendMessages", batch)
+            found = await call(session, "search_history", query="lighthouse ledger")
+    finally:
+        editor.close()
+    assert found.startswith("1 hits") and "still being indexed" not in found

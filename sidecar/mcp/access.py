@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -78,8 +77,4 @@ def search_index(store: Store) -> SearchIndex:
 def fresh_index(store: Store) -> int:
     """Index what was committed since the last search, for up to INDEX_CATCH_UP_SECONDS;
     how many messages are still waiting to be indexed."""
-    index = search_index(store)
-    # Busy: a sidecar's indexer holds the index (a Turso fold takes seconds), indexing them already.
-    with contextlib.suppress(StorageBusy):
-        index.catch_up(store.db, deadline=time.monotonic() + INDEX_CATCH_UP_SECONDS)
-    return search.messages_behind(store.db, index)
+    return search.catch_up_or_wait(store.db, search_index(store), INDEX_CATCH_UP_SECONDS)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from .. import protocol as p
-from ..errors import HistoryError, invalid
+from ..errors import HistoryError, StorageBusy, invalid
 from ..filelock import FileLock
 from ..lifetime import child_environment, exit_with_spawner
 from ..memory import return_freed_memory
@@ -48,6 +48,9 @@ ENGINES = ("tantivy", "turso")
 POLL_SECONDS = 0.25
 ROUND_SECONDS = 0.1
 RESTART_SECONDS = 2.0
+# How long a search without an indexer of its own waits for an editor's to take new messages in.
+BUSY_WAIT_SECONDS = 2.0
+BUSY_POLL_SECONDS = 0.05
 # Hits fetched beyond the limit, to make up for any that are stale.
 SLACK = 10
 MAX_FETCH = 5000
@@ -130,6 +133,20 @@ def remove_other_engines(db_path: Path, engine: str) -> None:
 def messages_behind(history: Database, index: SearchIndex) -> int:
     """How many committed messages searches cannot find yet."""
     return int(history.scalar("SELECT count(*) FROM messages WHERE seq > ?", (index.indexed_through(),)))
+
+
+def catch_up_or_wait(history: Database, index: SearchIndex, seconds: float | None = None) -> int:
+    """Bring the index up to date (within `seconds`, when given) for a process without an
+    indexer of its own (the terminal, the MCP server); when an editor's indexer holds it
+    (Tantivy's one writer, a Turso fold), wait as long for that one to. How many messages
+    searches still cannot find."""
+    deadline = time.monotonic() + (BUSY_WAIT_SECONDS if seconds is None else seconds)
+    try:
+        index.catch_up(history, deadline=None if seconds is None else deadline)
+    except StorageBusy:
+        while messages_behind(history, index) and time.monotonic() < deadline:
+            time.sleep(BUSY_POLL_SECONDS)
+    return messages_behind(history, index)
 
 
 def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
