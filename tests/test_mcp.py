@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import jsonschema
 import mcp.types as mt
 import pytest
 from mcp import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.stdio import StdioServerParameters, get_default_environment, stdio_client
 
 from sidecar import protocol as p
 from sidecar.figures import dollars
@@ -62,7 +63,13 @@ async def mcp_session(db_path: Path, roots: list[str] | None = None) -> AsyncIte
     async def list_roots(context: Any) -> mt.ListRootsResult:
         return mt.ListRootsResult(roots=[mt.Root(uri=f"file://{root}") for root in roots or []])
 
-    server = StdioServerParameters(command=MCP_COMMAND[0], args=[*MCP_COMMAND[1:], "--db", str(db_path)])
+    # The SDK hands the server only a safe few of our variables: the search engine's too.
+    engine = {search.ENGINE_ENV: os.environ[search.ENGINE_ENV]} if search.ENGINE_ENV in os.environ else {}
+    server = StdioServerParameters(
+        command=MCP_COMMAND[0],
+        args=[*MCP_COMMAND[1:], "--db", str(db_path)],
+        env={**get_default_environment(), **engine},
+    )
     async with (
         stdio_client(server) as (read, write),
         ClientSession(read, write, list_roots_callback=list_roots if roots else None) as session,
