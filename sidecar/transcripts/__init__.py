@@ -11,10 +11,10 @@ to it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote, urlparse
 
 import attrs
@@ -61,10 +61,7 @@ class RowReader:
         if row is None:
             self.skipped_lines += 1
             return
-        try:
-            self.read_row(row)
-        except (Malformed, KeyError, TypeError, ValueError, AttributeError):
-            self.skipped_lines += 1
+        self.skipped_lines += take_each([row], self.read_row)
 
     def read_row(self, row: dict[str, Any]) -> None:
         """Take in one row; raise (Malformed, KeyError, …) for a row that cannot be used."""
@@ -113,6 +110,23 @@ class Taken:
 
 class Malformed(Exception):
     """A line of a known kind without the fields that kind must have."""
+
+
+Item = TypeVar("Item")
+# What reading an item of another program's data raises when the item cannot be used: a
+# reader counts it and goes on, never failing a file for one bad line, request or row.
+UNUSABLE = (Malformed, KeyError, IndexError, TypeError, ValueError, AttributeError)
+
+
+def take_each(items: Iterable[Item], take: Callable[[Item], object]) -> int:
+    """Hand each item to `take`; how many it could not use."""
+    skipped = 0
+    for item in items:
+        try:
+            take(item)
+        except UNUSABLE:
+            skipped += 1
+    return skipped
 
 
 def token_count(value: Any) -> int:

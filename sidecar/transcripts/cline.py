@@ -34,7 +34,7 @@ import attrs
 
 from .. import protocol as p
 from ..store.imports import ImportedMessage, ImportedSession
-from . import Malformed, Transcript, json_document, stamp_millis, text_of, token_count
+from . import Malformed, Transcript, json_document, stamp_millis, take_each, text_of, token_count
 
 FORMAT = "cline"
 HISTORY = "api_conversation_history.json"
@@ -82,11 +82,7 @@ def of_document(path: Path, history: Any) -> Transcript:
     if not looks_like(history):
         return Transcript(skipped_lines=1)
     task = _task(path)
-    for index, entry in enumerate(history):
-        try:
-            _take(task, index, entry)
-        except (Malformed, KeyError, TypeError, ValueError, AttributeError):
-            task.skipped += 1
+    task.skipped += take_each(enumerate(history), lambda item: _take(task, *item))
     sessions = [_session(task, path)] if task.messages else []
     return Transcript(sessions, task.skipped)
 

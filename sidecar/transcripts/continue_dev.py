@@ -33,12 +33,12 @@ from .. import protocol as p
 from ..store.imports import ImportedMessage, ImportedSession
 from . import (
     Compaction,
-    Malformed,
     Transcript,
     folder_path,
     json_document,
     parsed_arguments,
     stamp_millis,
+    take_each,
     text_of,
     token_count,
 )
@@ -76,11 +76,7 @@ def of_document(path: Path, document: Any) -> Transcript:
     if not looks_like(document):
         return Transcript(skipped_lines=1)
     session = _Session(_created(path, str(document["sessionId"])))
-    for number, item in enumerate(document["history"]):
-        try:
-            _take(session, number, item)
-        except (Malformed, KeyError, TypeError, ValueError, AttributeError):
-            session.skipped += 1
+    session.skipped += take_each(enumerate(document["history"]), lambda item: _take(session, *item))
     sessions = [_imported(document, session, path)] if session.messages else []
     return Transcript(sessions, session.skipped)
 

@@ -52,6 +52,7 @@ from . import (
     parsed_arguments,
     read_document_or_log,
     stamp_millis,
+    take_each,
     text_of,
     token_count,
 )
@@ -84,14 +85,14 @@ def read(path: Path) -> Transcript:
 def replay(path: Path) -> tuple[Any, int]:
     """The object a session log describes, and how many of its lines could not be applied."""
     state: Any = None
-    skipped = 0
-    for row in json_lines(path):
-        try:
-            if row is None:
-                raise Malformed("not an object")
-            state = _apply(state, row)
-        except (Malformed, KeyError, IndexError, TypeError, ValueError, AttributeError):
-            skipped += 1
+
+    def apply(row: dict[str, Any] | None) -> None:
+        nonlocal state
+        if row is None:
+            raise Malformed("not an object")
+        state = _apply(state, row)
+
+    skipped = take_each(json_lines(path), apply)
     return state, skipped
 
 
@@ -135,11 +136,7 @@ def of_document(path: Path, document: Any) -> Transcript:
         return Transcript(skipped_lines=1)
     created = document.get("creationDate")
     chat = _Chat(stamp_millis(created if isinstance(created, int | float) else path.stat().st_mtime * 1000))
-    for number, request in enumerate(document["requests"]):
-        try:
-            _take(chat, number, request)
-        except (Malformed, KeyError, TypeError, ValueError, AttributeError):
-            chat.skipped += 1
+    chat.skipped += take_each(enumerate(document["requests"]), lambda item: _take(chat, *item))
     sessions = [_session(document, chat, path)] if chat.messages else []
     return Transcript(sessions, chat.skipped)
 

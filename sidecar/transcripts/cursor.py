@@ -49,6 +49,7 @@ from . import (
     parsed_arguments,
     stamp,
     stamp_millis,
+    take_each,
     text_of,
     token_count,
 )
@@ -106,11 +107,7 @@ def read(path: Path) -> Transcript:
 def _read_composer(
     db: sqlite3.Connection, composer: _Composer, projects: dict[str, str], parent: str | None, transcript: Transcript
 ) -> None:
-    for bubble in _bubbles(db, composer):
-        try:
-            _take(composer, bubble)
-        except (Malformed, KeyError, TypeError, ValueError, AttributeError):
-            composer.skipped += 1
+    composer.skipped += take_each(_bubbles(db, composer), lambda bubble: _take(composer, bubble))
     transcript.skipped_lines += composer.skipped
     if composer.messages:
         project = projects.get(composer.composer_id) or projects.get(parent or "")

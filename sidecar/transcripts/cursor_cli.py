@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import protocol as p
 from ..store.imports import ImportedMessage, ImportedSession
-from . import Malformed, Transcript, json_lines, stamp_millis, text_of
+from . import Malformed, Transcript, json_lines, stamp_millis, take_each, text_of
 
 FORMAT = "cursor-cli"
 ROLES = {"user": p.Role.USER, "assistant": p.Role.ASSISTANT}
@@ -35,13 +35,13 @@ def read(path: Path) -> Transcript:
     written = stamp_millis(path.stat().st_mtime * 1000)
     transcript = Transcript()
     messages: list[ImportedMessage] = []
-    for line, row in enumerate(json_lines(path)):
-        try:
-            if row is None:
-                raise Malformed("not an object")
-            messages.append(ImportedMessage(_message(line, row), written))
-        except (Malformed, KeyError, TypeError, ValueError, AttributeError):
-            transcript.skipped_lines += 1
+
+    def take(line: int, row: dict[str, Any] | None) -> None:
+        if row is None:
+            raise Malformed("not an object")
+        messages.append(ImportedMessage(_message(line, row), written))
+
+    transcript.skipped_lines += take_each(enumerate(json_lines(path)), lambda item: take(*item))
     if messages:
         transcript.sessions.append(_session(path, messages, written))
     return transcript

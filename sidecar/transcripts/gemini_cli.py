@@ -33,7 +33,7 @@ from typing import Any
 
 from .. import protocol as p
 from ..store.imports import ImportedMessage, ImportedSession
-from . import Malformed, Transcript, json_lines, read_document_or_log, stamp, text_of, token_count
+from . import Malformed, Transcript, json_lines, read_document_or_log, stamp, take_each, text_of, token_count
 
 FORMAT = "gemini-cli"
 NOTICES = ("info", "warning", "error")
@@ -94,12 +94,13 @@ def of_document(path: Path, document: Any) -> Transcript:
     transcript = Transcript()
     messages: list[ImportedMessage] = []
     model = None
-    for number, entry in enumerate(document["messages"]):
-        try:
-            messages += _messages(entry, number)
-            model = entry.get("model") or model
-        except (Malformed, KeyError, TypeError, ValueError, AttributeError):
-            transcript.skipped_lines += 1
+
+    def take(number: int, entry: dict[str, Any]) -> None:
+        nonlocal model
+        messages.extend(_messages(entry, number))
+        model = entry.get("model") or model
+
+    transcript.skipped_lines += take_each(enumerate(document["messages"]), lambda item: take(*item))
     if messages:
         transcript.sessions.append(_session(document, messages, model, path))
     return transcript
