@@ -104,3 +104,20 @@ def test_an_index_deleted_under_a_running_sidecar_is_built_again(db_path: Path) 
         assert (index_path(db_path) / "meta.json").exists()
     finally:
         server.close()
+
+
+def test_a_damaged_index_is_built_again(db_path: Path) -> None:
+    server = RawServer(db_path)
+    try:
+        server.initialize()
+        say(server, *[f"pelican {n}" for n in range(5)])
+        wait_for(lambda: finds(server, "pelican") == 5, "the messages were searchable")
+    finally:
+        server.close()
+    (index_path(db_path) / "meta.json").write_text("{ this is not an index")
+    server = RawServer(db_path)
+    try:
+        server.initialize()
+        wait_for(lambda: finds(server, "pelican") == 5, "the index was built again")
+    finally:
+        server.close()

@@ -343,6 +343,9 @@ class TantivyIndex:
         """Nothing to wait for: a busy writer is reported at once (StorageBusy)."""
 
     def close(self) -> None:
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(HistoryError):  # a full disk: the next indexer reads them again
             self.commit()
-        self.release()
+        if self.keeps_writer:
+            self.abandon()  # an indexer exiting: a merge under way is the next one's to do
+        else:
+            self.release()
