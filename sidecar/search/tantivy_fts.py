@@ -32,6 +32,7 @@ import tantivy
 
 from .. import protocol as p
 from ..errors import HistoryError, StorageBusy, StorageError
+from ..store.changes import PURGED
 from ..store.database import Database
 from .documents import INDEX_BATCH, messages_after, millis, session_tag
 from .query import MAX_EXPANSIONS, pieces
@@ -240,27 +241,30 @@ class TantivyIndex:
 
     @_engine_errors
     def forget_removed_messages(self, history: Database) -> None:
-        """Drop the documents of deleted sessions and purged messages, as the change feed tells."""
-        self.commit()  # a purge is found by comparing what the index holds: all of it committed
+        """Drop the documents of deleted sessions and purged messages, as the change feed
+        tells; committed with the documents added, at the end of the catch-up (one commit a
+        round: a commit costs 20-100 ms, and every append is a change of the feed too)."""
         messages, after = self._position()
         oldest = history.scalar("SELECT min(seq) FROM changes")
         if oldest is not None and oldest > after + 1:
+            self.commit()  # compared with what the index holds: all of it committed
             self._sweep(history)  # the feed was pruned past us: compare every seq
         rows = history.execute(
             "SELECT seq, session_id, change FROM changes WHERE seq > ? ORDER BY seq LIMIT 1000", (after,)
         )
         if not rows:
             return
+        if any(change == PURGED for _, _, change in rows):
+            self.commit()  # a purge too is found by comparing what the index holds
         writer = self._writer()
         for _, session_id, change in rows:
-            if change == "deleted":
+            if change == "deleted":  # a term's deletion reaches documents not yet committed too
                 writer.delete_documents_by_term("tags", session_tag(session_id))
-            elif change == "purged":
+            elif change == PURGED:
                 kept = _seqs_where(history, "session_id = ?", (session_id,))
                 query = tantivy.Query.term_query(SCHEMA, "tags", session_tag(session_id))
                 self._delete([seq for seq in self._seqs(query) if seq not in kept])
         self._note(messages, rows[-1][0], 0)
-        self.commit()
 
     def _seqs(self, query: tantivy.Query) -> list[int]:
         """The seqs of every committed document `query` matches."""
