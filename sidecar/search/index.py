@@ -51,6 +51,7 @@ RESTART_SECONDS = 2.0
 # How long a search without an indexer of its own waits for an editor's to take new messages in.
 BUSY_WAIT_SECONDS = 2.0
 BUSY_POLL_SECONDS = 0.05
+TRIM_SECONDS = 30.0
 # Hits fetched beyond the limit, to make up for any that are stale.
 SLACK = 10
 MAX_FETCH = 5000
@@ -164,6 +165,7 @@ def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
     history: Database | None = None
     index: SearchIndex | None = None
     retired = False
+    trimmed = time.monotonic()
     try:
         while True:
             try:
@@ -171,8 +173,11 @@ def run_indexer(db_path: Path, wakeups: BinaryIO) -> None:
                 # indexer waits for space rather than dying and being restarted over and over.
                 history = history or Database(db_path, read_only=True, encryption_key=key)
                 index = index or open_index(db_path, encryption_key=key, keeps_writer=True)
-                if index.catch_up(history):
-                    return_freed_memory()  # a fold's working set, hundreds of MB, freed but kept
+                # A fold's or a backlog's working set, hundreds of MB, is freed but kept by the
+                # C heap; so are Tantivy's merges, which end on their own threads: trim now and then.
+                if index.catch_up(history) or time.monotonic() - trimmed > TRIM_SECONDS:
+                    return_freed_memory()
+                    trimmed = time.monotonic()
                 if not retired and not messages_behind(history, index):
                     remove_other_engines(db_path, engine_for(key))
                     retired = True

@@ -294,16 +294,18 @@ class TantivyIndex:
     @_engine_errors
     def catch_up(self, history: Database, deadline: float | None = None) -> bool:
         """Index everything committed so far (or until `deadline`, a monotonic time), forget
-        everything removed so far, and commit; whether a large working set was freed (never:
-        merges run on the writer's threads)."""
-        while self.index_new_messages(history) == INDEX_BATCH:
+        everything removed so far, and commit; whether a backlog was taken in (its working
+        set, the writer's buffers, freed but kept by the C heap until trimmed)."""
+        taken = 0
+        while (batch := self.index_new_messages(history)) == INDEX_BATCH:
+            taken += batch
             if deadline is not None and time.monotonic() >= deadline:
                 break
         self.forget_removed_messages(history)
         self.commit()
         if not self.keeps_writer:
             self.release()
-        return False
+        return taken > 0
 
     def abandon(self) -> None:
         """Forget the writer and what it held uncommitted (after a failure: it may be unusable)."""
