@@ -91,6 +91,8 @@ INVALID_PARAMS = [
     ("history/recordEdit", {"filePath": "f", "kind": "rename", "diff": ""}, "newPath: required for kind rename"),
     ("history/recordEdit", {"filePath": "f", "kind": "replace", "diff": "not a diff"}, "diff: expected a unified diff"),
     ("history/getUsage", {"groupBy": "week"}, "groupBy: expected one of agent, model, day, session"),
+    ("history/getUsage", {"since": ""}, "since: expected an ISO date or date-time, got ''"),  # found by the fuzz
+    ("history/searchMessages", {"query": "x", "until": "soon"}, "until: expected an ISO date or date-time"),
     ("history/exportSession", {"format": "pdf"}, "format: expected one of markdown, json, jsonl"),
     ("history/getMetadata", {"key": ""}, "key: expected a non-empty string"),
     ("history/applyRetention", {"maxSessions": 1.5}, "maxSessions: expected an integer, got number"),

@@ -173,8 +173,8 @@ def session_filters(params: p.GetUsageParams) -> tuple[list[str], list[Any]]:
 
 
 def span_of(params: p.GetUsageParams, zone: tzinfo) -> Span:
-    since = params.since and utc_stamp(params.since, zone, "since")
-    until = params.until and utc_stamp(params.until, zone, "until")
+    since = None if params.since is None else utc_stamp(params.since, zone, "since")
+    until = None if params.until is None else utc_stamp(params.until, zone, "until")
     first = None if since is None else math.ceil(_seconds(since) / buckets.QUARTER_SECONDS)
     last = None if until is None else math.floor(_seconds(until) / buckets.QUARTER_SECONDS)
     return Span(since, until, first, last)
