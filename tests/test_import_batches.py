@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sidecar import protocol as p
-from sidecar.store import Store, changes
+from sidecar.store import Store, changes, messages
 from sidecar.store.counters import TOTALS_COLUMNS, refresh_counters
 from sidecar.store.imports import ImportedMessage, ImportedSession, encode_session, import_sessions
 from sidecar.transcripts import importer
@@ -109,3 +109,18 @@ def test_each_session_of_a_batch_announces_its_messages_then_its_creation(store:
         for event in feed
     ]
     assert announced == expected
+
+
+def test_a_batch_of_several_insert_statements_keeps_each_sessions_rows_and_seqs(store: Store) -> None:
+    # Rows of whole statements and a part: the feed's seq ranges must name each session's own.
+    sizes = [messages.INSERT_BATCH - 3, messages.INSERT_BATCH + 5, 2, messages.INSERT_BATCH]
+    batch = [imported(f"t:{number}", [f"{number}-{n}" for n in range(size)]) for number, size in enumerate(sizes)]
+    outcomes = import_sessions(store, [encode_session(store.settings, session) for session in batch])
+    _, feed = changes.changes_since(store.db, 0)
+    appended = {event.session_id: event for event in feed if isinstance(event, changes.MessagesAppended)}
+    for number, (outcome, size) in enumerate(zip(outcomes, sizes, strict=True)):
+        expected = [f"{number}-{n}" for n in range(size)]
+        assert contents(store, outcome.session.id) == expected
+        assert [message.content for message in appended[outcome.session.id].messages] == expected
+    seqs = [row[0] for row in store.db.execute("SELECT seq FROM messages ORDER BY seq")]
+    assert seqs == list(range(1, sum(sizes) + 1))

@@ -117,6 +117,10 @@ def restrict_permissions(path: Path) -> None:
                 candidate.chmod(0o600)
 
 
+def _flat(rows: Sequence[Sequence[Any]]) -> list[Any]:
+    return [value for row in rows for value in row]
+
+
 class Database:
     """The store's single connection. Not thread-safe: one thread uses it at a time."""
 
@@ -238,15 +242,21 @@ class Database:
 
     def insert_rows(self, into: str, rows: Sequence[Sequence[Any]], per_statement: int) -> int:
         """INSERT `rows` (at least one) `into` a table ("table (columns)"), `per_statement`
-        rows to a multi-row statement (statements, not rows, are what cost: each is prepared
-        afresh); the rowid of the last. In one write transaction an AUTOINCREMENT table's
-        rows get consecutive rowids, in order."""
+        rows to a multi-row statement (statements, not rows, are what cost); the rowid of the
+        last. In one write transaction an AUTOINCREMENT table's rows get consecutive rowids,
+        in order."""
         placeholders = "(" + ", ".join(["?"] * len(rows[0])) + ")"
-        for start in range(0, len(rows), per_statement):
-            part = rows[start : start + per_statement]
-            values = [value for row in part for value in row]
-            last = self.insert(f"INSERT INTO {into} VALUES {', '.join([placeholders] * len(part))}", values)
-        return last
+        *whole, last = [rows[start : start + per_statement] for start in range(0, len(rows), per_statement)]
+        if whole:
+            # One statement prepared for every whole part before the last (the engine keeps
+            # no prepared statement: preparing one of hundreds of rows was a quarter of
+            # writing them); the last part runs alone for its rowid, which executemany does
+            # not report.
+            with self._engine_errors():
+                self.connection.executemany(
+                    f"INSERT INTO {into} VALUES {', '.join([placeholders] * per_statement)}", list(map(_flat, whole))
+                )
+        return self.insert(f"INSERT INTO {into} VALUES {', '.join([placeholders] * len(last))}", _flat(last))
 
     @contextlib.contextmanager
     def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Iterator[Row]]:
