@@ -123,6 +123,7 @@ PARENT_POLL_SECONDS = 0.25
 PROGRESS_INTERVAL = 0.1
 RETENTION_PERIOD = 24 * 3600
 STOP_SECONDS = 0.5
+INDEXER_EXIT_SECONDS = 2.0
 # At end of input or `exit`, how long requests already read may take to be answered; past
 # it they are cancelled (answered -32800, or with their result if they committed).
 FINISH_SECONDS = 30.0
@@ -499,6 +500,9 @@ class HistoryServer(LanguageServer):
             self.capture.stop()
         if self.indexer is not None:
             self.indexer.stop()
+            # Done writing the index once shutdown is answered: the editor may remove the
+            # folder, or start the next sidecar, whose indexer would wait for the lock.
+            await asyncio.to_thread(self.indexer.wait, INDEXER_EXIT_SECONDS)
         if self.sync_worker is not None:
             self.sync_worker.stop()
 

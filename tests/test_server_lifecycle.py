@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import SERVER_COMMAND, RawServer, children_of, frame, still_running_after, user
+from .helpers import SERVER_COMMAND, RawServer, children_of, frame, running, still_running_after, user
 
 
 def wait_exit(process: subprocess.Popen[bytes], limit: float) -> float:
@@ -178,6 +178,16 @@ def test_the_search_indexer_never_outlives_its_sidecar(with_indexer: tuple[RawSe
     server.process.wait()
     # It may still be starting (importing): on a loaded 2-core machine that took over 1 s.
     assert not still_running_after({indexer}, 3)
+
+
+@needs_proc
+def test_the_search_indexer_has_exited_when_shutdown_is_answered(with_indexer: tuple[RawServer, int]) -> None:
+    """Before, it was still finishing its round, writing the index, while the editor (or a
+    test) removed the database's folder, and the next sidecar waited 2 s for its lock."""
+    server, indexer = with_indexer
+    time.sleep(0.5)  # past its start: it is in its loop
+    assert "result" in server.request("shutdown")
+    assert indexer not in running({indexer})
 
 
 @needs_proc

@@ -269,6 +269,13 @@ class Indexer:
         self._close_pipe()
         self.lock.release()  # the indexer holds it until it has exited
 
+    def wait(self, seconds: float) -> None:
+        """Until the indexer has finished its round and exited, for at most `seconds` (deep in
+        a catch-up it goes on until it sees its sidecar gone)."""
+        if self.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(seconds)
+
 
 # -- searching -------------------------------------------------------------------------
 
