@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import threading
-import time
 from datetime import UTC, datetime
 from typing import Any
+
+from ulid import ULIDGenerator
 
 from .. import protocol as p
 from .database import Row
@@ -28,65 +28,34 @@ EDIT_COLUMNS = "id, session_id, message_id, file_path, kind, diff, new_path, cre
 USAGE_COLUMNS = ("prompt_tokens", "completion_tokens", "cache_read_tokens", "cache_creation_tokens", "thinking_tokens")
 
 
-# Crockford's base32, as ULIDs are written; every pair of characters (10 bits) at once.
-CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_PAIRS = [high + low for high in CROCKFORD for low in CROCKFORD]
-MAX_MILLISECONDS = (1 << 48) - 1
-MAX_RANDOMNESS = (1 << 80) - 1
-
-
-def encode_ulid(value: int) -> str:
-    """A 128-bit ULID as its 26 characters: 3 bits, twelve pairs of 10, then 5."""
-    pairs = "".join([_PAIRS[(value >> shift) & 1023] for shift in range(115, 0, -10)])
-    return CROCKFORD[value >> 125] + pairs + CROCKFORD[value & 31]
-
-
-class Ulids:
-    """ULIDs as text, as python-ulid's strict monotonic generator makes them (two in one
-    millisecond: the second is the first plus one), at a third of its cost: ids were
-    ~13% of reading a Claude Code transcript. Random bits come from the OS 40 KB at a time
-    (one os.urandom call per id was ~10% of an import)."""
+class _BufferedRandomness:
+    """Random bytes for ULIDs, drawn from the OS 40 KB at a time: one os.urandom call per
+    id was ~10% of an import."""
 
     CHUNK = 10 * 4096
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.clear()
+        self.pool, self.offset = b"", 0
         os.register_at_fork(after_in_child=self.clear)  # a forked child must not repeat ours
 
     def clear(self) -> None:
         self.pool, self.offset = b"", 0
-        self.last_milliseconds, self.last_randomness = -1, 0
 
-    def generate(self, milliseconds: int) -> str:
-        if not 0 <= milliseconds <= MAX_MILLISECONDS:
-            raise ValueError(f"{milliseconds} ms since the epoch is outside what a ULID holds")
-        with self.lock:
-            if milliseconds == self.last_milliseconds:
-                if self.last_randomness == MAX_RANDOMNESS:
-                    raise ValueError("Randomness within same millisecond exhausted")
-                randomness = self.last_randomness + 1
-            else:
-                randomness = int.from_bytes(self._random_bytes(), "big")
-            self.last_milliseconds, self.last_randomness = milliseconds, randomness
-        return encode_ulid(milliseconds << 80 | randomness)
-
-    def _random_bytes(self) -> bytes:
+    def __call__(self, _timestamp: int) -> bytes:
         if self.offset + 10 > len(self.pool):
             self.pool, self.offset = os.urandom(self.CHUNK), 0
         self.offset += 10
         return self.pool[self.offset - 10 : self.offset]
 
 
-IDS = Ulids()
+IDS = ULIDGenerator(randomness=_BufferedRandomness())
 
 
 def new_id(at: str | None = None) -> str:
     """A ULID; for a record made at an earlier time `at` (an import), one of that time."""
     if at is None:
-        return IDS.generate(time.time_ns() // 1_000_000)
-    # As python-ulid converted a datetime, so the ids of one time are what they were.
-    return IDS.generate(int(datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp() * 1000))
+        return str(IDS.generate())
+    return str(IDS.generate(datetime.fromisoformat(at.replace("Z", "+00:00"))))
 
 
 def now() -> str:
