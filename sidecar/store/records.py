@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 from datetime import UTC, datetime
 from typing import Any
-
-from ulid import ULIDGenerator
 
 from .. import protocol as p
 from .database import Row
@@ -48,14 +47,21 @@ class _BufferedRandomness:
         return self.pool[self.offset - 10 : self.offset]
 
 
-IDS = ULIDGenerator(randomness=_BufferedRandomness())
+@functools.cache
+def _ids() -> Any:
+    """The one generator, made at the first id: python-ulid (with the importlib.metadata it
+    reads its version with) is 1.4 MB of a sidecar's memory, which one that only reads
+    never needs."""
+    from ulid import ULIDGenerator
+
+    return ULIDGenerator(randomness=_BufferedRandomness())
 
 
 def new_id(at: str | None = None) -> str:
     """A ULID; for a record made at an earlier time `at` (an import), one of that time."""
     if at is None:
-        return str(IDS.generate())
-    return str(IDS.generate(datetime.fromisoformat(at.replace("Z", "+00:00"))))
+        return str(_ids().generate())
+    return str(_ids().generate(datetime.fromisoformat(at.replace("Z", "+00:00"))))
 
 
 def now() -> str:
