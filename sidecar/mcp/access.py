@@ -69,8 +69,10 @@ class History:
 def search_index(store: Store) -> SearchIndex:
     """The store's search index, writable: it is derived data, brought up to date here."""
     if store.search is None:
-        store.search = search.open_index(store.path, encryption_key=store.settings.encryption_key)
-        store.search.set_busy_timeout(BUSY_TIMEOUT_MS)
+        settings = store.settings
+        store.search = search.open_index(
+            store.path, encryption_key=settings.encryption_key, busy_timeout_ms=settings.busy_timeout_ms
+        )
     return store.search
 
 

@@ -35,7 +35,7 @@ from ..filelock import FileLock
 from ..lifetime import child_environment, exit_with_spawner
 from ..memory import return_freed_memory
 from ..store import Store
-from ..store.database import SIDE_FILE_SUFFIXES, Database, Row
+from ..store.database import BUSY_TIMEOUT_MS, SIDE_FILE_SUFFIXES, Database, Row
 from ..store.encryption import KEY_ENV, load_key
 from .documents import document_body, filters, millis
 from .query import compile_query
@@ -78,8 +78,6 @@ class SearchIndex(Protocol):
         """The best `fetch` (seq, score) hits of an engine query."""
         ...
 
-    def set_busy_timeout(self, milliseconds: int) -> None: ...
-
     def close(self) -> None: ...
 
 
@@ -103,17 +101,23 @@ def index_exists(db_path: Path, encryption_key: str | None) -> bool:
 
 
 def open_index(
-    db_path: Path, *, read_only: bool = False, encryption_key: str | None = None, keeps_writer: bool = False
+    db_path: Path,
+    *,
+    read_only: bool = False,
+    encryption_key: str | None = None,
+    keeps_writer: bool = False,
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
 ) -> SearchIndex:
     """The database's search index, in the engine its encryption calls for. Each engine is
-    imported only when used: Tantivy's bindings cost a sidecar that never searches."""
+    imported only when used: Tantivy's bindings cost a sidecar that never searches. (A busy
+    Tantivy writer is reported at once; `busy_timeout_ms` is how long Turso's waits.)"""
     if engine_for(encryption_key) == "tantivy":
         from .tantivy_fts import TantivyIndex
 
         return TantivyIndex(db_path, read_only=read_only, keeps_writer=keeps_writer)
     from .turso_fts import TursoIndex
 
-    return TursoIndex(db_path, read_only=read_only, encryption_key=encryption_key)
+    return TursoIndex(db_path, read_only=read_only, encryption_key=encryption_key, busy_timeout_ms=busy_timeout_ms)
 
 
 def remove_other_engines(db_path: Path, engine: str) -> None:

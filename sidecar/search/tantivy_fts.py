@@ -345,9 +345,6 @@ class TantivyIndex:
         seqs = searcher.fast_field_values("seq", [address for _, address in hits])
         return [(int(seq), float(score)) for (score, _), seq in zip(hits, seqs, strict=True) if seq]
 
-    def set_busy_timeout(self, milliseconds: int) -> None:
-        """Nothing to wait for: a busy writer is reported at once (StorageBusy)."""
-
     def close(self) -> None:
         with contextlib.suppress(HistoryError):  # a full disk: the next indexer reads them again
             self.commit()

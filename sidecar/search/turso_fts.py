@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 from .. import protocol as p
 from ..errors import HistoryError
-from ..store.database import Database, Row
+from ..store.database import BUSY_TIMEOUT_MS, Database, Row
 from .documents import INDEX_BATCH, messages_after
 from .query import MAX_EXPANSIONS, vocabulary
 
@@ -101,7 +101,9 @@ def search_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + "-search")
 
 
-def open_index(db_path: Path, *, read_only: bool = False, encryption_key: str | None = None) -> Database:
+def open_index(
+    db_path: Path, *, read_only: bool = False, encryption_key: str | None = None, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> Database:
     # Not fsynced: the index and its progress marker commit together, so after a power
     # cut it is consistent and at worst re-indexes its last rounds; and appends to the
     # history file never queue behind an index fsync.
@@ -110,6 +112,7 @@ def open_index(db_path: Path, *, read_only: bool = False, encryption_key: str | 
         search_path(db_path),
         migrations=SEARCH_MIGRATIONS,
         read_only=read_only,
+        busy_timeout_ms=busy_timeout_ms,
         durable=False,
         encryption_key=encryption_key,
     )
@@ -259,12 +262,16 @@ def trim_wal(index: Database) -> None:
             index.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def catch_up(history: Database, index: Database, limits: Limits = LIMITS) -> bool:
+def catch_up(history: Database, index: Database, limits: Limits = LIMITS, deadline: float | None = None) -> bool:
     """Index everything committed so far, forget everything removed so far, fold if due;
-    whether it folded."""
+    whether it folded. With a `deadline` (a search waiting on it), index until then and fold
+    not: a fold takes seconds, and the indexer's round will do it."""
     while index_new_messages(history, index, limits=limits) == INDEX_BATCH:
-        pass
+        if deadline is not None and time.monotonic() >= deadline:
+            break
     forget_removed_messages(history, index)
+    if deadline is not None:
+        return False
     folded = fold(index, limits)
     trim_wal(index)
     return folded
@@ -312,8 +319,17 @@ def _ranked_in(index: Database, table: str, engine: str, params: p.SearchMessage
 class TursoIndex:
     """The search index's engine interface (index.SearchIndex) over a Turso FTS index."""
 
-    def __init__(self, db_path: Path, *, read_only: bool = False, encryption_key: str | None = None) -> None:
-        self.db = open_index(db_path, read_only=read_only, encryption_key=encryption_key)
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        read_only: bool = False,
+        encryption_key: str | None = None,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    ) -> None:
+        self.db = open_index(
+            db_path, read_only=read_only, encryption_key=encryption_key, busy_timeout_ms=busy_timeout_ms
+        )
 
     def indexed_through(self) -> int:
         return indexed_through(self.db)
@@ -328,22 +344,13 @@ class TursoIndex:
         forget_removed_messages(history, self.db)
 
     def catch_up(self, history: Database, deadline: float | None = None) -> bool:
-        if deadline is None:
-            return catch_up(history, self.db)
-        # In a hurry (a search waiting on it): no fold, which takes seconds; the indexer's is due.
-        while index_new_messages(history, self.db) == INDEX_BATCH and time.monotonic() < deadline:
-            pass
-        forget_removed_messages(history, self.db)
-        return False
+        return catch_up(history, self.db, deadline=deadline)
 
     def expand(self, stem: str) -> list[str]:
         return expand(self.db, stem)
 
     def ranked(self, engine: str, params: p.SearchMessagesParams, fetch: int) -> list[tuple[int, float]]:
         return [(seq, score) for seq, score in ranked(self.db, engine, params, fetch)]
-
-    def set_busy_timeout(self, milliseconds: int) -> None:
-        self.db.execute(f"PRAGMA busy_timeout = {milliseconds}")
 
     def close(self) -> None:
         self.db.close()
