@@ -160,8 +160,13 @@ class TantivyIndex:
 
     # -- progress ------------------------------------------------------------------------
 
+    @staticmethod
+    def _progress_document(searcher: tantivy.Searcher) -> list[tuple[float, tantivy.DocAddress]]:
+        """The progress document, when a commit has made one."""
+        return searcher.search(tantivy.Query.term_query(SCHEMA, "tags", PROGRESS_TAG), 1, count=False).hits
+
     def _committed(self, searcher: tantivy.Searcher) -> tuple[int, int]:
-        hits = searcher.search(tantivy.Query.term_query(SCHEMA, "tags", PROGRESS_TAG), 1).hits
+        hits = self._progress_document(searcher)
         if not hits:
             return 0, 0
         stored = searcher.doc(hits[0][1]).to_dict()
@@ -179,8 +184,7 @@ class TantivyIndex:
     @_engine_errors
     def documents(self) -> int:
         searcher = self._searcher()
-        progress = searcher.search(tantivy.Query.term_query(SCHEMA, "tags", PROGRESS_TAG), 1).hits
-        return int(searcher.num_docs) - len(progress)
+        return int(searcher.num_docs) - len(self._progress_document(searcher))
 
     # -- writing -------------------------------------------------------------------------
 
