@@ -14,7 +14,7 @@ import attrs
 
 from .. import protocol as p
 from ..errors import PayloadTooLarge, SessionNotFound, invalid
-from . import Settings, Store
+from . import Settings, Store, buckets
 from .changes import record_appended, record_session_change
 from .counters import FIRST_PROMPT_CHARS, pending_after
 from .database import Database, Row
@@ -45,6 +45,7 @@ ROW_ID, ROW_SESSION, ROW_INDEX, ROW_COMPACTED, ROW_CREATED_AT, ROW_CLIENT_ID, RO
     _INSERTED.index(name)
     for name in ("id", "session_id", "idx", "compacted", "created_at", "client_message_id", "client_scope", "model")
 )
+ROW_PROMPT_TOKENS = _INSERTED.index("prompt_tokens")  # a call's: the usage buckets sum it
 HERE = ""  # the client_scope of messages written on this machine
 # Rows per INSERT statement: well under the engine's bound-parameter limit.
 INSERT_BATCH = 500
@@ -178,10 +179,14 @@ def _known_client_ids(db: Database, session_id: str, messages: list[p.MessageInp
 
 
 def insert_rows(db: Database, rows: list[list[Any]]) -> tuple[int, int]:
-    """Insert prepared rows (at least one), in statements of INSERT_BATCH; the first and
-    last seq they got. Inside one write transaction their seqs are consecutive."""
+    """Insert prepared rows (at least one), in statements of INSERT_BATCH, their calls
+    added to the usage buckets; the first and last seq they got. Inside one write
+    transaction their seqs are consecutive."""
     last = db.insert_rows(f"messages ({INSERT_COLUMNS})", rows, INSERT_BATCH)
-    return last - len(rows) + 1, last
+    first = last - len(rows) + 1
+    if any(row[ROW_PROMPT_TOKENS] is not None for row in rows):
+        buckets.add(db, "m.seq BETWEEN ? AND ?", (first, last))
+    return first, last
 
 
 def _prepare_bands(db: Database, batch: list[p.MessageInput], session_model: str | None) -> None:

@@ -180,6 +180,9 @@ MIGRATIONS: list[Migration] = [
     # 9: each message's own model and its 1-hour cache writes, and usage summed per session,
     # quarter hour, model, agent and long-context band, kept by triggers (sidecar.store.buckets).
     buckets.create,
+    # 10: inserted messages' calls summed once per statement by the code that inserts them,
+    # not by a trigger per row (buckets.add).
+    buckets.drop_insert_trigger,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

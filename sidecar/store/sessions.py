@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import protocol as p
 from ..errors import MessageNotFound, SessionNotFound, invalid
-from . import NO_WORK, Store, Work
+from . import NO_WORK, Store, Work, buckets
 from .changes import record_session_change
 from .counters import refresh_counters
 from .database import Database
@@ -218,6 +218,7 @@ def fork_session(store: Store, params: p.ForkSessionParams, work: Work = NO_WORK
             ),
         )
         _copy_messages(db, source.id, fork_id, last_index, work)
+        buckets.add(db, "m.session_id = ?", (fork_id,))
         db.execute(
             "INSERT INTO compactions (session_id, summary, through_index, created_at)"
             " SELECT ?, summary, through_index, created_at FROM compactions"
