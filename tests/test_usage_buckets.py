@@ -235,3 +235,25 @@ def test_a_read_only_store_prices_an_appended_long_context_call_as_a_writable_on
     finally:
         reader.close()
     assert read_only == usage.get_usage(store, p.GetUsageParams()).cost
+
+
+def test_a_history_of_schema_9_sums_the_calls_appended_after_its_upgrade(db_path: Path) -> None:
+    old = Database(db_path, migrations=MIGRATIONS[:9])
+    old.execute("INSERT INTO sessions (id, kind, created_at, updated_at) VALUES ('s', 'agent', 'x', 'x')")
+    old.execute(
+        "INSERT INTO messages (id, session_id, idx, role, tokens, created_at, prompt_tokens) VALUES"
+        " ('a', 's', 0, 'assistant', 1, '2025-01-01T00:00:01.000Z', 10)"
+    )
+    old.execute("UPDATE sessions SET next_index = 1 WHERE id = 's'")
+    old.close()
+    store = Store(db_path)  # migrations 10 and 11: the insert trigger goes, the writers sum
+    assert store.db.execute("SELECT name FROM sqlite_schema WHERE name = 'usage_on_insert'") == []
+    messages.append_messages(
+        store,
+        structure_params(
+            {"sessionId": "s", "messages": [assistant("more", usage={"promptTokens": 5})]}, p.AppendMessagesParams
+        ),
+    )
+    assert_buckets_are_the_messages_sums(store.db)
+    assert store.db.scalar("SELECT sum(prompt_tokens) FROM usage_buckets") == 15
+    store.close()
