@@ -15,7 +15,7 @@ import pytest
 
 from sidecar import protocol as p
 from sidecar.search import index as search
-from sidecar.store import Settings, Store, housekeeping, messages, sessions
+from sidecar.store import Settings, Store, housekeeping, messages, redaction, sessions
 from sidecar.store.redaction import Redactor
 from sidecar.transcripts import importer
 from sidecar.wire import structure_params
@@ -423,3 +423,12 @@ def _key_file(directory: Path, name: str, text: str, mode: int) -> Path:
     path.write_text(text)
     path.chmod(mode)
     return path
+
+
+@pytest.mark.parametrize("secret", [*SECRETS.values(), AWS_SECRET, URL, *(text for text, _, _ in SHAPES)])
+def test_the_one_pass_check_finds_a_secret_among_a_messages_other_texts(secret: str) -> None:
+    """A message none of whose texts a trigger is in is stored as it is (redaction.may_hold_secrets):
+    a secret in any one of them, first, between others or last, must still be seen."""
+    for texts in ([secret, HARMLESS], [HARMLESS, secret, "x"], ["y", secret]):
+        assert redaction.may_hold_secrets(texts)
+    assert not redaction.may_hold_secrets(["ls -la", "42", "", "a plain answer"])

@@ -7,7 +7,7 @@ The dense per-session `index` is assigned inside the write transaction from the 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -30,7 +30,7 @@ from .records import (
     tool_calls_from_json,
     tool_calls_to_json,
 )
-from .redaction import Redactor, record_redactions
+from .redaction import Redactor, may_hold_secrets, record_redactions, strings_in
 from .sessions import load_session
 from .usage import prepare_bands
 
@@ -68,6 +68,8 @@ class Prepared:
 def _redacted(message: p.MessageInput) -> tuple[p.MessageInput, Counter[str]]:
     """The message with its credentials masked in every text a reader sees (the same
     object when it had none), and how many of each kind were masked."""
+    if not may_hold_secrets(_texts_of(message)):
+        return message, Counter[str]()
     masker = Redactor()
     content, code = masker.optional(message.content), masker.optional(message.code_excerpt)
     agent_name, metadata = masker.optional(message.agent_name), masker.value(message.metadata)
@@ -91,6 +93,17 @@ def _redacted(message: p.MessageInput) -> tuple[p.MessageInput, Counter[str]]:
         tool_calls=calls,
     )
     return masked, masker.counts
+
+
+def _texts_of(message: p.MessageInput) -> Iterator[str]:
+    """Every text of the message that _redacted masks."""
+    for text in (message.content, message.code_excerpt, message.agent_name, message.model):
+        if text is not None:
+            yield text
+    yield from strings_in(message.metadata)
+    for call in message.tool_calls or []:
+        yield call.name
+        yield from strings_in(call.arguments)
 
 
 def _too_large(position: int, size: int, limit: int) -> PayloadTooLarge:
