@@ -118,7 +118,7 @@ async def sidecar(
     catch-up progress under `token`."""
     client = await config({**os.environ, **ENV}).start(devtools=None)
     assert isinstance(client, HistoryClient)
-    options = {"claudeCode": False, "codex": False, "paths": [str(watched)], **capture}
+    options = {"claudeCode": False, "codex": False, "agents": [], "paths": [str(watched)], **capture}
     params = init_params(db_path, capture=options)
     if token is not None:
         client.progress_reports[token] = []
