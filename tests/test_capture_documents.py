@@ -206,3 +206,23 @@ async def test_the_agents_default_folders_are_followed_as_capture_agents_names_t
 
 async def _equal(value: Any, wanted: Any) -> bool:
     return bool(await value == wanted)
+
+
+async def test_a_cline_task_whose_ui_messages_are_half_written_waits_for_them(tmp_path: Path) -> None:
+    """The UI messages give the task's messages their times: read half-written, they would be
+    the task id's, for good."""
+    sample = SAMPLES["cline"]
+    expected = sample.expected(tmp_path)
+    watched = tmp_path / "followed"
+    watched.mkdir()
+    [(where, source)] = sample.beside
+    ui = watched / where
+    ui.parent.mkdir(parents=True)
+    ui.write_bytes(source.read_bytes()[:-20])
+    async with sidecar(tmp_path / "history.db", watched) as client:
+        sample.place(watched, sample.document())
+        assert await steady(client) == 0
+        ui.write_bytes(source.read_bytes())  # only the UI messages change
+        await until_count(client, expected_total(expected))
+        assert await steady(client) == expected_total(expected)
+        assert same(await captured(client), expected)  # their times too

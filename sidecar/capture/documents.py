@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..store.captures import CapturedFile
 from ..store.imports import ImportedSession
-from ..transcripts import cline, continue_dev, copilot_chat, cursor_cli, gemini_cli
+from ..transcripts import cline, continue_dev, copilot_chat, cursor_cli, gemini_cli, json_document
 from ..transcripts.importer import DOCUMENTS, read_transcript
 
 FORMATS = (gemini_cli.FORMAT, cline.FORMAT, continue_dev.FORMAT, copilot_chat.FORMAT, cursor_cli.FORMAT)
@@ -65,7 +65,7 @@ class Document:
         if before is None:  # gone
             return []
         _, transcript = read_transcript(self.path, None)
-        if transcript is None:  # half-written (or not of its format yet): read at its next change
+        if transcript is None or not self._companions_whole():  # half-written: read at its next change
             return []
         if _stamp(self.path) == before:  # else written again meanwhile: its next event reads that
             self.last_read = CapturedFile(str(self.path), *before, transcript.skipped_lines)
@@ -75,6 +75,11 @@ class Document:
         """The document as read, if it parsed and has not changed since."""
         read = self.last_read
         return read if read is not None and _stamp(self.path) == (read.size, read.mtime_ns) else None
+
+    def _companions_whole(self) -> bool:
+        """Whether the files read with the document parse where they exist (a Cline task's UI
+        messages half-written would give its new messages the wrong times, for good)."""
+        return all(json_document(path) is not None for path in self._files()[1:] if path.exists())
 
     def _files(self) -> list[Path]:
         companion = COMPANIONS.get(self.path.name)
