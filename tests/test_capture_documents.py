@@ -24,6 +24,7 @@ from .test_capture import (
     steady,
     until,
     until_count,
+    write_slowly,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -31,6 +32,7 @@ GEMINI = FIXTURES / "gemini-cli" / "mischa-thisness__M-Gemini__session-2025-12-1
 CLINE_TASK = FIXTURES / "cline" / "saoudrizwan.claude-dev" / "tasks" / "1777799642000"
 CONTINUE_SESSIONS = FIXTURES / "continue" / "sessions"
 CONTINUE_SESSION = CONTINUE_SESSIONS / "7b0e5c1a-3f2d-4c8e-9a61-d54e2b7f0c19.json"
+COPILOT_CHAT = FIXTURES / "copilot-chat"
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -226,3 +228,24 @@ async def test_a_cline_task_whose_ui_messages_are_half_written_waits_for_them(tm
         await until_count(client, expected_total(expected))
         assert await steady(client) == expected_total(expected)
         assert same(await captured(client), expected)  # their times too
+
+
+@pytest.mark.parametrize(
+    "source",
+    [COPILOT_CHAT / "git-ai__copilot_session_simple.json", COPILOT_CHAT / "git-ai__copilot_session_multiline.jsonl"],
+)
+async def test_a_copilot_chat_session_written_in_steps_is_captured_as_a_one_shot_import_gives(
+    tmp_path: Path, source: Path
+) -> None:
+    """A JSON document, or a `.jsonl` log of one appended line by line (told from a tail's
+    formats by its first line), read whole."""
+    where = f"0a1b2c/chatSessions/{source.name}"
+    expected = oneshot(tmp_path, (tmp_path / "copy" / where, source.read_bytes()))
+    watched = tmp_path / "workspaceStorage"
+    watched.mkdir()
+    async with sidecar(tmp_path / "history.db", watched) as client:
+        lines = source.read_bytes().splitlines(keepends=True)  # the JSON document: half-written all along
+        await write_slowly(watched / where, lines, per_second=max(10, len(lines) / 2))
+        await until_count(client, expected_total(expected))
+        assert await steady(client) == expected_total(expected)
+        assert same(await captured(client), expected)
