@@ -38,6 +38,8 @@ def document_of(path: Path) -> Path | None:
 
 
 class Document:
+    """A document followed: told it changed, read whole when asked once it is quiet."""
+
     not_ours = False  # a file of these formats is always read
 
     def __init__(self, path: Path) -> None:

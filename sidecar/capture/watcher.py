@@ -106,7 +106,7 @@ class Capture:
         self.run_step, self.on_written, self.on_progress = run_step, on_written, on_progress
         self.lock = capture_lock(store.path)
         self.stopping = threading.Event()
-        self.tails: dict[Path, Follower] = {}
+        self.followers: dict[Path, Follower] = {}
         self.unsettled: dict[Follower, float] = {}  # changed, not yet written whole: since when quiet
         self.warned: set[Path] = set()
         self.live: set[Path] = set()  # grown while watched: likely to grow again, so kept
@@ -133,7 +133,7 @@ class Capture:
                         if self.stopping.is_set():
                             return  # the server is closing its database under us
                         log.exception("live capture failed; starting again")
-                        self.tails.clear()
+                        self.followers.clear()
                         self.unsettled.clear()
                         self.live.clear()
                 self.stopping.wait(RETRY_SECONDS)
@@ -207,7 +207,7 @@ class Capture:
         recorded = self.run_step(functools.partial(captured_files, self.store.db))
         changed = []
         for path in self._files(roots):
-            tail = self.tails.get(path)
+            tail = self.followers.get(path)
             last = tail.seen if tail is not None else recorded.get(str(path))
             if _changed_since(path, last):
                 changed.append(path)
@@ -233,7 +233,7 @@ class Capture:
     def _grown_live(self) -> list[Path]:
         grown = []
         for path in self.live:
-            tail = self.tails.get(path)
+            tail = self.followers.get(path)
             with contextlib.suppress(OSError):
                 info = os.stat(path)
                 if tail is None or (info.st_size, info.st_mtime_ns) != tail.seen:
@@ -259,9 +259,9 @@ class Capture:
     def _follower(self, path: Path) -> Follower | None:
         """The file's follower, made at its first sight; None for a file gone, of a format
         not followed, or that does not say its format yet."""
-        tail = self.tails.get(path)
+        tail = self.followers.get(path)
         if tail is None and path.is_file() and (tail := follower(path)) is not None:
-            self.tails[path] = tail
+            self.followers[path] = tail
         return None if tail is None or tail.not_ours else tail
 
     def _settle_quiet(self) -> None:
@@ -273,10 +273,10 @@ class Capture:
         self._write(quiet, settled=True)
         for tail in quiet:
             if tail.path not in self.live:  # read only to catch up: its reader can go
-                self.tails.pop(tail.path, None)
+                self.followers.pop(tail.path, None)
 
     def _forget(self, path: Path) -> None:
-        tail = self.tails.pop(path, None)
+        tail = self.followers.pop(path, None)
         if tail is not None:
             self.unsettled.pop(tail, None)
 
