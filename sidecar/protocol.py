@@ -265,11 +265,12 @@ class SyncOptions:
 
 @attrs.define(kw_only=True)
 class CaptureOptions:
-    """Addition: live capture. The folders are followed as the agents write them: each complete new line is imported (as `history/importTranscript` would, so nothing is imported twice), and one sidecar per database captures at a time."""
+    """Addition: live capture. The folders are followed as the agents write them: each complete new line is imported, or a whole document once it is quiet (as `history/importTranscript` would, so nothing is imported twice), and one sidecar per database captures at a time."""
 
     claude_code: bool = attrs.field(default=True, metadata={'json': 'claudeCode'})
     codex: bool = attrs.field(default=True, metadata={'json': 'codex'})
     paths: list[str] | None = attrs.field(default=None, metadata={'json': 'paths'})
+    agents: list[str] | None = attrs.field(default=None, metadata={'json': 'agents'})
     polling: bool | None = attrs.field(default=None, metadata={'json': 'polling'})
 
 

@@ -112,13 +112,13 @@ def compared(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @contextlib.asynccontextmanager
 async def sidecar(
-    db_path: Path, watched: Path, token: str | None = None, **capture: Any
+    db_path: Path, watched: Path, token: str | None = None, env: dict[str, str] | None = None, **capture: Any
 ) -> AsyncIterator[HistoryClient]:
     """A sidecar capturing `watched` only (not this machine's own agent folders); its
     catch-up progress under `token`."""
-    client = await config({**os.environ, **ENV}).start(devtools=None)
+    client = await config({**os.environ, **ENV, **(env or {})}).start(devtools=None)
     assert isinstance(client, HistoryClient)
-    options = {"claudeCode": False, "codex": False, "paths": [str(watched)], **capture}
+    options = {"claudeCode": False, "codex": False, "agents": [], "paths": [str(watched)], **capture}
     params = init_params(db_path, capture=options)
     if token is not None:
         client.progress_reports[token] = []

@@ -1,5 +1,6 @@
-"""Live capture: the agents' transcript folders followed as they are written (watcher.py),
-each file read incrementally (tail.py), one capturing process per database (lock.py)."""
+"""Live capture: the agents' transcript folders (folders.py) followed as they are written
+(watcher.py), a log read incrementally (tail.py), a document again whole once quiet
+(documents.py; follow.py tells which), one capturing process per database (lock.py)."""
 
 from __future__ import annotations
 

@@ -25,14 +25,10 @@ from ..store import Settings, Store
 from ..store.captures import CapturedFile
 from ..store.encryption import load_key
 from ..store.imports import ImportOutcome
-from ..transcripts import claude_code, codex, copilot_cli
-from ..transcripts.locations import existing_locations
+from .folders import followed_agents
 from .watcher import Capture, CaptureConfig
 
 EXIT_OK, EXIT_USAGE, EXIT_STORAGE = 0, 2, 4
-# The agents whose transcripts grow line by line (Copilot CLI: its events), which capture tails; the others' whole-file
-# JSON is imported (`agent-history import`).
-LIVE_AGENTS = (claude_code.FORMAT, codex.FORMAT, copilot_cli.FORMAT)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # a path is never cut in two
 
 
@@ -43,9 +39,10 @@ def add_command(
     watch = commands.add_parser(
         "watch",
         help="capture the agents' transcripts as they are written, until interrupted",
-        description="Follow folders of Claude Code or Codex transcripts (default: the agents' own, where they"
-        " exist: $CLAUDE_CONFIG_DIR/projects or ~/.claude/projects, $CODEX_HOME/sessions or ~/.codex/sessions)"
-        " and import what they write as they write it. One process per database captures; others wait.",
+        description="Follow folders of transcripts (default: the agents' own, where they exist: Claude Code's"
+        " $CLAUDE_CONFIG_DIR/projects or ~/.claude/projects, Codex's $CODEX_HOME/sessions or ~/.codex/sessions,"
+        " Copilot CLI's, Gemini CLI's, Cline's, Roo Code's, Kilo Code's, Continue's, Copilot Chat's, Cursor's agent"
+        " transcripts) and import what they write as they write it. One process per database captures; others wait.",
     )
     watch.add_argument("paths", metavar="PATH", nargs="*", type=Path, help="folders to follow instead")
     db_argument(watch)
@@ -56,8 +53,8 @@ def add_command(
 
 def watch(args: argparse.Namespace, db_path: Path) -> int:
     logging.basicConfig(level="WARNING", format="agent-history watch %(levelname)s: %(message)s")
-    found = existing_locations()
-    roots = [path.expanduser() for path in args.paths] or [found[agent] for agent in LIVE_AGENTS if agent in found]
+    found = [path for path in followed_agents().values() if path.is_dir()]
+    roots = [path.expanduser() for path in args.paths] or found
     if not roots:
         err.print("[red]error:[/red] no transcript folder to follow: name one (none of the agents' own exists)")
         return EXIT_USAGE

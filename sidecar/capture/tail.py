@@ -8,6 +8,7 @@ from the start, and the import keys make what was already written count once.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from pathlib import Path
@@ -74,17 +75,22 @@ class FileTail:
             if not end:
                 size *= 2  # one line longer than a chunk (a huge tool result)
 
-    def read_last_line(self) -> None:
-        """Once the file is quiet, a last line without its newline, if it is a whole JSON
-        object (no prefix of one is): a whole-file import reads it too."""
+    def take(self, *, settled: bool) -> list[ImportedSession]:
+        """The messages read since the last take; once the file is quiet (`settled`), the
+        last one too, and a last line without its newline."""
+        if settled:
+            with contextlib.suppress(OSError):
+                self._read_last_line()
+        return [] if self.reader is None else self.reader.take(settled=settled)
+
+    def _read_last_line(self) -> None:
+        """A last line without its newline, if it is a whole JSON object (no prefix of one
+        is): a whole-file import reads it too."""
         data = self._bytes_from(self.offset)
         if data.strip() and b"\n" not in data and json_row(data) is not None:
             self.offset += len(data)
             self.fingerprint = (self.fingerprint + data)[-FINGERPRINT:]
             self._feed([data])
-
-    def take(self, *, settled: bool) -> list[ImportedSession]:
-        return [] if self.reader is None else self.reader.take(settled=settled)
 
     def record(self) -> CapturedFile | None:
         """The file as read, if everything in it was read (nothing half-written after)."""

@@ -3,9 +3,10 @@
 One thread per process. It takes the database's capture lock (or tries again every
 RETRY_SECONDS while another process holds it), catches up with the files that changed
 while nothing watched (size and mtime against what was recorded), then reads each file
-as events say it grew. A message that later rows may still add to (a Claude Code answer
-written block by block) is written once the next message starts, or once the file has
-been quiet for `hold_seconds`.
+as events say it changed (follow.py: a tail reads what a log gained, a document is read
+again whole). A message that later rows may still add to (a Claude Code answer written
+block by block) is written once the next message starts, and a document once it is whole,
+when the file has been quiet for `hold_seconds`.
 """
 
 from __future__ import annotations
@@ -36,11 +37,10 @@ from ..store.imports import (
     prepare_bands_for,
     write_sessions,
 )
-from ..transcripts import claude_code, codex
-from ..transcripts.importer import WRITE_BATCH
-from ..transcripts.locations import default_locations
+from ..transcripts.importer import WRITE_BATCH, is_subagent
+from .folders import agent_folders
+from .follow import Follower, followed, follower
 from .lock import capture_lock
-from .tail import FileTail, is_transcript
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -73,11 +73,8 @@ class CaptureConfig:
     def from_options(cls, options: p.CaptureOptions) -> CaptureConfig:
         """The folders `initializationOptions.capture` names: the agents' default ones it
         leaves on, and its `paths`."""
-        defaults = default_locations()
-        roots = [defaults[claude_code.FORMAT]] if options.claude_code else []
-        roots += [defaults[codex.FORMAT]] if options.codex else []
-        roots += [Path(path).expanduser() for path in options.paths or []]
-        return cls.from_environment(roots, options.polling)
+        roots = [*agent_folders(options), *(Path(path).expanduser() for path in options.paths or [])]
+        return cls.from_environment(dict.fromkeys(roots), options.polling)
 
 
 def _run_here(step: Callable[[], T]) -> T:
@@ -109,8 +106,8 @@ class Capture:
         self.run_step, self.on_written, self.on_progress = run_step, on_written, on_progress
         self.lock = capture_lock(store.path)
         self.stopping = threading.Event()
-        self.tails: dict[Path, FileTail] = {}
-        self.unsettled: dict[FileTail, float] = {}  # grown, not yet written whole: since when quiet
+        self.followers: dict[Path, Follower] = {}
+        self.unsettled: dict[Follower, float] = {}  # changed, not yet written whole: since when quiet
         self.warned: set[Path] = set()
         self.live: set[Path] = set()  # grown while watched: likely to grow again, so kept
         self.retry: set[Path] = set()  # their write failed: read again from the start
@@ -136,7 +133,7 @@ class Capture:
                         if self.stopping.is_set():
                             return  # the server is closing its database under us
                         log.exception("live capture failed; starting again")
-                        self.tails.clear()
+                        self.followers.clear()
                         self.unsettled.clear()
                         self.live.clear()
                 self.stopping.wait(RETRY_SECONDS)
@@ -210,14 +207,14 @@ class Capture:
         recorded = self.run_step(functools.partial(captured_files, self.store.db))
         changed = []
         for path in self._files(roots):
-            tail = self.tails.get(path)
+            tail = self.followers.get(path)
             last = tail.seen if tail is not None else recorded.get(str(path))
             if _changed_since(path, last):
                 changed.append(path)
         return changed
 
     def _files(self, roots: list[Path]) -> list[Path]:
-        found = [path for root in roots for path in root.rglob("*") if is_transcript(path)]
+        found = {file for root in roots for path in root.rglob("*") if (file := followed(path)) is not None}
         return _parents_first(found)
 
     def _changed(self, changes: set[tuple[watchfiles.Change, str]]) -> list[Path]:
@@ -226,17 +223,17 @@ class Capture:
             path = Path(name)
             if change is watchfiles.Change.deleted:
                 self._forget(path)  # what we captured of it stays
-            elif is_transcript(path):
-                paths.append(path)
+            elif (file := followed(path)) is not None:
+                paths.append(file)
             elif change is watchfiles.Change.added and path.is_dir():
                 # Files made in a new folder before its watch was set up raise no event.
-                paths += [found for found in path.rglob("*") if is_transcript(found)]
+                paths += [file for found in path.rglob("*") if (file := followed(found)) is not None]
         return _parents_first(set(paths))
 
     def _grown_live(self) -> list[Path]:
         grown = []
         for path in self.live:
-            tail = self.tails.get(path)
+            tail = self.followers.get(path)
             with contextlib.suppress(OSError):
                 info = os.stat(path)
                 if tail is None or (info.st_size, info.st_mtime_ns) != tail.seen:
@@ -247,14 +244,9 @@ class Capture:
         """Read what each file gained, and write the messages that are complete."""
         grown = []
         for path in paths:
-            tail = self.tails.get(path)
-            if tail is None and not path.is_file():
-                continue
-            tail = self.tails.setdefault(path, FileTail(path))
-            if tail.not_ours:
-                continue
             try:
-                if tail.read_new():
+                tail = self._follower(path)
+                if tail is not None and tail.read_new():
                     grown.append(tail)
             except FileNotFoundError:  # deleted as we read it: not an error
                 self._forget(path)
@@ -264,21 +256,27 @@ class Capture:
         self.unsettled.update((tail, now) for tail in grown)
         self._write(grown, settled=False)
 
+    def _follower(self, path: Path) -> Follower | None:
+        """The file's follower, made at its first sight; None for a file gone, of a format
+        not followed, or that does not say its format yet."""
+        tail = self.followers.get(path)
+        if tail is None and path.is_file() and (tail := follower(path)) is not None:
+            self.followers[path] = tail
+        return None if tail is None or tail.not_ours else tail
+
     def _settle_quiet(self) -> None:
         """Write the messages held back in files quiet for hold_seconds, and record the files."""
         deadline = time.monotonic() - self.config.hold_seconds
         quiet = [tail for tail, since in self.unsettled.items() if since <= deadline]
         for tail in quiet:
             del self.unsettled[tail]
-            with contextlib.suppress(OSError):
-                tail.read_last_line()
         self._write(quiet, settled=True)
         for tail in quiet:
             if tail.path not in self.live:  # read only to catch up: its reader can go
-                self.tails.pop(tail.path, None)
+                self.followers.pop(tail.path, None)
 
     def _forget(self, path: Path) -> None:
-        tail = self.tails.pop(path, None)
+        tail = self.followers.pop(path, None)
         if tail is not None:
             self.unsettled.pop(tail, None)
 
@@ -289,10 +287,10 @@ class Capture:
 
     # -- writing ----------------------------------------------------------------------
 
-    def _write(self, tails: list[FileTail], *, settled: bool) -> None:
+    def _write(self, tails: list[Follower], *, settled: bool) -> None:
         batch: list[EncodedSession] = []
         files: list[CapturedFile] = []
-        sources: list[FileTail] = []
+        sources: list[Follower] = []
         for tail in tails:
             sessions = tail.take(settled=settled)
             batch += [self._encoded(session) for session in sessions]
@@ -315,7 +313,7 @@ class Capture:
             message.message = p.MessageInput(role=message.message.role, agent_name=message.message.agent_name)
         return encoded
 
-    def _commit(self, batch: list[EncodedSession], files: list[CapturedFile], sources: list[FileTail]) -> None:
+    def _commit(self, batch: list[EncodedSession], files: list[CapturedFile], sources: list[Follower]) -> None:
         try:
             outcomes = self.run_step(functools.partial(_write_captured, self.store, batch, files))
         except HistoryError as error:
@@ -350,7 +348,7 @@ def _changed_since(path: Path, last: CapturedFile | tuple[int, int] | None) -> b
 
 def _parents_first(paths: Iterable[Path]) -> list[Path]:
     """Sub-agent files after the sessions they belong to, so their parent is there to join."""
-    return sorted(paths, key=lambda path: (path.name.startswith("agent-"), str(path)))
+    return sorted(paths, key=lambda path: (is_subagent(path), str(path)))
 
 
 def _on_network(root: Path) -> bool:

@@ -129,7 +129,7 @@ def transcript_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     files = [found for found in path.rglob("*") if _is_transcript(found) and found.is_file()]  # one walk
-    return sorted(files, key=lambda found: (_is_subagent(found), str(found)))
+    return sorted(files, key=lambda found: (is_subagent(found), str(found)))
 
 
 def _is_transcript(path: Path) -> bool:
@@ -140,7 +140,7 @@ def _is_transcript(path: Path) -> bool:
     return path.suffix == ".jsonl" or path.name in NAMED
 
 
-def _is_subagent(path: Path) -> bool:
+def is_subagent(path: Path) -> bool:
     return "agent-" in path.name or gemini_cli.is_subagent(path) or opencode.is_subagent(path)
 
 
@@ -250,9 +250,10 @@ class FileRead:
     skipped_lines: int
 
 
-def _read(path: Path, name: str | None) -> tuple[str | None, Transcript | None]:
-    """The file's format (unless `name` says it) and its transcript; a JSON document is
-    parsed once for both."""
+def read_transcript(path: Path, name: str | None) -> tuple[str | None, Transcript | None]:
+    """The file's format (unless `name` says it) and its transcript (None when it is of no
+    format we know, or a JSON document that does not parse); a JSON document is parsed once
+    for both."""
     if name is None and path.suffix == ".json":
         document = json_document(path)
         name = _document_format(document)
@@ -274,7 +275,7 @@ def _whole(path: Path, read: Callable[[], Transcript]) -> Transcript:
 def read_file(path: Path, *, name: str | None, project_id: str | None, settings: Settings) -> FileRead:
     """Tell the file's format (unless `name` says it), read it and encode its sessions.
     Touches no database, so it can run in a reader process."""
-    name, transcript = _read(path, name)
+    name, transcript = read_transcript(path, name)
     if transcript is None:
         return FileRead(None, [], 0)
     for session in transcript.sessions:

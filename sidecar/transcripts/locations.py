@@ -108,8 +108,3 @@ def format_of(agent: str) -> str:
     if agent in cline.EXTENSIONS:
         return cline.FORMAT
     return copilot_chat.FORMAT if agent.startswith(copilot_chat.FORMAT) else agent
-
-
-def existing_locations() -> dict[str, Path]:
-    """The default folders that exist on this machine."""
-    return {name: path for name, path in default_locations().items() if path.is_dir()}

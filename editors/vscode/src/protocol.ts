@@ -706,14 +706,16 @@ export interface DidChangeSessionParams {
   session: Session;
 }
 
-/** Addition: live capture. The folders are followed as the agents write them: each complete new line is imported (as `history/importTranscript` would, so nothing is imported twice), and one sidecar per database captures at a time. */
+/** Addition: live capture. The folders are followed as the agents write them: each complete new line is imported, or a whole document once it is quiet (as `history/importTranscript` would, so nothing is imported twice), and one sidecar per database captures at a time. */
 export interface CaptureOptions {
   /** Follow Claude Code's transcripts: `$CLAUDE_CONFIG_DIR/projects`, else `~/.claude/projects`. */
   claudeCode?: boolean | null;
   /** Follow Codex's rollouts: `$CODEX_HOME/sessions`, else `~/.codex/sessions`. */
   codex?: boolean | null;
-  /** More folders of Claude Code or Codex transcripts to follow. */
+  /** More folders of transcripts to follow (of any format `agents` names, Claude Code's or Codex's). */
   paths?: string[] | null;
+  /** Addition: the other agents whose default folders to follow (Claude Code's and Codex's have `claudeCode` and `codex`), by the names `history/importTranscript` gives their sources: `copilot-cli`, `gemini-cli`, `cline`, `roo-code`, `kilo-code`, `continue`, `copilot-chat` (every VS Code fork's too; `copilot-chat (VSCodium)` names one), `cursor-cli`. Absent: all of them, where their folder exists; `[]`: none. Their JSON documents are read again whole once quiet after each change. The agents that keep a database (opencode, Zed, Cursor's chats) are not followed: import them. */
+  agents?: string[] | null;
   /** Poll the folders instead of waiting for file events (default: only where events cannot be had, such as network filesystems; `$AGENT_HISTORY_CAPTURE_POLLING=1` forces it). */
   polling?: boolean | null;
 }

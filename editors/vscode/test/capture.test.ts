@@ -20,3 +20,11 @@ test("capture is on for the agents whose folders exist, honouring CLAUDE_CONFIG_
   assert.deepEqual(captureOptions(true, {}, home)?.options, { claudeCode: false, codex: true });
   assert.equal(captureOptions(false, env, home), undefined);
 });
+
+test("capture is on for the other agents' folders too, the sidecar choosing which of theirs to follow", () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), "agent-history-home-"));
+  assert.equal(captureOptions(true, {}, home), undefined);
+  const gemini = path.join(home, ".gemini", "tmp");
+  fs.mkdirSync(gemini, { recursive: true });
+  assert.deepEqual(captureOptions(true, {}, home), { options: { claudeCode: false, codex: false }, folders: [gemini] });
+});
